@@ -1,0 +1,76 @@
+"""The algorithm contract (scikit-learn's estimator rule: ``__init__`` stores, ``run`` acts).
+
+An algorithm is a class with a ``Config`` dataclass (one docstring line per field, in the
+field's ``metadata["doc"]`` or a comment) and:
+
+* ``__init__(self, **hyperparameters)``: validates and stores a ``Config``; does no work;
+* ``run(self, oracle, rng)``: searches through ``oracle`` until it raises
+  :class:`harness.errors.BudgetExhausted` (the runner catches it), or returns early when the
+  algorithm is done. It may own any loop it likes; it must draw every random number from
+  ``rng`` (a ``numpy.random.Generator``; derive a torch generator from it when needed) and
+  never read the report metric.
+
+Capabilities are declared, not implied: ``requires`` names what the algorithm needs from a
+space (``"neighbours"``, ``"mutate"``, ``"vector"``, ``"onehot"``, ``"graph"``,
+``"decisions"``, ``"finite"``); ``episodic = True`` marks algorithms that record episodes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, ClassVar
+
+from harness.errors import ConfigError
+
+
+def field(default, doc: str, **kw):
+    """A dataclass field with its documentation (shown by ``nas-harness list algorithms``)."""
+    if isinstance(default, (list, dict, set)):
+        return dataclasses.field(default_factory=lambda: default, metadata={"doc": doc}, **kw)
+    return dataclasses.field(default=default, metadata={"doc": doc}, **kw)
+
+
+class Algorithm:
+    """Base class: stores a validated ``Config`` from keyword hyperparameters."""
+
+    name: ClassVar[str] = ""
+    Config: ClassVar[type] = None  # a dataclass
+    requires: ClassVar[tuple[str, ...]] = ()
+    episodic: ClassVar[bool] = False
+
+    def __init__(self, **hyperparameters: Any):
+        known = {f.name for f in dataclasses.fields(self.Config)}
+        unknown = sorted(set(hyperparameters) - known)
+        if unknown:
+            raise ConfigError(
+                f"algorithm {self.name or type(self).__name__} has no hyperparameter(s) {', '.join(unknown)}; "
+                f"it has: {', '.join(sorted(known)) or '(none)'}"
+            )
+        self.config = self.Config(**hyperparameters)
+
+    def hyperparameters(self) -> dict[str, Any]:
+        """The full configuration as a plain dict (logged as MLflow params)."""
+        return dataclasses.asdict(self.config)
+
+    def run(self, oracle, rng) -> None:  # pragma: no cover - the interface
+        raise NotImplementedError
+
+    def supports(self, space) -> bool:
+        """Whether ``space`` offers everything listed in ``requires``."""
+        return not missing_capabilities(self.requires, space)
+
+
+def missing_capabilities(requires, space) -> list[str]:
+    out = []
+    for cap in requires:
+        if cap == "finite":
+            ok = space.finite
+        elif cap in ("vector", "onehot", "graph"):
+            ok = cap in space.encodings
+        elif cap == "decisions":
+            ok = space.decisions is not None
+        else:
+            ok = callable(getattr(space, cap, None))
+        if not ok:
+            out.append(cap)
+    return out

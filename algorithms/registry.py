@@ -1,0 +1,62 @@
+"""Algorithms by name: the built-ins, a user's ``module:Class``, and installed plug-ins.
+
+A user's algorithm is a first-class citizen: ``--algorithm mypackage.module:MyAlgorithm``, or
+an entry point in the group ``nas_harness.algorithms`` (name = the algorithm's name).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from harness.errors import ConfigError
+
+# name -> "module:Class"; modules are imported only when the algorithm is used.
+BUILTIN: dict[str, str] = {
+    "random": "algorithms.random_search:RandomSearch",
+}
+
+ENTRY_POINT_GROUP = "nas_harness.algorithms"
+
+
+def _entry_points() -> dict[str, str]:
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def list_algorithms() -> list[str]:
+    names = dict(BUILTIN)
+    names.update(_entry_points())
+    return sorted(names)
+
+
+def _load_target(target: str):
+    mod_name, _, cls_name = target.partition(":")
+    try:
+        mod = importlib.import_module(mod_name)
+    except ImportError as e:
+        raise ConfigError(f"cannot import module {mod_name!r} for algorithm {target!r}: {e}") from None
+    try:
+        return getattr(mod, cls_name)
+    except AttributeError:
+        raise ConfigError(f"module {mod_name!r} has no class {cls_name!r}") from None
+
+
+def get_algorithm_class(name: str):
+    """The algorithm class for a registered name or a ``module:Class`` path."""
+    if name in BUILTIN:
+        return _load_target(BUILTIN[name])
+    eps = _entry_points()
+    if name in eps:
+        return _load_target(eps[name])
+    if ":" in name:
+        return _load_target(name)
+    raise ConfigError(
+        f"unknown algorithm {name!r}; choose one of: {', '.join(list_algorithms())} "
+        "(or give your own as module:Class)"
+    )
+
+
+def make_algorithm(name: str, **hyperparameters):
+    """An instance of algorithm ``name`` with the given hyperparameters."""
+    return get_algorithm_class(name)(**hyperparameters)

@@ -1,0 +1,110 @@
+"""``nb201-analog``: AnalogNAS-Bench (PyPI ``analog-nasbench``), NB201 cells on CIFAR-10.
+
+The package ships one pickle (``data.anb``) mapping a 6-tuple of op indices to an object with
+baseline, PTQ, QAT, noisy and analog accuracies (%) and drift measurements. Its module imports
+``pkg_resources``, which setuptools >= 82 no longer ships, so we never import it: a restricted
+unpickler maps the package's two classes to plain attribute holders and refuses anything else.
+
+Cell mapping (established against the official NB201 CIFAR-10 table, Spearman 0.991 between
+the package's baseline accuracy and the official test accuracy; the next best mapping of edges
+and ops gives 0.969 and a random one about 0):
+* the package's op ``k`` is standard op ``PKG_OPS[k]``: skip_connect, none, nor_conv_3x3,
+  nor_conv_1x1, avg_pool_3x3;
+* the package's edge order is by source node, then target: (0->1), (0->2), (0->3), (1->2),
+  (1->3), (2->3); ``PKG_EDGE_OF_STD[j]`` is the package position of standard edge ``j``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import pickle
+
+import numpy as np
+
+from harness.benchmarks.base import TabularBenchmark
+from harness.errors import DataError
+from harness.spaces import get_space
+
+PKG_OPS = ("skip_connect", "none", "nor_conv_3x3", "nor_conv_1x1", "avg_pool_3x3")
+PKG_EDGE_OF_STD = (0, 1, 3, 2, 4, 5)
+METRICS = ("baseline_accuracy", "ptq_accuracy", "qat_accuracy", "noisy_accuracy", "analog_accuracy")
+DRIFTS = tuple(
+    f"{kind}_drift_{t}" for kind in ("baseline", "analog") for t in (60, 3600, 86400, 2592000)
+)
+
+
+class _Record:
+    """Attribute holder standing in for the package's classes while unpickling."""
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    _allowed = {("analognasbench.data", "Architecture"), ("analognasbench.data", "DriftMeasurement")}
+
+    def find_class(self, module, name):
+        if (module, name) in self._allowed:
+            return _Record
+        if module in ("builtins", "copyreg", "collections") or module.startswith("numpy"):
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name} from analog-nasbench data")
+
+
+def data_path() -> str:
+    spec = importlib.util.find_spec("analognasbench")
+    if spec is None or spec.origin is None:
+        raise DataError("the package analog-nasbench is not installed: pip install analog-nasbench")
+    return os.path.join(os.path.dirname(spec.origin), "data.anb")
+
+
+def _drift_value(d) -> float:
+    if isinstance(d, (int, float)):
+        return float(d)
+    if isinstance(d, _Record):
+        return float(d.__dict__.get("value", np.nan))
+    if isinstance(d, str):
+        try:
+            return float(d.split("±")[0])
+        except ValueError:
+            return np.nan
+    return np.nan
+
+
+def std_cell(pkg_cell) -> tuple[int, ...]:
+    """Standard NB201 cell (see :mod:`harness.spaces.nb201`) of the package's 6-tuple."""
+    from harness.spaces.nb201 import OPS
+
+    return tuple(OPS.index(PKG_OPS[pkg_cell[PKG_EDGE_OF_STD[j]]]) for j in range(6))
+
+
+def load(dataset: str | None = None, data: str | None = None) -> TabularBenchmark:
+    """The embedded benchmark (``dataset`` may only be cifar10; ``data`` is not used)."""
+    space = get_space("nb201")
+    path = data_path()
+    try:
+        with open(path, "rb") as f:
+            data = _RestrictedUnpickler(f).load()
+    except (OSError, pickle.UnpicklingError, EOFError) as e:
+        raise DataError(f"cannot read analog-nasbench data {path}: {e}; reinstall analog-nasbench") from e
+    if len(data) != space.size:
+        raise DataError(f"{path} has {len(data)} cells, expected {space.size}; reinstall analog-nasbench")
+    cols = {m: np.full(space.size, np.nan) for m in METRICS + DRIFTS}
+    for pkg_cell, rec in data.items():
+        i = space.index(std_cell(pkg_cell))
+        d = rec.__dict__
+        for m in METRICS:
+            cols[m][i] = float(d[m])
+        for m in DRIFTS:
+            cols[m][i] = _drift_value(d.get(m))
+    return TabularBenchmark(
+        name="nb201-analog",
+        version="nb201-analog-v1",
+        space=space,
+        columns=cols,
+        default_search="baseline_accuracy",
+        default_report="analog_accuracy",
+        dataset="cifar10",
+        notes="AnalogNAS-Bench: 15,625 NB201 cells on CIFAR-10 (accuracies in %), from analog-nasbench",
+    )

@@ -1,0 +1,89 @@
+"""The benchmark contract: a search space plus where its numbers come from.
+
+A :class:`TabularBenchmark` holds, for a finite space, one numpy column per metric indexed by
+``space.index(arch)``: shape ``(size,)`` for a single value, or ``(size, R)`` when the ``R``
+training-seed repeats are kept, so a protocol can ask for the mean or for one repeat sampled
+per query (noisy search). A surrogate benchmark (NB301) instead offers a batched ``predict``.
+Both state the global optimum of each metric and whether higher is better.
+
+Every benchmark carries a versioned ``id``: any change that could alter a number bumps it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from harness.errors import ConfigError
+from harness.spaces.base import SearchSpace
+
+
+@dataclass
+class TabularBenchmark:
+    """A finite space and its metric table.
+
+    Attributes:
+        name: registry name, e.g. ``"nb201-analog"``.
+        version: versioned id of the numbers, e.g. ``"nb201-analog-v1"``.
+        space: the (finite) search space; rows are ``space.index`` order.
+        columns: metric name -> array of shape ``(space.size,)`` or ``(space.size, repeats)``.
+        higher_is_better: metric name -> direction (missing means True).
+        default_search: metric an algorithm optimizes unless the protocol says otherwise.
+        default_report: metric reported (never shown to the algorithm).
+        dataset: dataset name where the benchmark has several (else ``None``).
+        notes: free text shown by ``nas-harness list benchmarks``.
+    """
+
+    name: str
+    version: str
+    space: SearchSpace
+    columns: dict[str, np.ndarray]
+    default_search: str
+    default_report: str
+    higher_is_better: dict[str, bool] = field(default_factory=dict)
+    dataset: str | None = None
+    notes: str = ""
+    kind = "tabular"
+
+    def __post_init__(self):
+        for m, col in self.columns.items():
+            if col.shape[0] != self.space.size:
+                raise ValueError(f"column {m} has {col.shape[0]} rows, space has {self.space.size}")
+        self._means: dict[str, np.ndarray] = {}
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        return tuple(self.columns)
+
+    def check_metric(self, metric: str) -> str:
+        if metric not in self.columns:
+            raise ConfigError(
+                f"benchmark {self.name} has no metric {metric!r}; choose one of: "
+                + ", ".join(self.metrics)
+            )
+        return metric
+
+    def mean(self, metric: str) -> np.ndarray:
+        """Per-architecture value averaged over repeats: shape ``(size,)``, float64."""
+        if metric not in self._means:
+            col = self.columns[self.check_metric(metric)]
+            self._means[metric] = (np.nanmean(col, axis=1) if col.ndim == 2 else col).astype(float)
+        return self._means[metric]
+
+    def repeats(self, metric: str) -> np.ndarray | None:
+        """Per-repeat values ``(size, R)``, or ``None`` when only one value is kept."""
+        col = self.columns[self.check_metric(metric)]
+        return col if col.ndim == 2 else None
+
+    def maximize(self, metric: str) -> bool:
+        return self.higher_is_better.get(metric, True)
+
+    def optimum(self, metric: str) -> tuple[float, int]:
+        """``(best mean value, index of the architecture that has it)``."""
+        m = self.mean(metric)
+        i = int(np.nanargmax(m) if self.maximize(metric) else np.nanargmin(m))
+        return float(m[i]), i
+
+    def describe(self) -> str:
+        return self.notes

@@ -1,0 +1,294 @@
+"""The budgeted oracle: the only door from a search algorithm to the benchmark's numbers.
+
+The benchmark counts, not the algorithm (COCO's observer, Gymnasium's TimeLimit):
+
+* ``query(arch) -> float`` returns the protocol's *search* metric (e.g. validation accuracy);
+  ``query_batch(archs) -> np.ndarray`` does the same for many.
+* Counting rule ``unique``: the first query of an architecture is counted, a repeat is free
+  and returns the cached value. Rule ``all``: every query is counted.
+* When ``budget`` counted queries are spent, any further query raises :class:`BudgetExhausted`
+  (the runner catches it). Nothing past the budget is ever recorded. As a guard against an
+  algorithm that only repeats cached queries forever, more than ``100 * budget + 10_000`` free
+  repeats also end the run (the record is then marked ``stalled``).
+* Noise ``mean``: the value averaged over the benchmark's training repeats; ``sample``: one
+  repeat drawn per counted query with the run's ``noise`` stream (then cached under ``unique``).
+* The *report* metric (e.g. test accuracy, always the mean over repeats) is recorded but never
+  returned. The trajectory keeps, per counted query: space index (-1 for infinite spaces), key,
+  search value, report value, the incumbent (best search value so far; ties keep the earlier)
+  with its index and report value, and the elapsed seconds since the oracle was created.
+* Learned policies that train on the benchmark (Ape-X) query through ``oracle.training()``, a
+  second ledger that is counted and reported separately and never enters the trajectory.
+* Episodic algorithms call ``record_episode`` for the improvement histograms.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Sequence
+
+import numpy as np
+
+from harness.errors import BudgetExhausted, ConfigError, InvalidArchitecture
+
+COUNTING_RULES = ("unique", "all")
+NOISE_MODES = ("mean", "sample")
+
+
+class Oracle:
+    """Budgeted access to one benchmark's search metric.
+
+    Args:
+        benchmark: a tabular benchmark (``space.finite`` and ``columns``) or a surrogate with
+            ``predict(archs, metric) -> np.ndarray``.
+        budget: number of counted queries allowed (> 0).
+        search_metric / report_metric: metric names (default: the benchmark's defaults).
+        counting: ``"unique"`` or ``"all"``.
+        noise: ``"mean"`` or ``"sample"`` (needs per-repeat columns).
+        rng: generator for noise sampling (required when ``noise="sample"``).
+        start_states: fixed initial architectures for episodic algorithms, or ``None``.
+    """
+
+    def __init__(
+        self,
+        benchmark,
+        budget: int,
+        search_metric: str | None = None,
+        report_metric: str | None = None,
+        counting: str = "unique",
+        noise: str = "mean",
+        rng: np.random.Generator | None = None,
+        start_states: Sequence[Any] | None = None,
+    ):
+        if int(budget) <= 0:
+            raise ConfigError(f"budget must be a positive number of queries, got {budget}")
+        if counting not in COUNTING_RULES:
+            raise ConfigError(f"unknown counting rule {counting!r}; choose one of: {', '.join(COUNTING_RULES)}")
+        if noise not in NOISE_MODES:
+            raise ConfigError(f"unknown noise mode {noise!r}; choose one of: {', '.join(NOISE_MODES)}")
+        self.benchmark = benchmark
+        self.space = benchmark.space
+        self.budget = int(budget)
+        self.search_metric = benchmark.check_metric(search_metric or benchmark.default_search)
+        self.report_metric = benchmark.check_metric(report_metric or benchmark.default_report)
+        self.counting = counting
+        self.noise = noise
+        self.maximize = benchmark.maximize(self.search_metric)
+        self.start_states = list(start_states) if start_states is not None else None
+        self._rng = rng
+        self._unique = counting == "unique"
+        self._tabular = getattr(benchmark, "kind", "") == "tabular"
+        if self._tabular:
+            self._index_of = self.space.index_of if hasattr(self.space, "index_of") else self.space._tables[1]
+            self._search_list = benchmark.mean(self.search_metric).tolist()
+            self._report_col = benchmark.mean(self.report_metric)
+            self._repeats = benchmark.repeats(self.search_metric) if noise == "sample" else None
+        if noise == "sample":
+            if rng is None:
+                raise ConfigError("noise='sample' needs an rng for drawing training repeats")
+            if self._tabular and self._repeats is None:
+                raise ConfigError(
+                    f"benchmark {benchmark.name} keeps no training repeats of {self.search_metric}; use noise='mean'"
+                )
+        self._cache: dict = {}
+        self._used = 0
+        self._free = 0
+        self._free_limit = 100 * self.budget + 10_000
+        self.stalled = False
+        self._t_ref: list = []  # index (tabular) or key (surrogate) per counted query
+        self._t_search: list[float] = []
+        self._t_report: list[float] = []  # surrogate only
+        self._t_time: list[float] = []
+        self._episodes: list[dict] = []
+        self._training_used = 0
+        self._t0 = time.perf_counter()
+
+    # --- the algorithm's side -------------------------------------------------------------
+    @property
+    def used(self) -> int:
+        """Counted queries so far."""
+        return self._used
+
+    @property
+    def remaining(self) -> int:
+        return self.budget - self._used
+
+    def _stop(self):
+        raise BudgetExhausted(f"budget of {self.budget} queries spent")
+
+    def query(self, arch) -> float:
+        """Search-metric value of ``arch`` (counted by the protocol's rule)."""
+        if not self._tabular:
+            return float(self.query_batch([arch])[0])
+        try:
+            idx = self._index_of[arch]
+        except (KeyError, TypeError):
+            raise InvalidArchitecture(f"{arch!r} is not an architecture of search space {self.space.id}") from None
+        if self._used >= self.budget:
+            self._stop()
+        if self._unique:
+            v = self._cache.get(idx)
+            if v is not None:
+                self._free += 1
+                if self._free > self._free_limit:
+                    self.stalled = True
+                    self._stop()
+                return v
+        self._used += 1
+        if self._repeats is None:
+            v = self._search_list[idx]
+        else:
+            row = self._repeats[idx]
+            v = float(row[self._rng.integers(row.shape[0])])
+        self._t_ref.append(idx)
+        self._t_search.append(v)
+        self._t_time.append(time.perf_counter())
+        if self._unique:
+            self._cache[idx] = v
+        return v
+
+    def query_batch(self, archs: Sequence[Any]) -> np.ndarray:
+        """Search values of several architectures, shape ``(len(archs),)``.
+
+        Counted in order; if the budget runs out part way, the counted ones are recorded and
+        :class:`BudgetExhausted` is raised.
+        """
+        if self._tabular:
+            return np.array([self.query(a) for a in archs], dtype=float)
+        return self._surrogate_batch(archs)
+
+    def is_cached(self, arch) -> bool:
+        """Whether a query of ``arch`` would be free (only under the ``unique`` rule)."""
+        if not self._unique:
+            return False
+        ref = self._index_of.get(arch) if self._tabular else self.space.key(arch)
+        return ref in self._cache
+
+    def training(self) -> "TrainingOracle":
+        """A view for training a learned policy: counted in its own ledger, never recorded."""
+        return TrainingOracle(self)
+
+    def record_episode(self, start, end, steps: int, start_value: float | None = None, end_value: float | None = None, **extra):
+        """Note one episode of an episodic algorithm (start/end architecture, steps taken)."""
+        self.space.validate(start)
+        self.space.validate(end)
+        self._episodes.append(
+            {"start": start, "end": end, "steps": int(steps), "start_search": start_value, "end_search": end_value,
+             "queries_at_end": self._used, **extra}
+        )
+
+    # --- surrogate path ---------------------------------------------------------------------
+    def _surrogate_batch(self, archs) -> np.ndarray:
+        out = np.empty(len(archs), dtype=float)
+        keys = []
+        for a in archs:
+            self.space.validate(a)
+            keys.append(self.space.key(a))
+        todo = [i for i, k in enumerate(keys) if not (self._unique and k in self._cache)]
+        pred = {}
+        if todo:
+            uniq = list(dict.fromkeys(keys[i] for i in todo))
+            first = {k: archs[keys.index(k)] for k in uniq}
+            batch = [first[k] for k in uniq]
+            s = self.benchmark.predict(batch, self.search_metric, rng=self._rng if self.noise == "sample" else None)
+            r = s if self.report_metric == self.search_metric and self.noise == "mean" else self.benchmark.predict(batch, self.report_metric)
+            pred = {k: (float(sv), float(rv)) for k, sv, rv in zip(uniq, s, r)}
+        for i, k in enumerate(keys):
+            if self._used >= self.budget:
+                self._stop()
+            if self._unique and k in self._cache:
+                out[i] = self._cache[k][0]
+                self._free += 1
+                continue
+            sv, rv = pred[k]
+            self._used += 1
+            self._t_ref.append(k)
+            self._t_search.append(sv)
+            self._t_report.append(rv)
+            self._t_time.append(time.perf_counter())
+            if self._unique:
+                self._cache[k] = (sv, rv)
+            out[i] = sv
+        return out
+
+    # --- the harness's side -----------------------------------------------------------------
+    def report_value(self, arch) -> float:
+        """Report-metric value of ``arch`` (for the harness only; never give it to the algorithm)."""
+        if self._tabular:
+            return float(self._report_col[self.space.index(arch)])
+        return float(self.benchmark.predict([arch], self.report_metric)[0])
+
+    def trajectory(self) -> dict[str, np.ndarray]:
+        """Per counted query: index, key, search, report, incumbent_*, time (seconds)."""
+        n = self._used
+        search = np.asarray(self._t_search, dtype=float)
+        if self._tabular:
+            index = np.asarray(self._t_ref, dtype=np.int64)
+            report = self._report_col[index] if n else np.empty(0)
+            keys = np.array([self.space.key(self.space.arch_at(i)) for i in index], dtype=object)
+        else:
+            index = np.full(n, -1, dtype=np.int64)
+            report = np.asarray(self._t_report, dtype=float)
+            keys = np.asarray(self._t_ref, dtype=object)
+        signed = search if self.maximize else -search
+        if n:
+            run_max = np.maximum.accumulate(signed)
+            new_best = np.empty(n, dtype=bool)
+            new_best[0] = True
+            new_best[1:] = signed[1:] > run_max[:-1]
+            inc_pos = np.maximum.accumulate(np.where(new_best, np.arange(n), 0))
+        else:
+            inc_pos = np.empty(0, dtype=np.int64)
+        return {
+            "index": index,
+            "key": keys,
+            "search": search,
+            "report": np.asarray(report, dtype=float),
+            "incumbent_search": search[inc_pos],
+            "incumbent_report": np.asarray(report, dtype=float)[inc_pos],
+            "incumbent_index": index[inc_pos],
+            "incumbent_key": keys[inc_pos],
+            "time": np.asarray(self._t_time, dtype=float) - self._t0,
+        }
+
+    def episodes(self) -> list[dict]:
+        """Recorded episodes with the report values of start and end added."""
+        out = []
+        for ep in self._episodes:
+            e = dict(ep)
+            e["start_report"] = self.report_value(ep["start"])
+            e["end_report"] = self.report_value(ep["end"])
+            e["start"] = self.space.key(ep["start"])
+            e["end"] = self.space.key(ep["end"])
+            out.append(e)
+        return out
+
+    @property
+    def training_queries(self) -> int:
+        return self._training_used
+
+
+class TrainingOracle:
+    """Query access for training a learned policy; counted in the parent's training ledger."""
+
+    def __init__(self, parent: Oracle):
+        self._p = parent
+        self.space = parent.space
+        self.maximize = parent.maximize
+        self.search_metric = parent.search_metric
+
+    def query(self, arch) -> float:
+        return float(self.query_batch([arch])[0])
+
+    def query_batch(self, archs) -> np.ndarray:
+        p = self._p
+        p._training_used += len(archs)
+        if p._tabular:
+            idx = [p.space.index(a) for a in archs]
+            return np.asarray([p._search_list[i] for i in idx], dtype=float)
+        for a in archs:
+            p.space.validate(a)
+        return np.asarray(p.benchmark.predict(list(archs), p.search_metric), dtype=float)
+
+    @property
+    def used(self) -> int:
+        return self._p._training_used

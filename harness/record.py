@@ -1,0 +1,95 @@
+"""RunRecord: everything one (protocol, algorithm, seed) run produced; the source of truth.
+
+Serializable without pickle: ``to_dict``/``from_dict`` give plain JSON types, and
+``write``/``read`` store one JSON file per run. Tables, plots and leaderboards are derived from
+these records and can be rebuilt at any time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+TRAJECTORY_FLOAT = ("search", "report", "incumbent_search", "incumbent_report", "time")
+TRAJECTORY_INT = ("index", "incumbent_index")
+TRAJECTORY_STR = ("key", "incumbent_key")
+
+
+@dataclass
+class RunRecord:
+    """One run.
+
+    Attributes:
+        meta: protocol, algorithm, hyperparameters, seed, benchmark, metrics, budget, counting,
+            noise, code version, run key, status (``finished``/``failed``), error text, wall
+            time (s), training queries, optimum values, ...
+        trajectory: per counted query arrays (see :meth:`harness.oracle.Oracle.trajectory`).
+        episodes: per-episode dicts for episodic algorithms (start/end keys and values).
+    """
+
+    meta: dict[str, Any]
+    trajectory: dict[str, np.ndarray] = field(default_factory=dict)
+    episodes: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def n_queries(self) -> int:
+        return int(len(self.trajectory.get("search", ())))
+
+    @property
+    def run_key(self) -> str:
+        return self.meta.get("run_key", "")
+
+    def to_dict(self) -> dict:
+        traj = {k: np.asarray(v).tolist() for k, v in self.trajectory.items()}
+        return {"meta": _plain(self.meta), "trajectory": traj, "episodes": _plain(self.episodes)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunRecord":
+        traj = {}
+        for k, v in d.get("trajectory", {}).items():
+            if k in TRAJECTORY_INT:
+                traj[k] = np.asarray(v, dtype=np.int64)
+            elif k in TRAJECTORY_STR:
+                traj[k] = np.asarray(v, dtype=object)
+            else:
+                traj[k] = np.asarray(v, dtype=float)
+        return cls(meta=dict(d["meta"]), trajectory=traj, episodes=list(d.get("episodes", [])))
+
+    def write(self, path: str) -> str:
+        """Write atomically (temp file + rename) so a crash never leaves half a record."""
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        tmp = f"{path}.tmp{os.getpid()}"
+        with open(tmp, "w") as f:
+            json.dump(self.to_dict(), f)
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def read(cls, path: str) -> "RunRecord":
+        with open(path) as f:
+            return cls.from_dict(json.load(f))
+
+    def trajectory_frame(self):
+        """The trajectory as a pandas DataFrame (one row per counted query)."""
+        import pandas as pd
+
+        df = pd.DataFrame({k: np.asarray(v) for k, v in self.trajectory.items()})
+        df.insert(0, "query", np.arange(1, len(df) + 1))
+        return df
+
+
+def _plain(x):
+    """Convert numpy scalars/arrays and tuples to JSON types, recursively."""
+    if isinstance(x, dict):
+        return {str(k): _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    if isinstance(x, np.generic):
+        return x.item()
+    return x

@@ -1,0 +1,165 @@
+"""Executing runs: one (protocol, algorithm, hyperparameters, seed) job -> one RunRecord.
+
+``execute(job)`` is a pure function of the job (same job, same record, on any executor): it
+spawns the run's RNG streams from the seed, builds the benchmark and the oracle, runs the
+algorithm until :class:`BudgetExhausted`, and returns the record. ``run_jobs`` runs many jobs
+in a local process pool (workers return records; only the calling process writes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator
+
+import numpy as np
+
+import harness
+from harness.errors import BudgetExhausted
+from harness.protocol import Protocol
+from harness.record import RunRecord
+from harness.rng import spawn_streams
+
+
+def code_version() -> str:
+    return harness.__version__
+
+
+@dataclass(frozen=True)
+class Job:
+    """One run to do. ``hyperparameters`` override the protocol's per-algorithm overrides."""
+
+    protocol: Protocol
+    algorithm: str
+    seed: int
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
+
+    def resolved_hyperparameters(self) -> dict[str, Any]:
+        from algorithms.registry import make_algorithm
+
+        hp = {**self.protocol.overrides(self.algorithm), **self.hyperparameters}
+        return make_algorithm(self.algorithm, **hp).hyperparameters()
+
+    def key(self) -> str:
+        """Run key: hash of protocol id, algorithm, full hyperparameters, seed, code version."""
+        payload = json.dumps(
+            [self.protocol.id, self.algorithm, self.resolved_hyperparameters(), int(self.seed), code_version()],
+            sort_keys=True,
+            default=str,
+        )
+        return hashlib.sha1(payload.encode()).hexdigest()[:16]
+
+
+def start_states(protocol: Protocol, space) -> list | None:
+    """The protocol's fixed set of initial architectures (shared by every run), or None."""
+    n = protocol.episodes.start_states
+    if not n:
+        return None
+    rng = np.random.default_rng(np.random.SeedSequence(protocol.episodes.start_seed))
+    return [space.sample(rng) for _ in range(n)]
+
+
+def make_oracle(protocol: Protocol, noise_rng=None):
+    from harness.benchmarks import get_benchmark
+    from harness.oracle import Oracle
+
+    bench = get_benchmark(protocol.benchmark, protocol.dataset, protocol.data)
+    return Oracle(
+        bench,
+        budget=protocol.budget,
+        search_metric=protocol.search_metric,
+        report_metric=protocol.report_metric,
+        counting=protocol.counting,
+        noise=protocol.noise,
+        rng=noise_rng,
+        start_states=start_states(protocol, bench.space),
+    )
+
+
+def execute(job: Job, catch: bool = False) -> RunRecord:
+    """Run one job and return its record.
+
+    With ``catch=True`` an exception inside the algorithm gives a record with
+    ``status="failed"`` and the traceback in ``meta["error"]`` (trajectory up to the failure).
+    """
+    from algorithms.registry import make_algorithm
+
+    p = job.protocol
+    streams = spawn_streams(job.seed)
+    t0 = time.perf_counter()
+    hp = {**p.overrides(job.algorithm), **job.hyperparameters}
+    algo = make_algorithm(job.algorithm, **hp)
+    oracle = make_oracle(p, streams["noise"])
+    bench = oracle.benchmark
+    status, error = "finished", ""
+    try:
+        algo.run(oracle, streams["algorithm"])
+    except BudgetExhausted:
+        pass
+    except Exception:
+        if not catch:
+            raise
+        status, error = "failed", traceback.format_exc()
+    meta = {
+        "protocol": p.name,
+        "protocol_id": p.id,
+        "algorithm": job.algorithm,
+        "algorithm_class": f"{type(algo).__module__}:{type(algo).__qualname__}",
+        "hyperparameters": algo.hyperparameters(),
+        "seed": int(job.seed),
+        "benchmark": bench.name,
+        "benchmark_version": bench.version,
+        "dataset": bench.dataset,
+        "space": oracle.space.id,
+        "search_metric": oracle.search_metric,
+        "report_metric": oracle.report_metric,
+        "maximize": oracle.maximize,
+        "budget": p.budget,
+        "counting": p.counting,
+        "noise": p.noise,
+        "code_version": code_version(),
+        "run_key": job.key(),
+        "status": status,
+        "error": error,
+        "stalled": oracle.stalled,
+        "wall_time": time.perf_counter() - t0,
+        "training_queries": oracle.training_queries,
+    }
+    if hasattr(bench, "optimum"):
+        opt_s, opt_i = bench.optimum(oracle.search_metric)
+        meta["optimum_search"] = opt_s
+        meta["optimum_search_index"] = opt_i
+        meta["optimum_report"] = bench.optimum(oracle.report_metric)[0]
+    return RunRecord(meta=meta, trajectory=oracle.trajectory(), episodes=oracle.episodes())
+
+
+def _worker_init():
+    # One BLAS/torch thread per worker process: the pool provides the parallelism.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+
+def _execute_caught(job: Job) -> RunRecord:
+    return execute(job, catch=True)
+
+
+def run_jobs(jobs: Iterable[Job], workers: int = 1, catch: bool = True) -> Iterator[RunRecord]:
+    """Execute ``jobs``; yields records as they finish (in completion order when ``workers > 1``)."""
+    jobs = list(jobs)
+    fn: Callable[[Job], RunRecord] = _execute_caught if catch else execute
+    if workers <= 1 or len(jobs) <= 1:
+        for j in jobs:
+            yield fn(j)
+        return
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    ctx = mp.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init) as pool:
+        futures = [pool.submit(fn, j) for j in jobs]
+        for f in as_completed(futures):
+            yield f.result()

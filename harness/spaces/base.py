@@ -1,0 +1,109 @@
+"""The search-space contract: what an architecture is and how it can be changed and encoded.
+
+An architecture is an immutable, hashable value (a tuple or a frozen dataclass), never an
+``nn.Module``. A space offers a narrow core (sampling, mutation, neighbourhood, membership,
+key, ``vector`` encoding) and optional capabilities announced by flags instead of methods
+that raise ``NotImplementedError``:
+
+* ``finite``: ``size``, ``index(arch)`` and ``arch_at(i)`` (tabular benchmarks index by it);
+* ``"onehot" in encodings``: ``onehot(arch)`` -> α matrix (or a tuple of matrices for spaces
+  with several cells) and ``discretize(alpha)`` -> arch (L2NAS);
+* ``"graph" in encodings``: ``graph(arch)`` -> ``(adjacency, node_features)`` (BONAS);
+* ``decisions``: a list of categorical choice counts with ``to_decisions`` /
+  ``from_decisions`` (TPE, REINFORCE, MCTS);
+* ``edit_distance(a, b)`` where the space defines one (conformance: neighbours are one edit
+  away).
+
+All stochastic methods take an explicit ``numpy.random.Generator``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Hashable, Sequence
+
+import numpy as np
+
+from harness.errors import InvalidArchitecture
+
+Arch = Hashable
+
+
+class SearchSpace:
+    """Base class of search spaces. Subclasses set the class attributes and the core methods.
+
+    Attributes:
+        id: versioned identifier, e.g. ``"nb201-v1"``; a change that can alter a number bumps it.
+        finite: whether ``size``/``index``/``arch_at`` are available.
+        encodings: the encodings offered, a subset of ``("vector", "onehot", "graph")``.
+        decisions: choice counts of the categorical decision view, or ``None``.
+        vector_dim: length of ``vector(arch)``.
+    """
+
+    id: str = ""
+    finite: bool = False
+    encodings: tuple[str, ...] = ("vector",)
+    decisions: Sequence[int] | None = None
+    vector_dim: int = 0
+
+    # --- core -------------------------------------------------------------------------
+    def sample(self, rng: np.random.Generator) -> Arch:
+        """A uniformly random member of the space."""
+        raise NotImplementedError
+
+    def mutate(self, arch: Arch, rng: np.random.Generator) -> Arch:
+        """A random member one edit away from ``arch`` (never ``arch`` itself)."""
+        raise NotImplementedError
+
+    def neighbours(self, arch: Arch) -> list[Arch]:
+        """All members one edit away from ``arch``, in a deterministic order, without repeats."""
+        raise NotImplementedError
+
+    def contains(self, arch: Any) -> bool:
+        """Whether ``arch`` is a valid member of this space."""
+        raise NotImplementedError
+
+    def key(self, arch: Arch) -> str:
+        """Stable string identity used by the benchmark and recorded in trajectories."""
+        raise NotImplementedError
+
+    def vector(self, arch: Arch) -> np.ndarray:
+        """Flat float32 encoding of length ``vector_dim``."""
+        raise NotImplementedError
+
+    def parse(self, text: str) -> Arch:
+        """The architecture written as ``text`` (the inverse of ``format``)."""
+        raise NotImplementedError
+
+    def format(self, arch: Arch) -> str:
+        """Human-readable standard string of ``arch``."""
+        return self.key(arch)
+
+    # --- shared helpers ---------------------------------------------------------------
+    def validate(self, arch: Any) -> Arch:
+        """Return ``arch`` if it is a member, else raise :class:`InvalidArchitecture` naming it."""
+        if not self.contains(arch):
+            raise InvalidArchitecture(f"{arch!r} is not an architecture of search space {self.id}")
+        return arch
+
+    def vectors(self, archs: Sequence[Arch]) -> np.ndarray:
+        """``vector`` of each architecture stacked: shape ``(len(archs), vector_dim)``."""
+        out = np.empty((len(archs), self.vector_dim), dtype=np.float32)
+        for i, a in enumerate(archs):
+            out[i] = self.vector(a)
+        return out
+
+    def encode(self, arch: Arch, kind: str = "vector"):
+        """Dispatch to ``vector``, ``onehot`` or ``graph`` by name."""
+        if kind not in self.encodings:
+            raise ValueError(f"space {self.id} has no {kind!r} encoding (has {self.encodings})")
+        return getattr(self, kind)(arch)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.id}>"
+
+
+def check_choice(value: str, choices: Sequence[str], what: str) -> str:
+    """``value`` if it is one of ``choices``, else a ValueError listing them."""
+    if value not in choices:
+        raise ValueError(f"unknown {what} {value!r}; choose one of: {', '.join(choices)}")
+    return value
