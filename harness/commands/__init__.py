@@ -1,0 +1,1 @@
+"""Subcommands of ``nas-harness``; each module has ``register(subparsers)``."""

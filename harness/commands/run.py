@@ -1,0 +1,137 @@
+"""``nas-harness run``: run algorithms x seeds on a benchmark, keep raw records, log to MLflow.
+
+With no options it runs the small default job: random search on ``nb201-analog``, 3 seeds,
+300 queries each. Raw records are written under ``results/runs/<protocol id>/`` before anything
+is logged, so a tracking failure never loses a finished run.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+from tabulate import tabulate
+
+from harness.errors import ConfigError
+
+DEFAULTS = {"benchmark": "nb201-analog", "algorithm": ["random"], "seeds": 3, "budget": 300}
+
+
+def _positive(kind):
+    def parse(text):
+        try:
+            v = int(text)
+        except ValueError:
+            raise ValueError from None
+        if v <= 0:
+            raise ValueError
+        return v
+
+    parse.__name__ = kind
+    return parse
+
+
+def register(sub) -> None:
+    p = sub.add_parser("run", help="run algorithms x seeds on a benchmark and log them to MLflow")
+    p.add_argument("--benchmark", help=f"benchmark name (default {DEFAULTS['benchmark']}; see `nas-harness list benchmarks`)")
+    p.add_argument("--dataset", help="dataset of a multi-dataset benchmark (e.g. cifar100, cora)")
+    p.add_argument("--algorithm", nargs="+", metavar="NAME", help="algorithm name(s) or module:Class (default random)")
+    p.add_argument("--seeds", type=_positive("number of seeds"), metavar="N", help="number of seeds 0..N-1 (default 3)")
+    p.add_argument("--budget", type=_positive("budget"), metavar="Q", help="counted queries per run (default 300)")
+    p.add_argument("--data", metavar="PATH", help="official benchmark file, for benchmarks that need one")
+    p.add_argument("--search-metric", help="metric the algorithm optimizes (default: the benchmark's)")
+    p.add_argument("--report-metric", help="metric reported, never shown to the algorithm")
+    p.add_argument("--counting", choices=("unique", "all"), help="what a repeated query costs (default unique)")
+    p.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or sqlite under results/)")
+    p.add_argument("--workers", type=_positive("number of workers"), default=1, help="parallel worker processes (default 1)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=main)
+
+
+def build_protocol(args):
+    from harness.protocol import Protocol
+
+    kw = {}
+    for opt in ("search_metric", "report_metric", "counting"):
+        if getattr(args, opt, None):
+            kw[opt] = getattr(args, opt)
+    return Protocol.adhoc(
+        args.benchmark or DEFAULTS["benchmark"],
+        args.budget or DEFAULTS["budget"],
+        args.seeds or DEFAULTS["seeds"],
+        dataset=args.dataset,
+        data=args.data,
+        **kw,
+    )
+
+
+def check(protocol, algorithms) -> None:
+    """Fail fast, before any run, on bad names and values (one clear line each)."""
+    from algorithms.registry import get_algorithm_class
+    from algorithms.base import missing_capabilities
+    from harness.runner import make_oracle
+
+    oracle = make_oracle(protocol)  # validates benchmark, data, metrics, budget, counting
+    for name in algorithms:
+        cls = get_algorithm_class(name)
+        cls(**protocol.overrides(name))
+        missing = missing_capabilities(cls.requires, oracle.space)
+        if missing:
+            raise ConfigError(f"algorithm {name} needs {', '.join(missing)}, which space {oracle.space.id} does not offer")
+
+
+def main(args) -> int:
+    from harness import tracking
+    from harness.paths import runs_dir
+    from harness.runner import Job, run_jobs
+
+    protocol = build_protocol(args)
+    algorithms = args.algorithm or DEFAULTS["algorithm"]
+    check(protocol, algorithms)
+    jobs = [Job(protocol, a, s) for a in algorithms for s in protocol.seeds]
+    out_dir = runs_dir(protocol.id)
+    records = []
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(jobs), desc="runs", unit="run", disable=args.no_progress or not sys.stderr.isatty(), file=sys.stderr)
+    for rec in run_jobs(jobs, workers=args.workers):
+        rec.write(str(out_dir / f"{rec.run_key}.json"))  # raw record first: never lost
+        records.append(rec)
+        bar.update(1)
+    bar.close()
+    uri = tracking.resolve_uri(args.tracking_uri)
+    try:
+        tracking.log_records(records, uri)
+    except Exception as e:  # the raw records are safe on disk
+        print(f"nas-harness: warning: could not log to MLflow at {uri} ({type(e).__name__}: {e}); "
+              f"raw records are in {out_dir}", file=sys.stderr)
+    print(summary_table(records))
+    print(f"\n{len(records)} runs; raw records in {out_dir}; MLflow store {uri}")
+    return 0 if all(r.meta["status"] == "finished" for r in records) else 1
+
+
+def summary_table(records) -> str:
+    """Per algorithm: runs, best search/report value (mean ± std over seeds), queries to best."""
+    rows = []
+    by_algo: dict[str, list] = {}
+    for r in records:
+        by_algo.setdefault(r.meta["algorithm"], []).append(r)
+    for algo, recs in by_algo.items():
+        ok = [r for r in recs if r.n_queries]
+        fs = np.array([r.trajectory["incumbent_search"][-1] for r in ok])
+        fr = np.array([r.trajectory["incumbent_report"][-1] for r in ok])
+        # first query at which the final incumbent was found
+        qb = np.array([int(np.argmax(r.trajectory["incumbent_search"] == r.trajectory["incumbent_search"][-1])) + 1 for r in ok])
+        failed = sum(r.meta["status"] != "finished" for r in recs)
+        m = recs[0].meta
+        rows.append([
+            algo, len(recs), failed,
+            f"{fs.mean():.3f} ± {fs.std():.3f}" if len(ok) else "-",
+            f"{fr.mean():.3f} ± {fr.std():.3f}" if len(ok) else "-",
+            f"{np.median(qb):.0f}" if len(ok) else "-",
+            f"{m.get('optimum_report', float('nan')):.3f}",
+        ])
+    m = records[0].meta if records else {}
+    headers = ["algorithm", "runs", "failed", f"best {m.get('search_metric', 'search')}",
+               f"its {m.get('report_metric', 'report')}", "median queries to best", "optimum (report)"]
+    return tabulate(rows, headers=headers)
