@@ -13,6 +13,9 @@ from harness.errors import ConfigError
 # name -> "module:Class"; modules are imported only when the algorithm is used.
 BUILTIN: dict[str, str] = {
     "random": "algorithms.random_search:RandomSearch",
+    "l2nas": "algorithms.l2nas:L2NAS",
+    "l2nas-tuned": "algorithms.l2nas:L2NASTuned",
+    "l2nas-darts": "algorithms.l2nas:L2NASDarts",
 }
 
 ENTRY_POINT_GROUP = "nas_harness.algorithms"
