@@ -352,7 +352,10 @@ class L2NAS(Algorithm):
     name = "l2nas"
     Config = L2NASConfig
     requires = ("onehot",)
-    test_hyperparameters: ClassVar[dict] = {"hidden": 16, "top_k": 8, "c_max": 2, "epsilon_steps": 20}
+    # small and quick: under 'unique' a static actor would spend many free steps per new query
+    test_hyperparameters: ClassVar[dict] = {
+        "hidden": 16, "top_k": 8, "c_max": 2, "epsilon_steps": 20, "epsilon_end": 0.3, "actor_lr": 1e-3,
+    }
 
     def reward(self, value: float, maximize: bool = True) -> float:
         """The reward of an oracle value (Eq. 3 or Eq. 7)."""
@@ -459,5 +462,5 @@ class L2NASDarts(L2NAS):
     name = "l2nas-darts"
     Config = L2NASDartsConfig
     test_hyperparameters: ClassVar[dict] = {
-        "hidden": 16, "top_k": 8, "batch_size": 8, "warmup_steps": 20, "replay_size": 40,
+        "hidden": 16, "top_k": 8, "batch_size": 8, "warmup_steps": 30, "replay_size": 40, "actor_lr": 1e-3, "xi": 0.05,
     }

@@ -15,6 +15,18 @@ from harness.oracle import Oracle
 from harness.spaces.base import SearchSpace
 
 
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """Tests that drive the networks directly use one thread, like ``run`` (several threads on a
+    busy 2-core machine are an order of magnitude slower)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def _rho(u, tau):
     return u * (tau - (u <= 0).astype(float))
 
@@ -50,15 +62,14 @@ def test_critic_learns_the_tau_quantile_not_the_mean():
     rng = np.random.default_rng(0)
     a1, a2 = np.zeros(6, np.float32), np.ones(6, np.float32)
     for tau, want in ((0.9, (9.0, 28.0)), (0.5, (5.0, 20.0))):
-        cfg = L.L2NASConfig(tau=tau, critic_lr=3e-3, actor_lr=0.0, batch_size=64, c_max=1)
-        g = torch.Generator().manual_seed(0)
-        agent = L.Agent(6, 32, cfg, g)
+        cfg = L.L2NASConfig(tau=tau, critic_lr=1e-2, actor_lr=0.0, batch_size=64, c_max=1)
+        agent = L.Agent(6, 16, cfg, torch.Generator().manual_seed(0))
         replay = L.Replay(6)
         for i in range(2000):
             a = a1 if i % 2 == 0 else a2
             r = rng.uniform(0, 10) if i % 2 == 0 else rng.uniform(10, 30)
             replay.add(np.zeros(6), a, r)
-        for _ in range(1500):
+        for _ in range(600):
             agent.train(replay, rng)
         q1, q2 = agent.q(np.stack([a1, a2]))
         assert q1 == pytest.approx(want[0], abs=0.6) and q2 == pytest.approx(want[1], abs=1.2), (tau, q1, q2)
@@ -247,5 +258,5 @@ def test_printed_actor_rate_leaves_the_actor_static(analog):
         algo = L.L2NAS(actor_lr=lr, epsilon_steps=20)
         runs[lr] = (_run(algo, analog, 100, seed=1).trajectory()["index"], algo.diagnostics_)
     np.testing.assert_array_equal(runs[0.0][0], runs[1e-8][0])
-    assert runs[1e-8][1]["updates"] > 800 and runs[1e-8][1]["actor_max_weight_change"] < 1e-5
+    assert runs[1e-8][1]["updates"] > 500 and runs[1e-8][1]["actor_max_weight_change"] < 1e-5
     assert not np.array_equal(runs[0.0][0], runs[1e-3][0])  # a trained actor does propose differently
