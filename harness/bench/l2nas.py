@@ -139,8 +139,10 @@ def table(args) -> int:
     t0 = time.perf_counter()
     best: dict = {}
     walls: dict = {}
-    for rec in run_jobs(jobs, workers=args.workers, catch=True):
+    for done, rec in enumerate(run_jobs(jobs, workers=args.workers, catch=True), 1):
         m = rec.meta
+        if done % 10 == 0 or done == len(jobs):
+            print(f"  {done}/{len(jobs)} runs done, {time.perf_counter() - t0:.0f} s", flush=True)
         if m["status"] != "finished":
             print(f"  FAILED {m['algorithm']} {m['dataset']} seed {m['seed']}:\n{m['error']}")
             continue
