@@ -16,6 +16,7 @@ SPACES = {
     "nb201": ("nb201-v1", "harness.spaces.nb201:NB201Space"),
     "nasbench-graph": ("nasbench-graph-v1", "harness.spaces.graph:NASBenchGraphSpace"),
     "nasbench-graph-proteins": ("nasbench-graph-proteins-v1", "harness.spaces.graph:proteins_space"),
+    "darts": ("darts-v1", "harness.spaces.darts:DartsSpace"),
 }
 
 
