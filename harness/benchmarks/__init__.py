@@ -36,6 +36,11 @@ BENCHMARKS: dict[str, Entry] = {
         aliases=(("imagenet16", "imagenet16-120"),),
         summary="official NAS-Bench-201/NATS-Bench TSS numbers (--data PATH)",
     ),
+    "nb301": Entry(
+        "harness.benchmarks.nb301:load",
+        needs_data=True,
+        summary="NAS-Bench-301 surrogate ensemble mean, DARTS space (--data MODEL_DIR or `data prepare nb301`)",
+    ),
 }
 
 _CACHE: dict = {}
