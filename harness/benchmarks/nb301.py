@@ -16,8 +16,9 @@ surrogate predicts no test accuracy) and, when the runtime ensemble is present, 
 
 Model directory (``--data DIR`` or registered once with ``nas-harness data prepare nb301 DIR``):
 the official ``nb_models_1.0`` (or ``0.9``) folder, or one ensemble folder inside it. An
-ensemble folder holds one sub-folder per member with ``surrogate_model.model``,
-``model_config.json`` and ``data_config.json``, as ``nasbench301.load_ensemble`` expects.
+ensemble folder holds one sub-folder per member with ``surrogate_model.model`` and
+``model_config.json``/``data_config.json``, as ``nasbench301.load_ensemble`` expects (see
+:func:`inspect_model_dir`). The accuracy ensemble is the XGBoost one when there are several.
 
 Two backends (environment variable ``NAS_HARNESS_NB301_BACKEND``):
 
@@ -354,39 +355,59 @@ class NB301Benchmark:
 
 
 # --- model directory: layout, registration, loading -------------------------------------------------
+def _config_file(member: Path, ensemble: Path, name: str) -> Path | None:
+    for d in (member, ensemble):
+        if (d / name).is_file() and (d / name).stat().st_size > 0:
+            return d / name
+    return None
+
+
 def inspect_model_dir(path) -> dict:
     """Validate a NB301 model folder; return its ensembles by metric.
 
-    Returns ``{"root", "ensembles": {metric: {"dir", "label", "model", "members"}}, "files":
-    {relative path: size}}``. Raises :class:`DataError` naming what is missing.
+    Members are the folders holding a ``surrogate_model.model`` (at any depth, as
+    ``nasbench301.load_ensemble`` finds them); an ensemble is the top-level folder under
+    ``path`` that contains them, or ``path`` itself when members sit directly in it. Each
+    member needs a non-empty model file and a ``model_config.json`` (in the member folder or the
+    ensemble folder); the first member also a ``data_config.json`` (the official loader reads
+    both from it). Returns ``{"root", "ensembles": {metric: {"dir", "label", "model",
+    "members"}}, "files": {relative path: size}}``; raises :class:`DataError` naming what is wrong.
     """
     root = Path(path).expanduser().resolve()
     if not root.is_dir():
         raise DataError(f"NB301 model directory {root} does not exist (expected the official nb_models_1.0 folder)")
-    found = {}
-    for d in [root] + sorted(p for p in root.iterdir() if p.is_dir()):
-        members = sorted(m for m in d.iterdir() if m.is_dir() and (m / MEMBER_FILE).exists())
-        if not members:
-            continue
-        models = set()
-        for m in members:
-            for f in (MEMBER_FILE,) + MEMBER_CONFIGS:
-                if not (m / f).is_file() or (m / f).stat().st_size == 0:
-                    raise DataError(f"NB301 ensemble member {m} lacks a non-empty {f}")
-            try:
-                models.add(str(json.loads((m / "model_config.json").read_text())["model"]))
-            except (ValueError, KeyError, TypeError):
-                raise DataError(f"{m / 'model_config.json'} is not a NB301 model config (JSON with a 'model' entry)") from None
-        if len(models) != 1:
-            raise DataError(f"NB301 ensemble {d} mixes member model types {sorted(models)}")
-        found[d] = (models.pop(), members)
-        if d == root:
-            break  # the folder itself is one ensemble
-    if not found:
+    groups: dict[Path, list[Path]] = defaultdict(list)
+    for f in sorted(root.rglob(MEMBER_FILE)):
+        member = f.parent
+        rel = member.relative_to(root).parts
+        groups[root if len(rel) <= 1 else root / rel[0]].append(member)
+    if not groups:
         raise DataError(
             f"no NB301 surrogate ensemble under {root}: expected <ensemble>/<member>/{MEMBER_FILE} with "
             f"{' and '.join(MEMBER_CONFIGS)}, as in the official nb_models_1.0/xgb_v1.0"
         )
+    found, files = {}, {}
+    for d, members in sorted(groups.items()):
+        models, files[d] = set(), {}
+        for i, m in enumerate(members):
+            mf = m / MEMBER_FILE
+            if mf.stat().st_size == 0:
+                raise DataError(f"NB301 ensemble member {m} has an empty {MEMBER_FILE}")
+            needed = MEMBER_CONFIGS if i == 0 else MEMBER_CONFIGS[:1]
+            paths = [mf]
+            for name in needed:
+                cfg = _config_file(m, d, name)
+                if cfg is None:
+                    raise DataError(f"NB301 ensemble member {m} lacks a non-empty {name}")
+                paths.append(cfg)
+            try:
+                models.add(str(json.loads(paths[1].read_text())["model"]))
+            except (ValueError, KeyError, TypeError):
+                raise DataError(f"{paths[1]} is not a NB301 model config (JSON with a 'model' entry)") from None
+            files[d].update({str(p.relative_to(root)): p.stat().st_size for p in paths})
+        if len(models) != 1:
+            raise DataError(f"NB301 ensemble {d} mixes member model types {sorted(models)}")
+        found[d] = (models.pop(), members)
     ensembles: dict[str, dict] = {}
     perf = {d: v for d, v in found.items() if not v[0].endswith("_time")}
     time_ = {d: v for d, v in found.items() if v[0].endswith("_time")}
@@ -396,16 +417,12 @@ def inspect_model_dir(path) -> dict:
         # prefer XGBoost (the ensemble 004 used), then the first by folder name
         d = sorted(group, key=lambda p: (not group[p][0].startswith("xgb"), p.name))[0]
         model, members = group[d]
-        ensembles[metric] = {"dir": str(d), "label": d.name, "model": model, "members": [m.name for m in members]}
+        ensembles[metric] = {"dir": str(d), "label": d.name, "model": model,
+                             "members": [str(m.relative_to(d)) for m in members]}
     if "valid_accuracy" not in ensembles:
         raise DataError(f"{root} holds only runtime ensembles {[d.name for d in time_]}; the accuracy ensemble (xgb_v1.0) is missing")
-    files = {}
-    for info in ensembles.values():
-        for m in info["members"]:
-            for f in (MEMBER_FILE,) + MEMBER_CONFIGS:
-                p = Path(info["dir"]) / m / f
-                files[str(p.relative_to(root))] = p.stat().st_size
-    return {"root": str(root), "ensembles": ensembles, "files": files}
+    used = {k: v for e in ensembles.values() for k, v in files[Path(e["dir"])].items()}
+    return {"root": str(root), "ensembles": ensembles, "files": used}
 
 
 def registration_path() -> Path:

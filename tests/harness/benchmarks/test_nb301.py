@@ -312,13 +312,17 @@ def test_inspect_model_dir(tmp_path):
     assert lay["ensembles"]["valid_accuracy"]["label"] == "xgb_v1.0"  # preferred over gnn_gin
     assert lay["ensembles"]["runtime"]["model"] == "lgb_time"
     assert lay["ensembles"]["valid_accuracy"]["members"] == ["surrogate_model_0", "surrogate_model_1", "surrogate_model_2"]
-    assert len(lay["files"]) == 3 * 3 + 2 * 3
+    assert len(lay["files"]) == (3 + 2 + 2) + (3 + 2)  # data_config.json is read from the first member only
     only = inspect_model_dir(root / "xgb_v1.0")  # one ensemble folder directly
     assert list(only["ensembles"]) == ["valid_accuracy"]
-    (root / "xgb_v1.0" / "surrogate_model_1" / "data_config.json").unlink()
-    with pytest.raises(DataError, match="surrogate_model_1 lacks a non-empty data_config.json"):
+    (root / "xgb_v1.0" / "surrogate_model_0" / "data_config.json").unlink()
+    with pytest.raises(DataError, match="surrogate_model_0 lacks a non-empty data_config.json"):
         inspect_model_dir(root)
-    (root / "xgb_v1.0" / "surrogate_model_1" / "data_config.json").write_text("{}")
+    (root / "xgb_v1.0" / "surrogate_model_0" / "data_config.json").write_text("{}")
+    (root / "xgb_v1.0" / "surrogate_model_1" / "model_config.json").write_text("[]")
+    with pytest.raises(DataError, match="surrogate_model_1/model_config.json is not a NB301 model config"):
+        inspect_model_dir(root)
+    (root / "xgb_v1.0" / "surrogate_model_1" / "model_config.json").write_text('{"model": "xgb"}')
     (root / "xgb_v1.0" / "surrogate_model_2" / "surrogate_model.model").write_bytes(b"")
     with pytest.raises(DataError, match="surrogate_model.model"):
         inspect_model_dir(root)
@@ -327,6 +331,17 @@ def test_inspect_model_dir(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="no NB301 surrogate ensemble"):
         inspect_model_dir(tmp_path / "empty")
+    # members nested deeper, configs kept at the ensemble level: found as nasbench301.load_ensemble finds them
+    nested = tmp_path / "nested" / "xgb_v1.0"
+    for i in range(2):
+        (nested / "run" / f"m{i}").mkdir(parents=True)
+        (nested / "run" / f"m{i}" / "surrogate_model.model").write_bytes(b"x")
+    (nested / "model_config.json").write_text('{"model": "xgb"}')
+    with pytest.raises(DataError, match="lacks a non-empty data_config.json"):
+        inspect_model_dir(nested.parent)
+    (nested / "data_config.json").write_text("{}")
+    lay = inspect_model_dir(nested.parent)["ensembles"]["valid_accuracy"]
+    assert lay["label"] == "xgb_v1.0" and lay["members"] == ["run/m0", "run/m1"]
     rt = write_model_dir(tmp_path / "rt", ensembles=(("lgb_runtime_v1.0", "lgb_time", 1),))
     with pytest.raises(DataError, match="accuracy ensemble"):
         inspect_model_dir(rt)
