@@ -18,16 +18,18 @@ DEFAULTS = {"benchmark": "nb201-analog", "algorithm": ["random"], "seeds": 3, "b
 
 
 def _positive(kind):
+    """argparse type: a positive integer, with a message that says so."""
+    import argparse
+
     def parse(text):
         try:
             v = int(text)
         except ValueError:
-            raise ValueError from None
+            v = 0
         if v <= 0:
-            raise ValueError
+            raise argparse.ArgumentTypeError(f"{kind} must be a positive integer, got {text!r}")
         return v
 
-    parse.__name__ = kind
     return parse
 
 
