@@ -36,6 +36,11 @@ BENCHMARKS: dict[str, Entry] = {
         aliases=(("imagenet16", "imagenet16-120"),),
         summary="official NAS-Bench-201/NATS-Bench TSS numbers (--data PATH)",
     ),
+    "nb101": Entry(
+        "harness.benchmarks.nb101:load",
+        needs_data=True,
+        summary="official NAS-Bench-101 numbers, CIFAR-10 (--data nasbench_only108.tfrecord, or the prepared cache)",
+    ),
 }
 
 _CACHE: dict = {}
