@@ -12,6 +12,8 @@ The benchmark counts, not the algorithm (COCO's observer, Gymnasium's TimeLimit)
   repeats also end the run (the record is then marked ``stalled``).
 * Noise ``mean``: the value averaged over the benchmark's training repeats; ``sample``: one
   repeat drawn per counted query with the run's ``noise`` stream (then cached under ``unique``).
+  Missing repeats (NaN, e.g. NB201 cells with fewer seeds) are never drawn: a NaN draw is
+  redrawn among the present repeats, which keeps the draw uniform over them.
 * The *report* metric (e.g. test accuracy, always the mean over repeats) is recorded but never
   returned. The trajectory keeps, per counted query: space index (-1 for infinite spaces), key,
   search value, report value, the incumbent (best search value so far; ties keep the earlier)
@@ -139,6 +141,9 @@ class Oracle:
         else:
             row = self._repeats[idx]
             v = float(row[self._rng.integers(row.shape[0])])
+            if v != v:  # a missing repeat (NaN): draw again among the present ones (still uniform)
+                present = row[~np.isnan(row)]
+                v = float(present[self._rng.integers(present.shape[0])]) if present.size else v
         self._t_ref.append(idx)
         self._t_search.append(v)
         self._t_time.append(time.perf_counter())
