@@ -274,3 +274,12 @@ def test_table_view(space):
     with pytest.raises(InvalidArchitecture, match="no row"):
         t.index(outside)
     assert t.index_of.get(outside) is None
+
+
+@pytest.mark.slow
+def test_enumeration_finds_the_423624_cells():
+    """Brute force over every graph without dangling vertices and every labelling (about ten
+    minutes of pure Python): the official hash and validity rules give NB101's 423,624 cells."""
+    from harness.spaces.nb101 import enumerate_cells
+
+    assert len(enumerate_cells()) == 423_624
