@@ -190,11 +190,23 @@ def test_no_data_gives_instructions():
 
 
 REAL = os.environ.get("NAS_HARNESS_NB101")
+# the user's own cache folder (read at import, before the fixtures isolate each test), so that
+# the real file is converted once, not on every run
+USER_CACHE = os.environ.get("NAS_HARNESS_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "nas-harness"))
 
 
 @pytest.mark.skipif(not REAL, reason="set NAS_HARNESS_NB101 to the official nasbench_only108.tfrecord to run")
-@pytest.mark.slow
-def test_real_file_known_facts(tmp_path):
+def test_real_file_known_facts(monkeypatch):
+    """423,624 unique cells, best mean test accuracy 94.32% at 108 epochs, 3 runs each (the first
+    run converts the file into the user's cache: minutes)."""
+    monkeypatch.setenv("NAS_HARNESS_CACHE", USER_CACHE)
     c = nb101_data.load(REAL)
-    checks = {name: ok for name, ok, _ in nb101_data.verify(c)}
-    assert checks["cells"] and checks["optimum"] and checks["repeats"]
+    checks = {name: (ok, detail) for name, ok, detail in nb101_data.verify(c)}
+    assert all(checks[k][0] for k in ("cells", "optimum", "repeats")), checks
+    from harness.benchmarks.nb101 import from_cache
+
+    b = from_cache(c)
+    best, i = b.optimum("test_accuracy")
+    assert round(best, 2) == 94.32 and b.space.size == 423_624
+    cell = b.space.arch_at(i)
+    assert b.space.key(cell) == b.space.hashes[i].decode()

@@ -149,3 +149,26 @@ def test_no_data_no_cache():
 
     with pytest.raises(ConfigError, match="data prepare nb201"):
         load("cifar10")
+
+
+def test_get_benchmark_with_a_nats_directory(synthetic, monkeypatch, capsys):
+    """``get_benchmark("nb201", ds, data=DIR)`` converts the directory once, then reuses the cache
+    (the fixture is partial, so the conversion is told to accept missing architectures)."""
+    import functools
+
+    from harness.benchmarks import get_benchmark
+
+    calls = []
+    real_build = nb201_data.build
+
+    def build(path, progress=None):
+        calls.append(path)
+        return real_build(path, progress=progress, allow_missing=True)
+
+    monkeypatch.setattr(nb201_data, "build", build)
+    b = get_benchmark("nb201", "cifar100", data=str(synthetic))
+    assert b.mean("test_accuracy")[9930] == 62.5 and len(calls) == 1
+    assert "converting" in capsys.readouterr().err
+    again = nb201_data.load(str(synthetic))  # same archive: the cache, no conversion
+    assert len(calls) == 1 and again.meta["source"]["path"].endswith("meta.pickle.pbz2")
+    monkeypatch.setattr(nb201_data, "build", functools.partial(real_build, allow_missing=True))
