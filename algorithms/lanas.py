@@ -64,14 +64,16 @@ Choices where the paper is silent or ambiguous (each one a hyperparameter):
   the parent's region is tried, and so on up to the root (the whole space). The reward is then
   back-propagated along the path of the leaf the sample actually lies in (its route through
   the learned constraints), which is the selected path whenever no fall-back happened. On a
-  finite space the run ends when every member has been queried.
+  finite space the run ends when every member has been queried (on an infinite one, if not
+  even the root's bounded effort finds a new architecture).
 * Initial samples (paper: 2,000 on NASBench-101, 423,624 cells; official code: 10):
   ``init_samples=None`` takes the paper's share of the space, ``2000 / 423,624``, at least
   ``2^h`` (74 on NB201, 124 on NAS-Bench-Graph, 2,000 on NB101) and 2,000 on infinite spaces.
 * ``selects`` (#selects between two learning phases): paper 100 (§6.1), official code 20.
 
 After ``run``: ``tree_`` (the nodes), ``history_`` (node statistics after every learning
-phase), ``timings_`` (seconds per phase), ``fallbacks_`` (how many samples fell back), and
+phase), ``timings_`` / ``cpu_timings_`` (wall-clock / CPU seconds per phase: init, learn,
+select, sample, query, backprop, total), ``fallbacks_`` (how many samples fell back), and
 :meth:`LaNAS.node_stats`; :func:`plot_node_means` draws the node means over time (Fig. 4).
 """
 
@@ -322,21 +324,20 @@ class LaNAS(Algorithm):
                 while True:
                     self._learn(oracle.used)  # learning phase: all nodes' latent actions
                     for _ in range(cfg.selects):  # search phase
-                        t0 = time.perf_counter()
+                        t = self._clock.now()
                         leaf = ucb_select(self.tree_, cfg.c, rng)[-1]
-                        t1 = time.perf_counter()
+                        t = self._clock.add("select", t)
                         arch, ref, at = self._sample(leaf, rng)
-                        self.timings_["select"] += t1 - t0
-                        self.timings_["sample"] += time.perf_counter() - t1
+                        self._clock.add("sample", t)
                         if arch is None:
                             return  # every member of a finite space has been queried
                         self.fallbacks_ += at != leaf
                         reward = self._query(oracle, arch, ref)
-                        t0 = time.perf_counter()
+                        t = self._clock.now()
                         self._backpropagate(reward)
-                        self.timings_["backprop"] += time.perf_counter() - t0
+                        self._clock.add("backprop", t)
             finally:
-                self.timings_["total"] = time.perf_counter() - self._t_start
+                self._clock.add("total", self._t_start)
 
     # --- setup ---------------------------------------------------------------------------------
     def _begin(self, oracle, rng) -> None:
@@ -351,8 +352,9 @@ class LaNAS(Algorithm):
         if mode == "enumerate" and not self._finite:
             raise ConfigError(f"lanas: sampler='enumerate' needs a finite space; {space.id} is not")
         self.sampler_ = mode
-        self._t_start = time.perf_counter()
-        self.timings_ = dict.fromkeys(("init", "learn", "select", "sample", "query", "backprop", "total"), 0.0)
+        self._clock = _Clock()
+        self._t_start = t0 = self._clock.now()
+        self.timings_, self.cpu_timings_ = self._clock.wall, self._clock.cpu
         self.tree_: list[Node] = []
         self.history_: list[dict] = []
         self.fallbacks_ = 0
@@ -360,7 +362,6 @@ class LaNAS(Algorithm):
         self._rows: list[np.ndarray] = []  # their encodings
         self._values: list[float] = []  # their signed (unscaled) search values
         self._seen_keys: set = set()
-        t0 = time.perf_counter()
         if self._finite:
             self._queried = np.zeros(space.size, dtype=bool)
         if mode == "enumerate":
@@ -368,16 +369,16 @@ class LaNAS(Algorithm):
         else:
             probe = [space.sample(rng) for _ in range(cfg.probe_samples)]
             self._probe = space.vectors(probe)
-        self.timings_["init"] += time.perf_counter() - t0
+        self._clock.add("init", t0)
 
     def n_initial(self, space) -> int:
         """Initial random samples for ``space`` (see ``init_samples``)."""
-        if self.config.init_samples is not None:
-            return self.config.init_samples
+        n = self.config.init_samples
         if not space.finite:
-            return PAPER_INIT_SAMPLES
-        share = round(PAPER_INIT_SAMPLES * space.size / NB101_SIZE)
-        return int(min(space.size, max(share, 2**self.config.height)))
+            return PAPER_INIT_SAMPLES if n is None else n
+        if n is None:
+            n = max(round(PAPER_INIT_SAMPLES * space.size / NB101_SIZE), 2**self.config.height)
+        return int(min(space.size, n))
 
     def _initial_samples(self, rng):
         space = self._space
@@ -402,9 +403,9 @@ class LaNAS(Algorithm):
 
     def _query(self, oracle, arch, ref=None) -> float:
         """Query ``arch``, store it as a training sample; returns its reward (once the scale is known)."""
-        t0 = time.perf_counter()
+        t = self._clock.now()
         value = oracle.query(arch)
-        t1 = time.perf_counter()
+        t = self._clock.add("query", t)
         ref = self._ref(arch) if ref is None else ref
         if self._finite:
             self._queried[ref] = True
@@ -413,8 +414,7 @@ class LaNAS(Algorithm):
         self._archs.append(arch)
         self._rows.append(self._V[ref] if self.sampler_ == "enumerate" else self._space.vector(arch))
         self._values.append(self._sign * float(value))
-        self.timings_["query"] += t1 - t0
-        self.timings_["backprop"] += time.perf_counter() - t1
+        self._clock.add("backprop", t)
         return self._sign * float(value) * (self._scale or 1.0)
 
     def _rewards(self) -> np.ndarray:
@@ -426,7 +426,7 @@ class LaNAS(Algorithm):
 
     # --- learning phase ------------------------------------------------------------------------
     def _learn(self, used: int) -> None:
-        t0 = time.perf_counter()
+        t0 = self._clock.now()
         X = np.asarray(self._rows)
         self.tree_ = nodes = fit_tree(X, self._rewards(), self.config.height)
         if self.config.count_reset == "zero":
@@ -453,7 +453,7 @@ class LaNAS(Algorithm):
             nd.region_size = float(size[nd.id]) if self._finite else math.nan
             nd.region_fraction = float(size[nd.id] / total) if self._finite else float(size[nd.id])
         self.history_.append(self._snapshot(used))
-        self.timings_["learn"] += time.perf_counter() - t0
+        self._clock.add("learn", t0)
 
     # --- search phase: sampling inside a region, with fall-back --------------------------------
     def _sample(self, leaf: int, rng):
@@ -547,6 +547,27 @@ class LaNAS(Algorithm):
             }
             for nd in self.tree_
         ]
+
+
+class _Clock:
+    """Wall-clock and CPU seconds accumulated per phase."""
+
+    PHASES = ("init", "learn", "select", "sample", "query", "backprop", "total")
+
+    def __init__(self):
+        self.wall = dict.fromkeys(self.PHASES, 0.0)
+        self.cpu = dict.fromkeys(self.PHASES, 0.0)
+
+    @staticmethod
+    def now() -> tuple[float, float]:
+        return time.perf_counter(), time.process_time()
+
+    def add(self, phase: str, since: tuple[float, float]) -> tuple[float, float]:
+        """Charge the time since ``since`` to ``phase``; returns now."""
+        t = self.now()
+        self.wall[phase] += t[0] - since[0]
+        self.cpu[phase] += t[1] - since[1]
+        return t
 
 
 def _one_blas_thread():

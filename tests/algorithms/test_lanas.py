@@ -211,6 +211,7 @@ def test_initial_samples_follow_the_papers_share(analog, graph_cora):
     assert algo.n_initial(graph_cora.space) == 124
     assert LaNAS(height=8).n_initial(analog.space) == 256  # at least 2^h: two per leaf
     assert LaNAS(init_samples=7).n_initial(analog.space) == 7
+    assert LaNAS(init_samples=10**6).n_initial(analog.space) == analog.space.size
 
 
 # --- analysis ---------------------------------------------------------------------------------
@@ -232,3 +233,13 @@ def test_beats_random_search_on_the_analog_table(analog):
         return np.mean([run_once(make, analog, budget, s)["incumbent_search"][-1] for s in seeds])
 
     assert best_after(lambda: LaNAS(selects=20)) > best_after(RandomSearch)
+
+
+@pytest.mark.slow
+def test_reproduce_bonas_table2_nb201_cifar10(nb201_csv, capsys):
+    """~1 min on 2 cores: 100 seeds of LaNAS and random search until the optimum (index 6111)."""
+    from harness.cli import main
+
+    assert main(["bench", "lanas", "--data", nb201_csv, "--seeds", "100", "--workers", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "lies entirely below random search's: YES" in out
