@@ -14,6 +14,7 @@ from harness.errors import ConfigError
 BUILTIN: dict[str, str] = {
     "random": "algorithms.random_search:RandomSearch",
     "lanas": "algorithms.lanas:LaNAS",
+    "apex": "algorithms.apex:ApeX",
 }
 
 ENTRY_POINT_GROUP = "nas_harness.algorithms"
