@@ -6,4 +6,4 @@ discovered, so adding a file adds the command."""
 import pkgutil
 from pathlib import Path
 
-BENCHES = tuple(sorted(m.name.replace("_", "-") for m in pkgutil.iter_modules([str(Path(__file__).parent))))
+BENCHES = tuple(sorted(m.name.replace("_", "-") for m in pkgutil.iter_modules([str(Path(__file__).parent)])))
