@@ -19,7 +19,7 @@ def test_bootstrap_ci_hand_cases():
 
 
 def test_bench_lanas_prints_both_algorithms_and_the_runtime(capsys):
-    assert main(["bench", "lanas", "--benchmark", "nb201-analog", "--seeds", "3", "--workers", "1",
+    assert main(["bench", "lanas", "--benchmark", "nb201-analog", "--seeds", "2", "--workers", "1",
                  "--selects", "50", "--boot", "200"]) == 0
     out = capsys.readouterr().out
     for text in ("lanas", "random", "95% CI", "entirely below random search's", "per 1,000 queries", "learn", "sample"):
