@@ -54,7 +54,8 @@ Choices where the paper is silent or ambiguous (each one a hyperparameter):
   - ``"rejection"`` (infinite or very large spaces): batches of uniform samples from
     ``space.sample`` (16, 32, ... up to ``batch_size``; ``rejection_batches`` batches) are
     encoded with ``space.vectors`` and checked against all constraints at once, the first new
-    one inside is taken (exactly uniform on the region); if none is found, a
+    one inside is taken (distributed as ``space.sample`` restricted to the region: uniform when
+    the sampler is, as on NB201; NB101's is the paper's non-uniform one); if none is found, a
     population Markov chain over ``space.mutate`` starts from the known samples inside the
     region and keeps the proposals that stay inside (Metropolis for the uniform target on the
     region), ``chain_size`` proposals per round for up to ``chain_rounds`` rounds.
