@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from harness.record import RunRecord
-from harness.runner import Job, _execute_caught, _worker_init, execute
+from harness.runner import Job, _execute_caught, _worker_init, single_threaded_children
 
 EXECUTORS = ("local", "ray")
 
@@ -105,15 +105,17 @@ def _execute_local(jobs: list[Job], workers: int) -> Iterator[RunRecord]:
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=_worker_init)
-    try:
-        pending = {pool.submit(_execute_caught, j) for j in jobs}
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for f in done:
-                yield f.result()
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    # workers are spawned on demand while the pool runs: keep their environment single-threaded
+    with single_threaded_children():
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=_worker_init)
+        try:
+            pending = {pool.submit(_execute_caught, j) for j in jobs}
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for f in done:
+                    yield f.result()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 class _Logger:
