@@ -462,19 +462,29 @@ def registration() -> dict | None:
     return reg
 
 
-def verify_nb301() -> str:
-    """Check the registered folder still matches its registration (for ``data verify``)."""
+def check_nb301() -> list[tuple[str, bool, str]] | None:
+    """``nas-harness data verify`` checks of the registration: ``None`` when nothing is
+    registered, else ``(check, ok, detail)`` for the folder, its files and configspace.json."""
     reg = registration()
     if reg is None:
-        return ("nb301: not registered; obtain the NAS-Bench-301 surrogate models (nb_models_1.0) and run "
-                "`nas-harness data prepare nb301 DIR`")
-    now = inspect_model_dir(reg["root"])
-    changed = sorted(set(reg.get("files", {}).items()) ^ set(now["files"].items()))
-    if changed:
-        raise DataError(f"NB301 model folder {reg['root']} changed since registration ({changed[0][0]}); "
-                        "run `nas-harness data prepare nb301 DIR` again")
-    what = ", ".join(f"{m}: {e['label']}" for m, e in now["ensembles"].items())
-    return f"nb301: ok, {reg['root']} ({what})"
+        return None
+    try:
+        now = inspect_model_dir(reg["root"])
+    except DataError as e:
+        return [("model folder", False, f"{e}; run `nas-harness data prepare nb301 DIR` again")]
+    what = ", ".join(f"{m}: {e['label']} ({e['model']}, {len(e['members'])} members)" for m, e in now["ensembles"].items())
+    checks = [("model folder", True, f"{reg['root']}: {what}")]
+    changed = sorted(k for k in set(reg.get("files", {})) | set(now["files"]) if reg.get("files", {}).get(k) != now["files"].get(k))
+    checks.append((
+        "files unchanged since registration", not changed,
+        f"{len(now['files'])} files" if not changed else
+        f"{changed[0]} changed (and {len(changed) - 1} more); run `nas-harness data prepare nb301 {reg['root']}` again",
+    ))
+    try:
+        checks.append(("configspace.json", True, str(find_configspace(reg["root"]))))
+    except ConfigError as e:
+        checks.append(("configspace.json", False, str(e)))
+    return checks
 
 
 class _BoosterUnpickler(pickle.Unpickler):

@@ -16,6 +16,7 @@ The cache format is in :mod:`harness.data.cache`.
 PREPARERS: dict[str, str] = {
     "nb101": "harness.data.nb101",
     "nb201": "harness.data.nb201",
+    "nb301": "harness.data.nb301",
 }
 
 

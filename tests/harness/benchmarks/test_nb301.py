@@ -380,10 +380,12 @@ def test_prepare_registers_and_get_benchmark_uses_it(tmp_path, monkeypatch, fres
     assert bench.name == "nb301" and bench.version == "nb301-xgb_v1.0-v1" and bench.dataset == "cifar10"
     assert bench.metrics == ("valid_accuracy", "runtime") and not bench.maximize("runtime")
     assert bench.space.id == "darts-v1" and not hasattr(bench, "optimum")
-    assert "nb301: ok" in nb301.verify_nb301()
+    checks = nb301.check_nb301()
+    assert [(c, ok) for c, ok, _ in checks] == [("model folder", True), ("files unchanged since registration", True),
+                                                ("configspace.json", True)]
     (root / "xgb_v1.0" / "surrogate_model_0" / "data_config.json").write_text('{"seed": 12345}')
-    with pytest.raises(DataError, match="changed since registration"):
-        nb301.verify_nb301()
+    assert nb301.check_nb301()[1][:2] == ("files unchanged since registration", False)
+    assert "surrogate_model_0/data_config.json changed" in nb301.check_nb301()[1][2]
     reg_file.write_text("{not json")
     with pytest.raises(DataError, match="corrupt"):
         nb301.registration()
@@ -445,3 +447,16 @@ def test_bench_command_reports_identical_batched_values(monkeypatch, capsys):
     assert bench_nb301.main(p.parse_args(["--n", "30"])) == 0
     out = capsys.readouterr().out
     assert "max |batched - one by one| = 0;" in out and "cached identical: True" in out
+
+
+def test_data_cli_prepare_and_verify_nb301(tmp_path, capsys):
+    from harness.cli import main
+
+    assert main(["data", "verify", "nb301"]) == 0
+    assert "nb301: missing" in capsys.readouterr().out
+    root = write_model_dir(tmp_path / "nb_models_1.0")
+    assert main(["data", "prepare", "nb301", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "nb301: registered NB-301 surrogate models" in out and "ok   files unchanged since registration" in out
+    assert main(["data", "prepare", "nb301", str(tmp_path / "nope")]) == 2
+    assert "does not exist" in capsys.readouterr().err
