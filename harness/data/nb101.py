@@ -128,6 +128,7 @@ def build(path, progress=None) -> tuple[dict, dict]:
     hashes: list[str] = []
     n = 0
     t0 = time.time()
+    next_report = 100_000
     for batch in iter_batches(path):
         for data in batch:
             try:
@@ -169,8 +170,9 @@ def build(path, progress=None) -> tuple[dict, dict]:
             vals[r, ei, k] = (t, va, te)
             count[r, ei] = k + 1
             n += 1
-        if progress:
+        if progress and n >= next_report:
             progress(n, len(hashes), time.time() - t0)
+            next_report += 100_000
     if n == 0:
         raise DataError(f"{path} holds no records")
     N = len(hashes)

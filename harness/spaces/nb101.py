@@ -64,7 +64,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from typing import Any, NamedTuple, Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 

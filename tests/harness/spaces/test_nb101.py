@@ -7,7 +7,7 @@ import pytest
 from harness.conformance import check_space
 from harness.errors import InvalidArchitecture
 from harness.spaces import get_space
-from harness.spaces.nb101 import CHOICES, Cell, NB101Space, NB101TableSpace, cell_code, cell_from_code, graph_hash
+from harness.spaces.nb101 import Cell, NB101Space, NB101TableSpace, cell_code, cell_from_code, graph_hash
 
 README_MATRIX = ["0111010", "0000001", "0000001", "0000100", "0000001", "0000001", "0000000"]
 README_OPS = ["input", "conv1x1-bn-relu", "conv3x3-bn-relu", "conv3x3-bn-relu", "conv3x3-bn-relu", "maxpool3x3", "output"]
