@@ -751,7 +751,8 @@ def group_records(records: Iterable) -> dict[str, list]:
 
     The label is the algorithm name (a ``module:Class`` name is shortened to ``Class`` when
     that is unambiguous); when one name was run with several hyperparameter settings, each
-    setting gets ``name#1``, ``name#2``, ... in order of first appearance.
+    setting gets ``name#1``, ``name#2``, ... in order of first appearance. Labels are sorted
+    (case-insensitively), so an algorithm keeps its colour across reports.
     """
     import json
 
@@ -770,7 +771,7 @@ def group_records(records: Iterable) -> dict[str, list]:
         return s if shorts.count(s) == 1 and (s == n or s not in by) else n
 
     out = {}
-    for name, settings in by.items():
+    for name, settings in sorted(by.items(), key=lambda kv: label(kv[0]).lower()):
         name = label(name)
         if len(settings) == 1:
             out[name] = next(iter(settings.values()))

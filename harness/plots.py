@@ -73,9 +73,14 @@ def _plain_log_ticks(axis) -> None:
     """Tick labels like 2, 10, 300 (not 2x10^0) on a log-scaled axis."""
     from matplotlib.ticker import FuncFormatter
 
-    f = FuncFormatter(lambda v, _: f"{v:g}")
-    axis.set_major_formatter(f)
-    axis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if str(f"{v:g}")[0] in "25" else ""))
+    def minor(v, _):  # label 2x and 5x ticks only on short axes (under 2.5 decades)
+        lo, hi = sorted(axis.get_view_interval())
+        if lo <= 0 or np.log10(hi / lo) > 2.5:
+            return ""
+        return f"{v:g}" if f"{v:g}"[0] in "25" else ""
+
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(FuncFormatter(minor))
 
 
 def _save(fig, path: str) -> str:
@@ -182,7 +187,7 @@ def plot_samples_to_optimum(summary, path: str, title: str = "", logx: bool | No
         erts = [a.samples_to_optimum.ert for a in algos.values()]
         ax2.plot(pos, [e if np.isfinite(e) else np.nan for e in erts], "D", color="crimson", ms=7, label="ERT (COCO)")
         ax2.set_xticks(pos, labels, fontsize=8)
-        ax2.legend(fontsize=8, loc="upper right")
+        ax2.legend(fontsize=8, loc="best")
     if logx:
         ax2.set_yscale("log")
         _plain_log_ticks(ax2.yaxis)
@@ -215,7 +220,7 @@ def plot_improvement_histograms(summary, path: str, title: str = "") -> str:
         widths = np.diff(s.edges)
         ax.bar(s.edges[:-1], 100 * s.counts / max(1, s.n), width=widths, align="edge", color=cols[label], alpha=0.75,
                edgecolor="white", lw=0.3)
-        ax.axvline(s.median, color="black", lw=2, label=f"median {s.median:+.2f}")
+        ax.axvline(s.median, color="black", lw=2, label=f"median {s.median + 0.0:+.2f}")
         top = ax.get_ylim()[1]
         for p, (lo, hi) in s.intervals.items():
             c, ls = INTERVAL_STYLES.get(p, ("0.5", "--"))
@@ -224,8 +229,8 @@ def plot_improvement_histograms(summary, path: str, title: str = "") -> str:
         ax.set_ylim(0, top * 1.05)
         ax.set_xlim(s.edges[0], s.edges[-1])
         stat, pv = s.normaltest
-        ptxt = "n/a" if np.isnan(pv) else f"{pv:.1e}"
-        ax.set_title(f"{label}: {s.n:,} episodes, skew {s.skew:+.3f}, normaltest p = {ptxt}"
+        ptxt = "p n/a" if np.isnan(pv) else ("p < 1e-300" if pv < 1e-300 else f"p = {pv:.1e}")
+        ax.set_title(f"{label}: {s.n:,} episodes, skew {s.skew:+.3f}, normaltest {ptxt}"
                      + (f", {s.outside:,} beyond the range shown" if s.outside else ""), fontsize=9)
         ax.set_ylabel("episodes (%)")
         ax.legend(fontsize=7, loc="upper left")

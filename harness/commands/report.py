@@ -86,7 +86,7 @@ def _f(v, fmt=".2f"):
         return "-"
     if isinstance(v, float) and np.isinf(v):
         return "inf"
-    return format(v, fmt)
+    return format(v + 0.0 if isinstance(v, float) else v, fmt)  # + 0.0: no "-0.00"
 
 
 def _ci(ci, fmt=".2f"):
@@ -106,7 +106,7 @@ def tables(summary, alpha: float = 0.05) -> dict[str, tuple[list[str], list[list
             mark = "*" if label in cmp.tied_with_best else ""
             rows.append([c, label, _f(cmp.ranks.get(label), "g"), mark, st.n_runs, st.q, f"{_f(st.mean)} ± {_f(st.std)}",
                          _ci(st.ci), _f(st.median)])
-    out["checkpoints"] = (["checkpoint", "algorithm", "rank", f"best (p>={alpha:g})", "runs", "#Q", "mean ± std", "95% CI",
+    out["checkpoints"] = (["checkpoint", "algorithm", "rank", "~best", "runs", "#Q", "mean ± std", "95% CI",
                            "median"], rows)
     rows = []
     for label, a in summary.algorithms.items():
@@ -125,7 +125,7 @@ def tables(summary, alpha: float = 0.05) -> dict[str, tuple[list[str], list[list
         if s is None:
             continue
         rows.append([label, s.n, _f(s.median, "+.2f")] + [_ci(s.intervals[p], "+.2f") for p in sorted(s.intervals)]
-                    + [_f(s.skew, "+.3f"), _f(s.normaltest[1], ".1e")])
+                    + [_f(s.skew, "+.3f"), "< 1e-300" if s.normaltest[1] < 1e-300 else _f(s.normaltest[1], ".1e")])
     if rows:
         levels = sorted(next(a.improvements for a in summary.algorithms.values() if a.improvements).intervals)
         out["improvements"] = (["algorithm", "episodes", "median"] + [f"{p:.0%} interval" for p in levels]
@@ -135,8 +135,8 @@ def tables(summary, alpha: float = 0.05) -> dict[str, tuple[list[str], list[list
 
 TITLES = {
     "checkpoints": "Best {report} so far at the checkpoints (mean ± std over runs, percentile-bootstrap 95% CI of the "
-                   "mean; #Q = latest query at which a run's value was found; rank by mean; * = best or not significantly "
-                   "different from it: two-sided Mann-Whitney U, Holm-corrected)",
+                   "mean; #Q = latest query at which a run's value was found; rank by mean; ~best: * marks the best and "
+                   "those not significantly different from it, two-sided Mann-Whitney U, Holm-corrected, alpha {alpha:g})",
     "samples_to_optimum": "Counted queries until the global optimum of the {which} metric is first queried (mean/median "
                           "over successful runs; ERT = all counted queries / successes, COCO; 95% bootstrap CIs)",
     "improvements": "Improvement of {report} over an episode (final - initial): median, intervals around the median "
@@ -167,7 +167,7 @@ def main(args) -> int:
     print(f"search metric {summary.search_metric}, report metric {summary.report_metric} (optimum {opt}), "
           f"budget {protocol.budget}, {args.resamples:,} bootstrap resamples\n")
     tabs = tables(summary, args.alpha)
-    fmt = {"report": summary.report_metric, "which": args.optimum_metric}
+    fmt = {"report": summary.report_metric, "which": args.optimum_metric, "alpha": args.alpha}
     for name, (headers, rows) in tabs.items():
         print(TITLES[name].format(**fmt))
         print(tabulate(rows, headers=headers, disable_numparse=True))
