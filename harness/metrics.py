@@ -277,8 +277,14 @@ def curve_summary(
     if np.isnan(values).any():
         raise ValueError("best-so-far curves must not contain NaN after the first query")
     cols, col_of = _distinct_columns(values)
-    U = values[:, cols]
-    m = U.shape[1]
+    return _column_summary(values[:, cols], col_of, rng, resamples, level)
+
+
+def _column_summary(U: np.ndarray, col_of: np.ndarray, rng, resamples, level) -> CurveSummary:
+    """:func:`curve_summary` of the distinct columns ``U`` ``(n, m)``; ``col_of`` ``(T,)`` maps
+    every query count to its column."""
+    n, m = U.shape
+    T = len(col_of)
     idx = resample_indices(n, rng, resamples)
     B = idx.shape[0]
     chunk = max(1, _CHUNK_ELEMENTS // B)
@@ -333,6 +339,47 @@ def best_so_far(records: Sequence, metric: str = "report", length: int | None = 
             out[i, :len(v)] = v
             out[i, len(v):] = v[-1]
     return out
+
+
+def step_columns(records: Sequence, metric: str = "report", length: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct columns of :func:`best_so_far` without the dense array.
+
+    Returns ``(cols, U)``: the 0-based query positions where some run's curve changes, and the
+    ``(n_runs, len(cols))`` values there (a run keeps its last value after its end; a run
+    without a query is a row of NaN). Memory is O(runs x changes), not O(runs x budget): the
+    dense array of a 423,624-query protocol would not fit.
+    """
+    key = {"report": "incumbent_report", "search": "incumbent_search"}[metric]
+    if length is None:
+        length = max([int(r.meta.get("budget") or 0) for r in records] + [max((r.n_queries for r in records), default=0)])
+    curves = [np.asarray(r.trajectory.get(key, ()), dtype=float)[:length] for r in records]
+    change = [np.flatnonzero(np.r_[True, v[1:] != v[:-1]]) if len(v) else np.zeros(0, np.int64) for v in curves]
+    cols = np.unique(np.concatenate(change + [np.zeros(1, np.int64)])) if length else np.zeros(0, np.int64)
+    U = np.full((len(records), len(cols)), np.nan)
+    for i, v in enumerate(curves):
+        if len(v):
+            U[i] = v[np.minimum(cols, len(v) - 1)]
+    return cols, U
+
+
+def at_checkpoints(records: Sequence, checkpoints: Sequence[int], metric: str = "report") -> tuple[np.ndarray, np.ndarray]:
+    """``(values, found)``, each ``(n_runs, len(checkpoints))``: the incumbent's ``metric`` value
+    after ``c`` counted queries (the last value when a run ended earlier; NaN for a run without
+    queries) and the query (1-based) at which that incumbent was found (0 without queries)."""
+    key = {"report": "incumbent_report", "search": "incumbent_search"}[metric]
+    cps = np.asarray(checkpoints, dtype=np.int64)
+    values = np.full((len(records), len(cps)), np.nan)
+    found = np.zeros((len(records), len(cps)), dtype=np.int64)
+    for i, r in enumerate(records):
+        v = np.asarray(r.trajectory.get(key, ()), dtype=float)
+        s = np.asarray(r.trajectory.get("incumbent_search", ()), dtype=float)
+        if not len(v):
+            continue
+        pos = np.minimum(cps, len(v)) - 1
+        values[i] = v[pos]
+        improved = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])  # the incumbent changed here
+        found[i] = improved[np.searchsorted(improved, pos, side="right") - 1] + 1
+    return values, found
 
 
 def found_at(records: Sequence, length: int | None = None) -> np.ndarray:
@@ -530,21 +577,27 @@ def checkpoint_stats(
     """Per checkpoint: mean +- std (sample std, ddof 1), bootstrap CI of the mean, median, #Q.
 
     Args:
-        values: ``(n_runs, T)`` best-so-far values; found: ``(n_runs, T)`` from :func:`found_at`.
-        checkpoints: query counts (1-based, <= T).
+        values, found: ``(n_runs, len(checkpoints))`` from :func:`at_checkpoints`, or the
+            whole ``(n_runs, T)`` curves (:func:`best_so_far`, :func:`found_at`), from which the
+            checkpoints' columns are taken.
+        checkpoints: query counts (1-based).
     """
     values = np.asarray(values, dtype=float)
+    found = np.asarray(found)
+    if values.shape[1] != len(checkpoints):  # whole curves: take the checkpoints' columns
+        if max(checkpoints) > values.shape[1] or min(checkpoints) < 1:
+            raise ValueError(f"checkpoints {list(checkpoints)} outside 1..{values.shape[1]}")
+        cols = np.asarray(checkpoints) - 1
+        values, found = values[:, cols], found[:, cols]
     keep = ~np.all(np.isnan(values), axis=1)
-    values, found = values[keep], np.asarray(found)[keep]
-    n, T = values.shape
+    values, found = values[keep], found[keep]
+    n = values.shape[0]
     out = []
     idx = resample_indices(n, rng, resamples) if n else None
     W = resample_counts(idx) / n if n else None
-    for c in checkpoints:
-        if not 1 <= c <= T:
-            raise ValueError(f"checkpoint {c} outside 1..{T}")
-        v = values[:, c - 1]
-        q = found[:, c - 1]
+    for j, c in enumerate(checkpoints):
+        v = values[:, j]
+        q = found[:, j]
         if n == 0:
             out.append(CheckpointStats(c, 0, np.nan, np.nan, (np.nan, np.nan), np.nan, 0, np.nan, v, q))
             continue
@@ -807,9 +860,12 @@ def summarize(
     algos = {}
     for label, recs in groups.items():
         ok = [r for r in finished(recs) if r.n_queries]
-        vals = best_so_far(ok, "report", budget)
-        curve = curve_summary(vals, rng, resamples, level)
-        cp = checkpoint_stats(vals, found_at(ok, budget), cps, rng, resamples, level)
+        cols, U = step_columns(ok, "report", budget)
+        if ok:
+            curve = _column_summary(U, np.searchsorted(cols, np.arange(budget), side="right") - 1, rng, resamples, level)
+        else:
+            curve = curve_summary(np.zeros((0, budget)), rng, resamples, level)
+        cp = checkpoint_stats(*at_checkpoints(ok, cps), cps, rng, resamples, level)
         sto = None
         if ok and any(r.meta.get(f"optimum_{optimum_metric}") is not None for r in ok):
             sto = samples_to_optimum(*hitting_times(ok, optimum_metric), rng, resamples, level)

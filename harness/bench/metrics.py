@@ -63,11 +63,12 @@ def main(args) -> int:
 
     records = synthetic_records(args.runs, args.queries, args.episodes, np.random.default_rng(0), args.algorithms)
     checkpoints = sorted({c for c in (50, 100, 150, 300, 1000, args.queries) if c <= args.queries})
-    times = []
+    times, cpu = [], []
     for rep in range(args.repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         s = metrics.summarize(records, np.random.default_rng(rep), checkpoints=checkpoints, resamples=args.resamples)
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
     best = min(times)
     print(f"metrics for {args.runs} runs x {args.queries:,} queries ({len(s.algorithms)} algorithms, "
           f"{args.episodes} episodes/run), {args.resamples:,} bootstrap resamples, checkpoints {checkpoints}")
@@ -76,5 +77,6 @@ def main(args) -> int:
         sto = a.samples_to_optimum
         print(f"  {label}: value at {c.checkpoint}: {c.mean:.3f} +- {c.std:.3f} CI [{c.ci[0]:.3f}, {c.ci[1]:.3f}] #Q {c.q}; "
               f"samples to optimum: {sto.successes}/{sto.n_runs} runs, ERT {sto.ert:.0f}")
-    print(f"time: best {best:.2f} s of {args.repeats} (all: {', '.join(f'{t:.2f}' for t in times)})   (target < 5 s on 2 cores)")
+    print(f"time: best {best:.2f} s of {args.repeats} (all: {', '.join(f'{t:.2f}' for t in times)}; "
+          f"CPU time of the best: {cpu[times.index(best)]:.2f} s)   (target < 5 s on 2 cores)")
     return 0

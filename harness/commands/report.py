@@ -27,7 +27,7 @@ def register(sub) -> None:
     p.add_argument("--source", choices=("auto", "raw", "mlflow"), default="auto",
                    help="where the runs are read from (default auto: raw records if any, else MLflow)")
     p.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or sqlite under results/)")
-    p.add_argument("--algorithm", nargs="+", metavar="NAME", help="only these algorithms (default all)")
+    p.add_argument("--algorithm", nargs="+", metavar="NAME", help="only these algorithms (default all; module:Class or Class)")
     p.add_argument("--out", metavar="DIR", help="folder for plots and CSV tables (default results/reports/<protocol id>)")
     p.add_argument("--resamples", type=int, default=5000, help="bootstrap resamples (default 5,000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resampling (default 0)")
@@ -150,8 +150,9 @@ def main(args) -> int:
 
     protocol = load_protocol_for(args)
     records, where = read_records(protocol, args.source, args.tracking_uri)
-    if args.algorithm:
-        records = [r for r in records if r.meta.get("algorithm") in set(args.algorithm)]
+    if args.algorithm:  # a module:Class algorithm may be named by its class alone
+        want = set(args.algorithm)
+        records = [r for r in records if {r.meta.get("algorithm"), str(r.meta.get("algorithm")).rsplit(":", 1)[-1]} & want]
     if not records:
         raise ConfigError(f"no runs of protocol {protocol.id} in {where}; make them with: "
                           f"nas-harness run --protocol {args.protocol}" + (f" --budget {args.budget}" if args.budget else ""))

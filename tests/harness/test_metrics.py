@@ -180,6 +180,22 @@ def test_best_so_far_is_monotone_for_real_runs(analog):
     assert (cs.mean_lo <= cs.mean + 1e-12).all() and (cs.mean <= cs.mean_hi + 1e-12).all()
 
 
+def test_step_columns_equal_the_distinct_columns_of_the_dense_curves():
+    rng = np.random.default_rng(0)
+    recs = [record(rng.integers(0, 50, rng.integers(1, 40)).astype(float), seed=i) for i in range(9)] + [record([])]
+    X = M.best_so_far(recs, "report", 45)
+    cols, U = M.step_columns(recs, "report", 45)
+    col_of = np.searchsorted(cols, np.arange(45), side="right") - 1
+    np.testing.assert_array_equal(U[:, col_of], X)
+    a = M.curve_summary(X, np.random.default_rng(1), resamples=300)
+    b = M._column_summary(U[:-1], col_of, np.random.default_rng(1), 300, 0.95)
+    for k in ("mean", "mean_lo", "median_hi", "iqr_lo"):
+        np.testing.assert_allclose(getattr(a, k), getattr(b, k))
+    V, Q = M.at_checkpoints(recs, [1, 10, 45])
+    np.testing.assert_array_equal(V, X[:, [0, 9, 44]])
+    np.testing.assert_array_equal(Q, M.found_at(recs, 45)[:, [0, 9, 44]])
+
+
 def test_best_so_far_pads_short_runs_and_marks_empty_runs():
     recs = [record([1, 3, 2]), record([2]), record([])]
     X = M.best_so_far(recs, "search", length=4)
@@ -195,7 +211,12 @@ def test_checkpoints_values_and_number_of_queries():
     F = M.found_at(recs, 5)
     np.testing.assert_array_equal(F[0], [1, 2, 2, 4, 4])
     np.testing.assert_array_equal(F[1], [1, 1, 3, 3, 5])
-    cps = M.checkpoint_stats(M.best_so_far(recs), F, [2, 4, 5], np.random.default_rng(0), resamples=200)
+    V, Q = M.at_checkpoints(recs, [2, 4, 5])
+    np.testing.assert_array_equal(V, M.best_so_far(recs)[:, [1, 3, 4]])
+    np.testing.assert_array_equal(Q, F[:, [1, 3, 4]])
+    cps = M.checkpoint_stats(V, Q, [2, 4, 5], np.random.default_rng(0), resamples=200)
+    dense = M.checkpoint_stats(M.best_so_far(recs), F, [2, 4, 5], np.random.default_rng(0), resamples=200)
+    assert [c.ci for c in cps] == [c.ci for c in dense]
     c2, c4, c5 = cps
     np.testing.assert_array_equal(c2.values, [30, 20])
     assert c2.mean == 25 and c2.std == pytest.approx(np.std([30, 20], ddof=1)) and c2.q == 2

@@ -210,8 +210,9 @@ def test_run_and_report_end_to_end(tmp_path, capsys, mlflow_uri):
     for f in files:
         f.unlink()
     assert main(["report", "--protocol", "nb201-analog", "--budget", "150", "--resamples", "300", "--source", "mlflow",
-                 "--no-plots", "--out", str(tmp_path / "r2"), "--tracking-uri", mlflow_uri]) == 0
-    assert "4 runs (0 failed" in capsys.readouterr().out
+                 "--no-plots", "--out", str(tmp_path / "r2"), "--tracking-uri", mlflow_uri, "--algorithm", "ToyHillClimb"]) == 0
+    out = capsys.readouterr().out
+    assert "2 runs (0 failed" in out and "random" not in out.split("bootstrap resamples")[1]
 
 
 def test_run_protocol_file_and_option_conflicts(tmp_path, capsys, mlflow_uri):
