@@ -13,6 +13,8 @@ from harness.errors import ConfigError
 # name -> "module:Class"; modules are imported only when the algorithm is used.
 BUILTIN: dict[str, str] = {
     "random": "algorithms.random_search:RandomSearch",
+    "lanas": "algorithms.lanas:LaNAS",
+    "apex": "algorithms.apex:ApeX",
 }
 
 ENTRY_POINT_GROUP = "nas_harness.algorithms"

@@ -117,6 +117,23 @@ def log_records(records: Iterable[RunRecord], uri: str | None = None) -> list[st
     return [log_record(r, uri, client) for r in records]
 
 
+def logged_run_keys(protocol: str, uri: str | None = None, client=None) -> set[str]:
+    """Run keys of the FINISHED runs already logged for a protocol (for idempotent logging)."""
+    uri = resolve_uri(uri)
+    client = client or _client(uri)
+    exp = client.get_experiment_by_name(experiment_name(protocol))
+    if exp is None:
+        return set()
+    keys, token = set(), None
+    while True:
+        page = client.search_runs([exp.experiment_id], filter_string="attributes.status = 'FINISHED'",
+                                  max_results=5000, page_token=token)
+        keys.update(r.data.tags.get("run_key", "") for r in page)
+        token = page.token
+        if not token:
+            return keys
+
+
 def search_runs(protocol: str | None = None, uri: str | None = None):
     """Runs of a protocol (or all nas-harness experiments) as a pandas DataFrame."""
     import mlflow

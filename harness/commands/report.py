@@ -49,11 +49,9 @@ def load_protocol_for(args):
 
 def raw_records(protocol) -> list:
     """The raw records of a protocol (``results/runs/<protocol id>/*.json``)."""
-    from harness.paths import results_dir
-    from harness.record import RunRecord
+    from harness.sweep import read_records
 
-    folder = results_dir() / "runs" / protocol.id
-    return [RunRecord.read(str(f)) for f in sorted(folder.glob("*.json"))] if folder.is_dir() else []
+    return read_records(protocol.id)
 
 
 def mlflow_records(protocol, uri: str | None = None) -> list:
