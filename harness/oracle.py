@@ -23,6 +23,9 @@ The benchmark counts, not the algorithm (COCO's observer, Gymnasium's TimeLimit)
   Training actors in other processes use ``training().detached()`` (a picklable value source
   that counts its own lookups) and their counts are added back with ``training().charge(n)``.
 * Episodic algorithms call ``record_episode`` for the improvement histograms.
+* ``stop_at_optimum`` (a protocol's ``until_optimum``): on a tabular benchmark, the first
+  counted query of an architecture whose mean search value is the global optimum is recorded
+  and then ends the run (:class:`BudgetExhausted`; ``found_optimum`` becomes True).
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ class Oracle:
         noise: ``"mean"`` or ``"sample"`` (needs per-repeat columns).
         rng: generator for noise sampling (required when ``noise="sample"``).
         start_states: fixed initial architectures for episodic algorithms, or ``None``.
+        stop_at_optimum: end the run at the first counted query of a global optimum (tabular only).
     """
 
     def __init__(
@@ -62,6 +66,7 @@ class Oracle:
         noise: str = "mean",
         rng: np.random.Generator | None = None,
         start_states: Sequence[Any] | None = None,
+        stop_at_optimum: bool = False,
     ):
         if int(budget) <= 0:
             raise ConfigError(f"budget must be a positive number of queries, got {budget}")
@@ -93,6 +98,14 @@ class Oracle:
                 raise ConfigError(
                     f"benchmark {benchmark.name} keeps no training repeats of {self.search_metric}; use noise='mean'"
                 )
+        self._stop_set = None
+        self.found_optimum = False
+        if stop_at_optimum:
+            if not self._tabular or not hasattr(benchmark, "optimum"):
+                raise ConfigError(f"until_optimum needs a tabular benchmark with a known optimum; {benchmark.name} has none")
+            means = benchmark.mean(self.search_metric)
+            best = benchmark.optimum(self.search_metric)[0]
+            self._stop_set = frozenset(np.flatnonzero(means == best).tolist())
         self._cache: dict = {}
         self._used = 0
         self._free = 0
@@ -151,6 +164,9 @@ class Oracle:
         self._t_time.append(time.perf_counter())
         if self._unique:
             self._cache[idx] = v
+        if self._stop_set is not None and idx in self._stop_set:
+            self.found_optimum = True
+            raise BudgetExhausted("global optimum found (until_optimum)")
         return v
 
     def query_batch(self, archs: Sequence[Any]) -> np.ndarray:

@@ -77,6 +77,7 @@ def make_oracle(protocol: Protocol, noise_rng=None):
         noise=protocol.noise,
         rng=noise_rng,
         start_states=start_states(protocol, bench.space),
+        stop_at_optimum=protocol.until_optimum,
     )
 
 
@@ -118,6 +119,7 @@ def execute(job: Job, catch: bool = False) -> RunRecord:
         "search_metric": oracle.search_metric,
         "report_metric": oracle.report_metric,
         "maximize": oracle.maximize,
+        "maximize_report": bool(bench.maximize(oracle.report_metric)) if hasattr(bench, "maximize") else oracle.maximize,
         "budget": p.budget,
         "counting": p.counting,
         "noise": p.noise,
@@ -126,6 +128,8 @@ def execute(job: Job, catch: bool = False) -> RunRecord:
         "status": status,
         "error": error,
         "stalled": oracle.stalled,
+        "until_optimum": p.until_optimum,
+        "found_optimum": oracle.found_optimum,
         "wall_time": time.perf_counter() - t0,
         "training_queries": oracle.training_queries,
     }

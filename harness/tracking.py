@@ -161,3 +161,18 @@ def load_record(run_id: str, uri: str | None = None) -> RunRecord:
     with tempfile.TemporaryDirectory() as d:
         path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="record.json", dst_path=d, tracking_uri=uri)
         return RunRecord.read(path)
+
+
+def log_artifacts(paths, protocol: str, uri: str | None = None, run_name: str = "report",
+                  artifact_path: str | None = None, tags: dict | None = None) -> str:
+    """Log files (e.g. a report's plots) as artifacts of a new MLflow run in the protocol's
+    experiment, tagged ``kind=<run_name>``; returns the run id."""
+    uri = resolve_uri(uri)
+    client = _client(uri)
+    exp_id = _experiment_id(client, experiment_name(protocol), uri)
+    run = client.create_run(exp_id, run_name=run_name, tags={"kind": run_name, "protocol": protocol, **(tags or {})})
+    rid = run.info.run_id
+    for p in paths:
+        client.log_artifact(rid, str(p), artifact_path=artifact_path)
+    client.set_terminated(rid, status="FINISHED")
+    return rid

@@ -1,7 +1,10 @@
 """``nas-harness run``: run algorithms x seeds on a benchmark, keep raw records, log to MLflow.
 
 With no options it runs the small default job: random search on ``nb201-analog``, 3 seeds,
-300 queries each. Raw records are written under ``results/runs/<protocol id>/`` before anything
+300 queries each. ``--protocol NAME|PATH`` runs a shipped protocol (``nas-harness list
+protocols``) or the user's own TOML file; ``--algorithm``, ``--seeds``, ``--budget`` and
+``--data`` then override it (a different budget makes a derived protocol ``<name>-budget<Q>``,
+stored and reported apart). Raw records are written under ``results/runs/<protocol id>/`` before anything
 is logged, so a tracking failure never loses a finished run.
 """
 
@@ -35,6 +38,8 @@ def _positive(kind):
 
 def register(sub) -> None:
     p = sub.add_parser("run", help="run algorithms x seeds on a benchmark and log them to MLflow")
+    p.add_argument("--protocol", metavar="NAME|PATH",
+                   help="a shipped protocol (see `nas-harness list protocols`) or your own protocol .toml file")
     p.add_argument("--benchmark", help=f"benchmark name (default {DEFAULTS['benchmark']}; see `nas-harness list benchmarks`)")
     p.add_argument("--dataset", help="dataset of a multi-dataset benchmark (e.g. cifar100, cora)")
     p.add_argument("--algorithm", nargs="+", metavar="NAME", help="algorithm name(s) or module:Class (default random)")
@@ -53,9 +58,28 @@ def register(sub) -> None:
     p.set_defaults(func=main)
 
 
-def build_protocol(args):
-    from harness.protocol import Protocol
+PROTOCOL_FIXED = ("benchmark", "dataset", "search_metric", "report_metric", "counting")
 
+
+def build_protocol(args):
+    from dataclasses import replace
+
+    from harness.protocol import Protocol, load_protocol
+
+    if getattr(args, "protocol", None):
+        fixed = [o for o in PROTOCOL_FIXED if getattr(args, o, None)]
+        if fixed:
+            opts = ", ".join("--" + o.replace("_", "-") for o in fixed)
+            raise ConfigError(f"{opts} cannot be combined with --protocol (the protocol fixes them); "
+                              "copy the protocol file, change it and pass its path")
+        p = load_protocol(args.protocol)
+        if args.budget:
+            p = p.with_budget(args.budget)
+        if args.seeds:
+            p = replace(p, seeds=tuple(range(args.seeds)))
+        if args.data:
+            p = replace(p, data=args.data)
+        return p
     kw = {}
     for opt in ("search_metric", "report_metric", "counting"):
         if getattr(args, opt, None):
@@ -118,6 +142,9 @@ def main(args) -> int:
         print(summary_table(res.records))
     print(f"\n{res.ran} runs done, {res.skipped} already finished (skipped), {res.failed} failed; "
           f"raw records in {out_dir}; MLflow store {uri}")
+    if getattr(args, "protocol", None):
+        extra = f" --budget {protocol.budget}" if protocol.name.endswith(f"-budget{protocol.budget}") else ""
+        print(f"statistics and plots: nas-harness report --protocol {args.protocol}{extra}")
     if res.interrupted:
         print("nas-harness: interrupted; finished runs are kept, run the same command to resume", file=sys.stderr)
         return 130
