@@ -15,6 +15,13 @@ BUILTIN: dict[str, str] = {
     "random": "algorithms.random_search:RandomSearch",
     "lanas": "algorithms.lanas:LaNAS",
     "apex": "algorithms.apex:ApeX",
+    "evolution": "algorithms.evolution:RegularizedEvolution",
+    "local-search": "algorithms.local_search:LocalSearch",
+    "local-search-first": "algorithms.local_search:FirstImprovementLocalSearch",
+    "random-walk": "algorithms.random_walk:RandomWalk",
+    "mcts": "algorithms.mcts:MCTS",
+    "reinforce": "algorithms.reinforce:Reinforce",
+    "tpe": "algorithms.tpe:TPE",
 }
 
 ENTRY_POINT_GROUP = "nas_harness.algorithms"

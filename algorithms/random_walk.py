@@ -1,0 +1,85 @@
+"""Random walk, the episodic random baseline of ``004_*.txt`` §3.2.3 ("Random Walk").
+
+An episode starts from a uniformly random architecture (or from the protocol's fixed start
+states, one episode each, in order, after which the search ends). At every step the walker is
+shown up to ``max_neighbours`` = N neighbours of the current architecture (a uniformly random
+subset when there are more, as in 004's MDP) plus, with ``terminate=True``, one action that
+ends the episode; it picks one of these ``n + 1`` actions uniformly. An episode also ends after
+``max_steps`` moves (004 evaluates with 32-step episodes).
+
+What is queried (``query``):
+
+* ``"end"`` (default): only the final architecture of each episode, one query per episode,
+  the counting 004 uses for its query-efficiency comparison ("1 episode is considered to be
+  1 query"). The walk never looks at a value.
+* ``"all"``: the start and every visited architecture (repeats priced by the counting rule),
+  as an environment that computes a reward at every step would.
+
+Each episode is recorded with ``oracle.record_episode`` (start and end architecture, moves; the
+search values that were queried, ``None`` for the start under ``"end"``); the harness adds the
+report values of start and end for the improvement histograms. Requires ``space.neighbours``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from algorithms.base import Algorithm, episode_starts, field
+from harness.errors import BudgetExhausted, ConfigError
+
+QUERY_MODES = ("end", "all")
+
+
+@dataclass
+class RandomWalkConfig:
+    max_steps: int = field(32, "maximum moves per episode (004 evaluation: 32)")
+    max_neighbours: int = field(50, "N: neighbours offered per step, a random subset when there are more (0: all; 004: 50)")
+    terminate: bool = field(True, "offer the extra action that ends the episode")
+    query: str = field("end", "what is queried: 'end' (final architecture, 004's counting) or 'all' (every visited one)")
+
+    def __post_init__(self):
+        if self.query not in QUERY_MODES:
+            raise ConfigError(f"random-walk query must be one of {', '.join(QUERY_MODES)}, got {self.query!r}")
+        if self.max_steps < 0 or self.max_neighbours < 0:
+            raise ConfigError("random-walk needs max_steps >= 0 and max_neighbours >= 0")
+
+
+class RandomWalk(Algorithm):
+    """Uniform random walk over neighbours with a termination action (004 §3.2.3)."""
+
+    name = "random-walk"
+    Config = RandomWalkConfig
+    requires = ("neighbours",)
+    episodic = True
+    test_hyperparameters = {"max_steps": 8}
+
+    def run(self, oracle, rng) -> None:
+        cfg = self.config
+        space = oracle.space
+        every = cfg.query == "all"
+        cap, extra = cfg.max_neighbours, int(cfg.terminate)
+        for start in episode_starts(oracle, rng):
+            current, steps = start, 0
+            start_value = value = None
+            u = rng.random(cfg.max_steps).tolist()  # one uniform per step, drawn at once
+            try:
+                if every:
+                    start_value = value = oracle.query(start)
+                for t in range(cfg.max_steps):
+                    nbs = space.neighbours(current)
+                    if cap and len(nbs) > cap:
+                        nbs = [nbs[i] for i in sorted(rng.choice(len(nbs), size=cap, replace=False).tolist())]
+                    j = int(u[t] * (len(nbs) + extra))
+                    if j >= len(nbs):
+                        break  # the termination action (or a dead end without neighbours)
+                    current = nbs[j]
+                    steps += 1
+                    if every:
+                        value = oracle.query(current)
+                if not every:
+                    value = oracle.query(current)
+            except BudgetExhausted:
+                if start_value is not None:
+                    oracle.record_episode(start, current, steps, start_value, value, truncated=True)
+                raise
+            oracle.record_episode(start, current, steps, start_value, value, truncated=False)
