@@ -2,10 +2,16 @@
 
 An episode starts from a uniformly random architecture (or from the protocol's fixed start
 states, one episode each, in order, after which the search ends). At every step the walker is
-shown up to ``max_neighbours`` = N neighbours of the current architecture (a uniformly random
-subset when there are more, as in 004's MDP) plus, with ``terminate=True``, one action that
-ends the episode; it picks one of these ``n + 1`` actions uniformly. An episode also ends after
-``max_steps`` moves (004 evaluates with 32-step episodes).
+shown ``m = min(n, N)`` of the current architecture's ``n`` neighbours (``N =
+max_neighbours``; a uniformly random subset when ``n > N``, as in 004's MDP) plus, with
+``terminate=True``, one action that ends the episode, and picks one of these ``m + 1`` actions
+uniformly. An episode also ends after ``max_steps`` moves (004 evaluates with 32-step
+episodes).
+
+Implementation: a uniform pick from a uniformly random subset is a uniform pick among all
+``n`` neighbours, so each step draws "terminate" with probability ``1 / (m + 1)`` and otherwise
+a uniform neighbour through ``space.pick_neighbour`` (one uniform number per choice; the
+space need not list the neighbourhood). Same distribution, no subset drawn.
 
 What is queried (``query``):
 
@@ -28,6 +34,7 @@ from algorithms.base import Algorithm, episode_starts, field
 from harness.errors import BudgetExhausted, ConfigError
 
 QUERY_MODES = ("end", "all")
+_BLOCK = 64
 
 
 @dataclass
@@ -57,25 +64,27 @@ class RandomWalk(Algorithm):
         cfg = self.config
         space = oracle.space
         every = cfg.query == "all"
-        cap, extra = cfg.max_neighbours, int(cfg.terminate)
+        cap, extra, steps_max = cfg.max_neighbours, int(cfg.terminate), cfg.max_steps
+        pick = space.pick_neighbour
         for start in episode_starts(oracle, rng):
             current, steps = start, 0
             start_value = value = None
-            u = rng.random(cfg.max_steps).tolist()  # one uniform per step, drawn at once
             try:
                 if every:
                     start_value = value = oracle.query(start)
-                for t in range(cfg.max_steps):
-                    nbs = space.neighbours(current)
-                    if cap and len(nbs) > cap:
-                        nbs = [nbs[i] for i in sorted(rng.choice(len(nbs), size=cap, replace=False).tolist())]
-                    j = int(u[t] * (len(nbs) + extra))
-                    if j >= len(nbs):
-                        break  # the termination action (or a dead end without neighbours)
-                    current = nbs[j]
-                    steps += 1
+                for t in range(steps_max):
+                    b = t % _BLOCK
+                    if b == 0:  # two uniforms per step, drawn a block of steps at a time
+                        u_pick, u_stop = rng.random((2, min(_BLOCK, steps_max - t))).tolist()
+                    nb, n = pick(current, u_pick[b])
+                    us = u_stop[b]
+                    m = min(n, cap) if cap else n  # actions shown: m neighbours (+ terminate)
+                    if m == 0 or us * (m + extra) >= m:
+                        break  # the termination action, or a dead end
                     if every:
-                        value = oracle.query(current)
+                        value = oracle.query(nb)
+                    current = nb
+                    steps += 1
                 if not every:
                     value = oracle.query(current)
             except BudgetExhausted:

@@ -42,3 +42,18 @@ def test_with_replacement_repeats_are_priced_by_the_counting_rule(analog):
     assert len(t_all["key"]) == 3000 and len(set(t_all["key"])) < 3000
     t_unique = run_once(make, prot, budget=500, seed=0, counting="unique")
     assert len(set(t_unique["key"])) == len(t_unique["key"]) == 500
+
+
+def test_with_replacement_under_both_rules_from_the_same_seed(analog):
+    """Same seed, same draws: under ``all`` each repeat costs a query, under ``unique`` it is
+    free, so ``unique`` reaches further into the same sequence of draws."""
+    from harness.benchmarks import get_benchmark
+
+    prot = get_benchmark("nasbench-graph-proteins")  # 2,021 members: repeats are frequent
+    make = lambda: RandomSearch(replace=True)  # noqa: E731
+    t_all = run_once(make, prot, budget=1500, seed=7, counting="all")
+    t_unique = run_once(make, prot, budget=1500, seed=7, counting="unique")
+    distinct_all = list(dict.fromkeys(t_all["key"].tolist()))
+    assert len(distinct_all) < 1500
+    assert t_unique["key"].tolist()[: len(distinct_all)] == distinct_all  # same draws, repeats skipped free
+    assert len(t_unique["key"]) == 1500

@@ -153,3 +153,15 @@ def test_graph_neighbours_are_canonical_members():
         nbs = s.neighbours(a)
         assert nbs and all(s.contains(b) for b in nbs)
         assert len(nbs) <= 3 * 3 + 4 * 8  # link edits + op edits
+
+
+def test_nb201_pick_neighbour_is_the_listed_neighbour_without_building_the_list():
+    s = get_space("nb201")
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        a = s.sample(rng)
+        nbs = s.neighbours(a)
+        for i in range(24):
+            assert s.pick_neighbour(a, (i + rng.random()) / 24) == (nbs[i], 24)
+    with pytest.raises(InvalidArchitecture):
+        s.pick_neighbour((9,) * 6, 0.5)
