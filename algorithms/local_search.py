@@ -14,8 +14,9 @@ neighbours are evaluated in a uniformly random order and the search moves to the
 that is strictly better; a local optimum is reached when none of them is; then restart.
 
 Both are episodic: each descent is one episode, recorded with ``oracle.record_episode`` (start
-and end architecture and search values, number of moves; ``truncated=True`` when the budget
-ran out mid-descent). When the protocol fixes start states (``oracle.start_states``), one
+and end architecture and search values, number of moves, ``terminated``: whether it ended at a
+local optimum rather than at ``max_steps``); a descent cut short by the budget is not recorded
+(as for Ape-X's episodes). When the protocol fixes start states (``oracle.start_states``), one
 descent is run from each, in order, and the search then ends. ``max_steps`` (0 = unlimited)
 caps the moves per episode. Neighbours already queried are queried again and priced by the
 counting rule (free under ``unique``). Requires ``space.neighbours``.
@@ -26,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from algorithms.base import Algorithm, episode_starts, field
-from harness.errors import BudgetExhausted, ConfigError
+from harness.errors import ConfigError
 
 
 @dataclass
@@ -84,26 +85,22 @@ class LocalSearch(Algorithm):
         limit = self.config.max_steps
         first = self.first_improvement
         current, steps = start, 0
-        start_value = value = None
-        try:
-            start_value = value = oracle.query(start)
-            while not limit or steps < limit:
-                move, move_value, best = None, value, sign * value
-                for nb in self._candidates(space, current, rng):
-                    v = oracle.query(nb)
-                    if sign * v > best:
-                        move, move_value, best = nb, v, sign * v
-                        if first:
-                            break
-                if move is None:
-                    break  # local optimum
-                current, value = move, move_value
-                steps += 1
-        except BudgetExhausted:
-            if start_value is not None:
-                oracle.record_episode(start, current, steps, start_value, value, truncated=True)
-            raise
-        oracle.record_episode(start, current, steps, start_value, value, truncated=False)
+        start_value = value = oracle.query(start)
+        at_optimum = False
+        while not limit or steps < limit:
+            move, move_value, best = None, value, sign * value
+            for nb in self._candidates(space, current, rng):
+                v = oracle.query(nb)
+                if sign * v > best:
+                    move, move_value, best = nb, v, sign * v
+                    if first:
+                        break
+            if move is None:
+                at_optimum = True
+                break
+            current, value = move, move_value
+            steps += 1
+        oracle.record_episode(start, current, steps, start_value, value, terminated=at_optimum)
 
 
 class FirstImprovementLocalSearch(LocalSearch):

@@ -15,15 +15,19 @@ space need not list the neighbourhood). Same distribution, no subset drawn.
 
 What is queried (``query``):
 
-* ``"end"`` (default): only the final architecture of each episode, one query per episode,
-  the counting 004 uses for its query-efficiency comparison ("1 episode is considered to be
-  1 query"). The walk never looks at a value.
-* ``"all"``: the start and every visited architecture (repeats priced by the counting rule),
-  as an environment that computes a reward at every step would.
+* ``"all"`` (default): the start and every architecture moved to (repeats priced by the
+  counting rule), the *strict rule* under which the harness also counts Ape-X's evaluation
+  episodes (:mod:`algorithms.apex.evaluate`), so the two are comparable on one leaderboard.
+* ``"end"``: only the final architecture of each episode, one query per episode. The walk never
+  looks at a value, so this is 004's own counting ("1 episode is considered to be 1 query",
+  §4.1.2); under ``"all"`` the same curve is derived from the recorded episodes
+  (``algorithms.apex.evaluate.paper_rule_curve``).
 
-Each episode is recorded with ``oracle.record_episode`` (start and end architecture, moves; the
-search values that were queried, ``None`` for the start under ``"end"``); the harness adds the
-report values of start and end for the improvement histograms. Requires ``space.neighbours``.
+Each finished episode is recorded with ``oracle.record_episode`` (start and end architecture,
+moves, the search values that were queried — ``None`` for the start under ``"end"`` — and
+``terminated``: whether the walk chose to stop rather than run into ``max_steps``); an episode
+cut short by the budget is not recorded (as for Ape-X). The harness adds the report values of
+start and end for the improvement histograms. Requires ``space.neighbours``.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from algorithms.base import Algorithm, episode_starts, field
-from harness.errors import BudgetExhausted, ConfigError
+from harness.errors import ConfigError
 
 QUERY_MODES = ("end", "all")
 _BLOCK = 64
@@ -42,7 +46,7 @@ class RandomWalkConfig:
     max_steps: int = field(32, "maximum moves per episode (004 evaluation: 32)")
     max_neighbours: int = field(50, "N: neighbours offered per step, a random subset when there are more (0: all; 004: 50)")
     terminate: bool = field(True, "offer the extra action that ends the episode")
-    query: str = field("end", "what is queried: 'end' (final architecture, 004's counting) or 'all' (every visited one)")
+    query: str = field("all", "what is queried: 'all' (start and every move, the strict rule) or 'end' (final architecture only, 004's paper rule)")
 
     def __post_init__(self):
         if self.query not in QUERY_MODES:
@@ -67,28 +71,21 @@ class RandomWalk(Algorithm):
         cap, extra, steps_max = cfg.max_neighbours, int(cfg.terminate), cfg.max_steps
         pick = space.pick_neighbour
         for start in episode_starts(oracle, rng):
-            current, steps = start, 0
-            start_value = value = None
-            try:
+            current, steps, stopped = start, 0, False
+            start_value = value = oracle.query(start) if every else None
+            for t in range(steps_max):
+                b = t % _BLOCK
+                if b == 0:  # two uniforms per step, drawn a block of steps at a time
+                    u_pick, u_stop = rng.random((2, min(_BLOCK, steps_max - t))).tolist()
+                nb, n = pick(current, u_pick[b])
+                m = min(n, cap) if cap else n  # actions shown: m neighbours (+ terminate)
+                if m == 0 or u_stop[b] * (m + extra) >= m:
+                    stopped = True  # the termination action, or a dead end
+                    break
                 if every:
-                    start_value = value = oracle.query(start)
-                for t in range(steps_max):
-                    b = t % _BLOCK
-                    if b == 0:  # two uniforms per step, drawn a block of steps at a time
-                        u_pick, u_stop = rng.random((2, min(_BLOCK, steps_max - t))).tolist()
-                    nb, n = pick(current, u_pick[b])
-                    us = u_stop[b]
-                    m = min(n, cap) if cap else n  # actions shown: m neighbours (+ terminate)
-                    if m == 0 or us * (m + extra) >= m:
-                        break  # the termination action, or a dead end
-                    if every:
-                        value = oracle.query(nb)
-                    current = nb
-                    steps += 1
-                if not every:
-                    value = oracle.query(current)
-            except BudgetExhausted:
-                if start_value is not None:
-                    oracle.record_episode(start, current, steps, start_value, value, truncated=True)
-                raise
-            oracle.record_episode(start, current, steps, start_value, value, truncated=False)
+                    value = oracle.query(nb)
+                current = nb
+                steps += 1
+            if not every:
+                value = oracle.query(current)
+            oracle.record_episode(start, current, steps, start_value, value, terminated=stopped)

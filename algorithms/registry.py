@@ -24,6 +24,11 @@ BUILTIN: dict[str, str] = {
     "tpe": "algorithms.tpe:TPE",
 }
 
+# The baselines every method is compared against (issue 5; docs/baselines.md).
+BASELINES: tuple[str, ...] = (
+    "random", "evolution", "local-search", "local-search-first", "random-walk", "mcts", "reinforce", "tpe",
+)
+
 ENTRY_POINT_GROUP = "nas_harness.algorithms"
 
 

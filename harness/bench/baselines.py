@@ -38,14 +38,13 @@ PUBLISHED = {
     ("cifar100", "local-search"): (127.0, "White et al."),
     ("cifar100", "local-search-first"): (127.0, "White et al."),
 }
-DEFAULT_ALGORITHMS = ("random", "evolution", "local-search", "local-search-first", "random-walk", "mcts", "reinforce", "tpe")
 
 
 def add_arguments(p) -> None:
     p.add_argument("--data", required=True, help="official NB201 table (e.g. nats_tss_200ep_test_accuracy.csv)")
     p.add_argument("--dataset", default="cifar10", help="cifar10, cifar100 or imagenet16-120 (default cifar10)")
     p.add_argument("--seeds", type=int, default=100, help="runs per algorithm (default 100)")
-    p.add_argument("--algorithms", nargs="*", default=None, help=f"default: {' '.join(DEFAULT_ALGORITHMS)}")
+    p.add_argument("--algorithms", nargs="*", default=None, help="names (default: the baselines of algorithms.registry.BASELINES)")
     p.add_argument("--set", action="append", default=[], metavar="ALGO.KEY=VALUE",
                    help="hyperparameter override, e.g. evolution.population=50 (repeatable)")
     p.add_argument("--workers", type=int, default=1, help="processes (default 1)")
@@ -137,13 +136,13 @@ def _job(args):
 def main(args) -> int:
     from tabulate import tabulate
 
-    from algorithms.registry import make_algorithm
+    from algorithms.registry import BASELINES, make_algorithm
     from harness.benchmarks import get_benchmark
 
     bench = get_benchmark("nb201", args.dataset, data=args.data)
     dataset = bench.dataset
     opt_value, opt_index = bench.optimum("test_accuracy")
-    names = args.algorithms or list(DEFAULT_ALGORITHMS)
+    names = args.algorithms or list(BASELINES)
     sets = _parse_sets(args.set)
     print(f"nb201 {dataset}: search = report = test_accuracy, counting unique, budget {bench.space.size}, "
           f"{args.seeds} seeds; optimum {opt_value:.4f} at index {opt_index}")
