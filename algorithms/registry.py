@@ -22,6 +22,9 @@ BUILTIN: dict[str, str] = {
     "mcts": "algorithms.mcts:MCTS",
     "reinforce": "algorithms.reinforce:Reinforce",
     "tpe": "algorithms.tpe:TPE",
+    "l2nas": "algorithms.l2nas:L2NAS",
+    "l2nas-tuned": "algorithms.l2nas:L2NASTuned",
+    "l2nas-darts": "algorithms.l2nas:L2NASDarts",
 }
 
 # The baselines every method is compared against (issue 5; docs/baselines.md).
