@@ -108,7 +108,7 @@ class Actor:
         self.epsilon = actor_epsilon(index, n_actors, cfg.epsilon, cfg.epsilon_alpha)
         self.env = IncrementalNAS(space, values, cfg.envs_per_actor, cfg.n_neighbours, cfg.train_steps_per_episode,
                                   alpha=cfg.alpha, value_scale=cfg.value_scale, normalize_reward=cfg.normalize_reward,
-                                  encoding=cfg.encoding, table=table, rng=rng)
+                                  reward_reference=cfg.reward_reference, encoding=cfg.encoding, table=table, rng=rng)
         self.table = self.env.table
         self.net = make_network(cfg, space, self.table.encoder.dim, _seed_torch(rng))
         self.net.eval()
@@ -314,6 +314,7 @@ class TrainingLog:
 
     def __init__(self, cfg: ApeXConfig, uri: str = "", run_name: str = "apex-training", tags: dict | None = None):
         self.history: list[dict] = []
+        self.t0 = time.perf_counter()
         self._client = self._run = None
         if uri:
             from mlflow.entities import Param
@@ -327,7 +328,7 @@ class TrainingLog:
             self._client.log_batch(self._run, params=params)
 
     def log(self, step: int, metrics: dict[str, float]) -> None:
-        self.history.append({"env_steps": step, **metrics})
+        self.history.append({"env_steps": step, "time": time.perf_counter() - self.t0, **metrics})
         if self._client is not None:
             from mlflow.entities import Metric
 
@@ -394,7 +395,7 @@ def train(cfg: ApeXConfig, space, training, rng: np.random.Generator, log_tags: 
     table = ArchTable(space, Encoder(space, cfg.encoding))
     learner = Learner(cfg, space, table, rng)
     log = TrainingLog(cfg, cfg.tracking_uri, tags=log_tags)
-    state = {"env_steps": 0, "queries": 0}
+    state = {"env_steps": 0, "deadline": t0 + cfg.max_seconds if cfg.max_seconds > 0 else float("inf")}
     resume = load_checkpoint(cfg.checkpoint) if cfg.checkpoint and os.path.exists(cfg.checkpoint) else None
     if resume is not None:
         _restore_learner(learner, table, resume)
@@ -457,7 +458,7 @@ def _train_inline(cfg, space, training, rng, table, learner, log, state, resume)
         d["actor_weights"] = _np_weights(actors[0].net)
         save_checkpoint(cfg.checkpoint, d)
 
-    while state["env_steps"] < cfg.train_steps:
+    while state["env_steps"] < cfg.train_steps and time.perf_counter() < state["deadline"]:
         for a in actors:
             b = a.collect(1)
             learner.add(b)
@@ -538,7 +539,7 @@ def _train_distributed(cfg, space, training, rng, table, learner, log, state, re
     try:
         pool.publish(learner.weights())
         learner.last_publish = learner.updates
-        while state["env_steps"] < cfg.train_steps:
+        while state["env_steps"] < cfg.train_steps and time.perf_counter() < state["deadline"]:
             batches = pool.receive(block=len(learner.replay) < max(cfg.learning_starts, cfg.batch_size))
             for b in batches:
                 learner.add(b)

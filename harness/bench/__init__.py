@@ -2,4 +2,4 @@
 ratios against a baseline measured in the same run. One module per NAME with
 ``add_arguments(parser)`` and ``main(args) -> int``; list new ones in ``BENCHES``."""
 
-BENCHES = ("oracle",)
+BENCHES = ("oracle", "apex", "apex_paper")

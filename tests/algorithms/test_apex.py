@@ -77,7 +77,7 @@ def test_rewards_telescope_and_stop_is_free(analog):
 def test_vector_env_steps(analog):
     venv = make_vector_env(3, analog.space, Oracle(analog, budget=10**6).training(), max_steps=4)
     obs, _ = venv.reset(seed=0)
-    assert obs["architectures"].shape == (3, 51, 30 + 28 + 26) or obs["architectures"].shape[:2] == (3, 51)
+    assert obs["architectures"].shape == (3, 51, 84) and obs["action_mask"].shape == (3, 51)
     obs, r, term, trunc, _ = venv.step(np.array([1, 2, 0]))
     assert r.shape == (3,) and term[2] and not term[0]
     venv.close()
@@ -286,3 +286,30 @@ def test_distributed_executors_train(analog, executor):
                 np.random.default_rng(0))
     assert res.env_steps >= 400 and res.updates > 0
     assert oracle.training_queries >= 400  # charged back from the actors' detached sources
+
+
+def test_runner_record_reports_training_queries_and_episodes():
+    from harness.protocol import EpisodeSettings, Protocol
+    from harness.runner import Job, execute
+
+    p = Protocol(name="t-apex", benchmark="nb201-analog", budget=40, algorithms={"apex": TINY},
+                 episodes=EpisodeSettings(start_states=5, start_seed=3))
+    rec = execute(Job(p, "apex", 0))
+    assert rec.meta["status"] == "finished" and rec.meta["training_queries"] > 0
+    assert 1 <= len(rec.episodes) <= 5 and rec.n_queries <= 40
+    assert {"start_report", "end_report", "steps"} <= set(rec.episodes[0])
+    rec.to_dict()  # serializable
+
+
+@pytest.mark.slow
+def test_training_curves_go_to_mlflow(analog, tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    res = train(_tiny_cfg(train_steps=120, log_every=2, tracking_uri=uri), analog.space,
+                Oracle(analog, budget=1).training(), np.random.default_rng(0))
+    client = MlflowClient(uri)
+    run = client.search_runs([client.get_experiment_by_name("nas-harness/apex-training").experiment_id])[0]
+    assert run.info.status == "FINISHED" and run.data.params["lr"] == str(res.learner.cfg.lr)
+    assert {"loss", "episode_improvement", "env_steps_per_s", "training_queries"} <= set(run.data.metrics)
+    assert len(client.get_metric_history(run.info.run_id, "loss")) == len(res.history)
