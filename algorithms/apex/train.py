@@ -113,7 +113,7 @@ class Actor:
         self.net = make_network(cfg, space, self.table.encoder.dim, _seed_torch(rng))
         self.net.eval()
         self.acc = [NStepAccumulator(cfg.n_step, cfg.gamma) for _ in range(cfg.envs_per_actor)]
-        self.awaiting: list = []  # (transition, row kind, row) waiting for max_a Q(s') of the next pass
+        self.awaiting: list = []  # (transition, row of the next pass holding its bootstrap observation)
         self.extra_rows: list[np.ndarray] = []  # bootstrap observations of truncated episodes
         self.steps = 0
         self.episode_log: list[tuple[float, float, float]] = []  # (start value, end value, return)
@@ -183,9 +183,6 @@ class Actor:
             "queries": self.env.queries - q0,
             "episodes": np.array(episodes, dtype=float).reshape(-1, 3),
         }
-        if not self.table.global_ids:  # ids are local to this process: send architectures
-            batch["obs"] = [[self.table.arch(j) if j else None for j in row] for row in batch["obs"]]
-            batch["next_obs"] = [[self.table.arch(j) if j else None for j in row] for row in batch["next_obs"]]
         return batch
 
     # --- checkpoints (inline executor) ---------------------------------------------------
@@ -490,16 +487,21 @@ class ActorWorker:
 
     def __init__(self, cfg: ApeXConfig, values, index: int, n_actors: int, seed: int):
         torch.set_num_threads(cfg.threads)
-        self.actor = Actor(cfg, values.space, values, index, n_actors, np.random.default_rng(seed))
         self.values = values
+        self._reported = values.used  # lookups already charged (none: the first batch carries the resets)
+        self.actor = Actor(cfg, values.space, values, index, n_actors, np.random.default_rng(seed))
 
     def set_weights(self, weights: dict) -> None:
         self.actor.set_weights(weights)
 
     def collect(self, rounds: int) -> dict:
-        used = self.values.used
         b = self.actor.collect(rounds)
-        b["queries"] = self.values.used - used
+        b["queries"] = self.values.used - self._reported  # every lookup since the last batch
+        self._reported = self.values.used
+        table = self.actor.table
+        if not table.global_ids:  # ids are local to this process: send the architectures
+            b["obs"] = [[table.arch(j) if j else None for j in row] for row in b["obs"]]
+            b["next_obs"] = [[table.arch(j) if j else None for j in row] for row in b["next_obs"]]
         return b
 
 

@@ -313,3 +313,37 @@ def test_training_curves_go_to_mlflow(analog, tmp_path):
     assert run.info.status == "FINISHED" and run.data.params["lr"] == str(res.learner.cfg.lr)
     assert {"loss", "episode_improvement", "env_steps_per_s", "training_queries"} <= set(run.data.metrics)
     assert len(client.get_metric_history(run.info.run_id, "loss")) == len(res.history)
+
+
+class _InfiniteView:
+    """NB201 presented as a space without indices (as NB301 will be): ids become local."""
+
+    finite = False
+
+    def __init__(self, space):
+        self._s = space
+
+    def __getattr__(self, name):
+        if name in ("size", "index_of", "arch_at"):
+            raise AttributeError(name)
+        return getattr(self._s, name)
+
+
+def test_non_finite_spaces_use_local_ids_and_send_architectures(analog):
+    from algorithms.apex.train import ActorWorker, Learner
+
+    space = _InfiniteView(analog.space)
+    values = Oracle(analog, budget=1).training().detached()
+    values.space = space
+    cfg = _tiny_cfg()
+    worker = ActorWorker(cfg, values, 0, 1, seed=0)
+    assert not worker.actor.table.global_ids
+    batch = worker.collect(6)
+    assert isinstance(batch["obs"], list) and batch["queries"] == values.used > 0
+    learner = Learner(cfg, space, ArchTable(space, Encoder(space)), np.random.default_rng(0))
+    learner.add(batch)
+    assert len(learner.replay) == len(batch["action"])
+    row = learner.replay.obs[0]
+    sent = [a for a in batch["obs"][0] if a is not None]
+    assert [learner.table.arch(j) for j in row[row > 0]] == sent
+    learner.update()
