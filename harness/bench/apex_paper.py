@@ -218,8 +218,8 @@ def main(args) -> int:
     res = train(cfg, space, train_oracle.training(), np.random.default_rng(args.seed))
     net, table = res.learner.net, res.table
     h = res.history
-    print(f"\ntraining: {res.env_steps:,} env steps, {res.updates:,} learner updates, {res.wall_time:.0f} s, "
-          f"training queries {train_oracle.training_queries:,} (reported apart from the search budget)")
+    print(f"\ntraining: {res.env_steps:,} env steps, {res.updates:,} learner updates, {res.train_seconds:.0f} s, "
+          f"training queries {res.training_queries:,} (reported apart from the search budget)")
     for e in h[:: max(1, len(h) // 6)] + h[-1:]:
         print(f"  steps {e['env_steps']:>7,}  loss {e['loss']:.5f}  mean training-episode improvement "
               f"{e['episode_improvement']:+.2f}  return {e['episode_return']:+.4f}")
@@ -309,7 +309,7 @@ def main(args) -> int:
           f"({time.perf_counter() - t0:.0f} s); global optimum {opt:.2f}")
     print(tabulate(table_rows, headers=headers))
     summary = {"benchmark": bench.name, "train": {"env_steps": res.env_steps, "updates": res.updates,
-                                                 "seconds": res.wall_time, "training_queries": train_oracle.training_queries,
+                                                 "seconds": res.train_seconds, "training_queries": res.training_queries,
                                                  "config": {**QUICK, "head": args.head, "alpha": args.alpha,
                                                             "reward_reference": args.reward_reference}},
                "histograms": hstats, "median_diff_vs_random_walk": {"diff": diff, "ci": [float(c) for c in ci]},

@@ -215,6 +215,7 @@ def test_checkpoint_resume_matches_uninterrupted_run(analog, tmp_path):
     resumed = train(_tiny_cfg(train_steps=160, checkpoint=path), space, Oracle(analog, budget=1).training(),
                     np.random.default_rng(7))
     assert resumed.env_steps == full.env_steps and resumed.updates == full.updates
+    assert resumed.training_queries == full.training_queries  # the checkpointed part is charged again
     for p, q in zip(full.learner.net.parameters(), resumed.learner.net.parameters()):
         assert torch.equal(p, q)
 
@@ -347,3 +348,14 @@ def test_non_finite_spaces_use_local_ids_and_send_architectures(analog):
     sent = [a for a in batch["obs"][0] if a is not None]
     assert [learner.table.arch(j) for j in row[row > 0]] == sent
     learner.update()
+
+
+def test_incompatible_checkpoint_is_a_clear_error(analog, tmp_path):
+    from harness.errors import ConfigError
+
+    path = str(tmp_path / "ck.pt")
+    train(_tiny_cfg(train_steps=40, checkpoint=path), analog.space, Oracle(analog, budget=1).training(),
+          np.random.default_rng(0))
+    with pytest.raises(ConfigError, match="latent=16"):
+        train(_tiny_cfg(train_steps=80, checkpoint=path, latent=32), analog.space, Oracle(analog, budget=1).training(),
+              np.random.default_rng(0))
