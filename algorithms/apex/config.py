@@ -20,7 +20,8 @@ class ApeXConfig:
     eval_steps_per_episode: int = field(32, "evaluation episodes are truncated after this many moves")
     alpha: float | None = field(None, "reward shaping exponent; None: per space (NB101 6, NB301 32, NB201/graph 16)")
     value_scale: float = field(0.01, "factor turning benchmark values into accuracies in [0, 1] (values are %)")
-    normalize_reward: bool = field(True, "scale rewards by exp(-alpha) (same optimal policy, Q of order 1)")
+    normalize_reward: bool = field(True, "scale rewards by exp(-alpha * reward_reference) (same optimal policy)")
+    reward_reference: float = field(1.0, "accuracy in [0, 1] where the normalized shaping f = exp(alpha (acc - ref)) is 1")
     encoding: str = field("auto", "architecture encoding: auto, lower_triangular, graph or vector")
     # --- agent (§3.2.3, Fig. 6) ---
     latent: int | None = field(None, "T, the latent size; None: 256 (512 for DARTS/NB301 spaces)")
@@ -46,6 +47,7 @@ class ApeXConfig:
     updates_per_iteration: int = field(1, "inline executor: learner updates per round of all actors")
     grad_clip: float = field(40.0, "gradient norm clip")
     train_steps: int = field(20_000, "environment steps of training experience (paper: 10^7 NB101)")
+    max_seconds: float = field(0.0, "stop training after this many seconds as well (0: no time limit)")
     executor: str = field("inline", "inline (one process, deterministic), process, or ray")
     actor_chunk: int = field(8, "process/ray: actor rounds per message to the learner")
     threads: int = field(1, "torch threads in each process")

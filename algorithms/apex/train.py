@@ -102,23 +102,24 @@ class Actor:
     """One Ape-X actor: ``envs_per_actor`` environments, a local network, n-step builders."""
 
     def __init__(self, cfg: ApeXConfig, space, values, index: int, n_actors: int, rng: np.random.Generator,
-                 table: ArchTable | None = None):
+                 table: ArchTable | None = None, reset: bool = True):
         self.cfg, self.space, self.index = cfg, space, index
         self.rng = rng
         self.epsilon = actor_epsilon(index, n_actors, cfg.epsilon, cfg.epsilon_alpha)
         self.env = IncrementalNAS(space, values, cfg.envs_per_actor, cfg.n_neighbours, cfg.train_steps_per_episode,
                                   alpha=cfg.alpha, value_scale=cfg.value_scale, normalize_reward=cfg.normalize_reward,
-                                  encoding=cfg.encoding, table=table, rng=rng)
+                                  reward_reference=cfg.reward_reference, encoding=cfg.encoding, table=table, rng=rng)
         self.table = self.env.table
         self.net = make_network(cfg, space, self.table.encoder.dim, _seed_torch(rng))
         self.net.eval()
         self.acc = [NStepAccumulator(cfg.n_step, cfg.gamma) for _ in range(cfg.envs_per_actor)]
-        self.awaiting: list = []  # (transition, row kind, row) waiting for max_a Q(s') of the next pass
+        self.awaiting: list = []  # (transition, row of the next pass holding its bootstrap observation)
         self.extra_rows: list[np.ndarray] = []  # bootstrap observations of truncated episodes
         self.steps = 0
         self.episode_log: list[tuple[float, float, float]] = []  # (start value, end value, return)
         self._returns = np.zeros(cfg.envs_per_actor)
-        self.env.reset()
+        if reset:  # (not when a checkpointed state is loaded next)
+            self.env.reset()
 
     def set_weights(self, weights: dict) -> None:
         _load_weights(self.net, weights)
@@ -183,9 +184,6 @@ class Actor:
             "queries": self.env.queries - q0,
             "episodes": np.array(episodes, dtype=float).reshape(-1, 3),
         }
-        if not self.table.global_ids:  # ids are local to this process: send architectures
-            batch["obs"] = [[self.table.arch(j) if j else None for j in row] for row in batch["obs"]]
-            batch["next_obs"] = [[self.table.arch(j) if j else None for j in row] for row in batch["next_obs"]]
         return batch
 
     # --- checkpoints (inline executor) ---------------------------------------------------
@@ -314,6 +312,7 @@ class TrainingLog:
 
     def __init__(self, cfg: ApeXConfig, uri: str = "", run_name: str = "apex-training", tags: dict | None = None):
         self.history: list[dict] = []
+        self.t0 = time.perf_counter()
         self._client = self._run = None
         if uri:
             from mlflow.entities import Param
@@ -327,7 +326,7 @@ class TrainingLog:
             self._client.log_batch(self._run, params=params)
 
     def log(self, step: int, metrics: dict[str, float]) -> None:
-        self.history.append({"env_steps": step, **metrics})
+        self.history.append({"env_steps": step, "time": time.perf_counter() - self.t0, **metrics})
         if self._client is not None:
             from mlflow.entities import Metric
 
@@ -377,16 +376,19 @@ class TrainResult:
     table: ArchTable
     env_steps: int
     updates: int
-    training_queries: int
+    training_queries: int  # of the whole training of this agent, checkpointed parts included
     history: list[dict]
-    wall_time: float
+    wall_time: float  # seconds of this call
+    train_seconds: float  # seconds of the whole training, checkpointed parts included
 
 
 def train(cfg: ApeXConfig, space, training, rng: np.random.Generator, log_tags: dict | None = None) -> TrainResult:
     """Train an agent on ``space`` with values from ``training`` (``oracle.training()``).
 
     Runs until ``cfg.train_steps`` environment steps of experience; resumes from
-    ``cfg.checkpoint`` when that file exists.
+    ``cfg.checkpoint`` when that file exists. The training queries spent before the checkpoint
+    are charged to ``training`` again on resume, so a run that reuses a trained agent still
+    reports its whole training cost.
     """
     cfg.validate()
     torch.set_num_threads(cfg.threads)
@@ -394,11 +396,16 @@ def train(cfg: ApeXConfig, space, training, rng: np.random.Generator, log_tags: 
     table = ArchTable(space, Encoder(space, cfg.encoding))
     learner = Learner(cfg, space, table, rng)
     log = TrainingLog(cfg, cfg.tracking_uri, tags=log_tags)
-    state = {"env_steps": 0, "queries": 0}
+    state = {"env_steps": 0, "deadline": t0 + cfg.max_seconds if cfg.max_seconds > 0 else float("inf"),
+             "training": training, "base_queries": training.used, "t0": t0, "prior_seconds": 0.0}
     resume = load_checkpoint(cfg.checkpoint) if cfg.checkpoint and os.path.exists(cfg.checkpoint) else None
     if resume is not None:
+        _check_compatible(cfg, resume["config"], cfg.checkpoint)
         _restore_learner(learner, table, resume)
         state["env_steps"] = int(resume["env_steps"])
+        state["prior_seconds"] = float(resume["train_seconds"])
+        if hasattr(training, "charge"):
+            training.charge(int(resume["training_queries"]))
     status = "FAILED"
     try:
         if cfg.executor == "inline":
@@ -408,17 +415,36 @@ def train(cfg: ApeXConfig, space, training, rng: np.random.Generator, log_tags: 
         status = "FINISHED"
     finally:
         log.close(status)
-    return TrainResult(learner, table, state["env_steps"], learner.updates, training.used, log.history,
-                       time.perf_counter() - t0)
+    return TrainResult(learner, table, state["env_steps"], learner.updates, training.used - state["base_queries"],
+                       log.history, time.perf_counter() - t0, _train_seconds(state))
 
 
-def _learner_state(learner: Learner, table: ArchTable, cfg: ApeXConfig, env_steps: int) -> dict:
+def _train_seconds(state) -> float:
+    return state["prior_seconds"] + time.perf_counter() - state["t0"]
+
+
+def _learner_state(learner: Learner, table: ArchTable, cfg: ApeXConfig, state: dict) -> dict:
+    env_steps = state["env_steps"]
     return {
+        "training_queries": state["training"].used - state["base_queries"], "train_seconds": _train_seconds(state),
         "config": dataclasses.asdict(cfg), "net": learner.net.state_dict(), "target": learner.target.state_dict(),
         "optim": learner.opt.state_dict(), "replay": learner.replay.state_dict(), "updates": learner.updates,
         "learner_rng": learner.rng.bit_generator.state, "env_steps": env_steps, "last_publish": learner.last_publish,
         "table_archs": None if table.global_ids else [list(a) for a in table.archs[1:]],
     }
+
+
+SHAPE_FIELDS = ("n_neighbours", "encoding", "latent", "transformer_layers", "heads", "encoder_layers", "head",
+                "replay_capacity")
+
+
+def _check_compatible(cfg: ApeXConfig, saved: dict, path: str) -> None:
+    diff = [f"{k}={saved.get(k)!r} (now {getattr(cfg, k)!r})" for k in SHAPE_FIELDS if saved.get(k) != getattr(cfg, k)]
+    if diff:
+        from harness.errors import ConfigError
+
+        raise ConfigError(f"checkpoint {path} was made with other settings: {', '.join(diff)}; "
+                          "use those settings or another checkpoint file")
 
 
 def _restore_learner(learner: Learner, table: ArchTable, d: dict) -> None:
@@ -439,7 +465,9 @@ def _actor_seeds(rng: np.random.Generator, n: int) -> list[int]:
 
 def _train_inline(cfg, space, training, rng, table, learner, log, state, resume) -> None:
     seeds = _actor_seeds(rng, cfg.actors)
-    actors = [Actor(cfg, space, training, i, cfg.actors, np.random.default_rng(seeds[i]), table) for i in range(cfg.actors)]
+    restore = resume is not None and bool(resume.get("actors"))
+    actors = [Actor(cfg, space, training, i, cfg.actors, np.random.default_rng(seeds[i]), table, reset=not restore)
+              for i in range(cfg.actors)]
     w = learner.weights()
     for a in actors:
         a.set_weights(w)
@@ -452,12 +480,12 @@ def _train_inline(cfg, space, training, rng, table, learner, log, state, resume)
     stats = _Stats()
 
     def checkpoint():
-        d = _learner_state(learner, table, cfg, state["env_steps"])
+        d = _learner_state(learner, table, cfg, state)
         d["actors"] = [a.state_dict() for a in actors]
         d["actor_weights"] = _np_weights(actors[0].net)
         save_checkpoint(cfg.checkpoint, d)
 
-    while state["env_steps"] < cfg.train_steps:
+    while state["env_steps"] < cfg.train_steps and time.perf_counter() < state["deadline"]:
         for a in actors:
             b = a.collect(1)
             learner.add(b)
@@ -489,16 +517,21 @@ class ActorWorker:
 
     def __init__(self, cfg: ApeXConfig, values, index: int, n_actors: int, seed: int):
         torch.set_num_threads(cfg.threads)
-        self.actor = Actor(cfg, values.space, values, index, n_actors, np.random.default_rng(seed))
         self.values = values
+        self._reported = values.used  # lookups already charged (none: the first batch carries the resets)
+        self.actor = Actor(cfg, values.space, values, index, n_actors, np.random.default_rng(seed))
 
     def set_weights(self, weights: dict) -> None:
         self.actor.set_weights(weights)
 
     def collect(self, rounds: int) -> dict:
-        used = self.values.used
         b = self.actor.collect(rounds)
-        b["queries"] = self.values.used - used
+        b["queries"] = self.values.used - self._reported  # every lookup since the last batch
+        self._reported = self.values.used
+        table = self.actor.table
+        if not table.global_ids:  # ids are local to this process: send the architectures
+            b["obs"] = [[table.arch(j) if j else None for j in row] for row in b["obs"]]
+            b["next_obs"] = [[table.arch(j) if j else None for j in row] for row in b["next_obs"]]
         return b
 
 
@@ -538,7 +571,7 @@ def _train_distributed(cfg, space, training, rng, table, learner, log, state, re
     try:
         pool.publish(learner.weights())
         learner.last_publish = learner.updates
-        while state["env_steps"] < cfg.train_steps:
+        while state["env_steps"] < cfg.train_steps and time.perf_counter() < state["deadline"]:
             batches = pool.receive(block=len(learner.replay) < max(cfg.learning_starts, cfg.batch_size))
             for b in batches:
                 learner.add(b)
@@ -553,7 +586,7 @@ def _train_distributed(cfg, space, training, rng, table, learner, log, state, re
                 if learner.updates % cfg.log_every == 0:
                     log.log(state["env_steps"], stats.flush(state["env_steps"], training.used, len(learner.replay)))
                 if cfg.checkpoint and learner.updates % cfg.checkpoint_every == 0:
-                    save_checkpoint(cfg.checkpoint, _learner_state(learner, table, cfg, state["env_steps"]))
+                    save_checkpoint(cfg.checkpoint, _learner_state(learner, table, cfg, state))
                 if learner.updates - learner.last_publish >= cfg.publish_interval:
                     pool.publish(learner.weights())
                     learner.last_publish = learner.updates
@@ -562,7 +595,7 @@ def _train_distributed(cfg, space, training, rng, table, learner, log, state, re
     if stats.steps:
         log.log(state["env_steps"], stats.flush(state["env_steps"], training.used, len(learner.replay)))
     if cfg.checkpoint:
-        save_checkpoint(cfg.checkpoint, _learner_state(learner, table, cfg, state["env_steps"]))
+        save_checkpoint(cfg.checkpoint, _learner_state(learner, table, cfg, state))
 
 
 class _ProcessActors:

@@ -77,7 +77,7 @@ def test_rewards_telescope_and_stop_is_free(analog):
 def test_vector_env_steps(analog):
     venv = make_vector_env(3, analog.space, Oracle(analog, budget=10**6).training(), max_steps=4)
     obs, _ = venv.reset(seed=0)
-    assert obs["architectures"].shape == (3, 51, 30 + 28 + 26) or obs["architectures"].shape[:2] == (3, 51)
+    assert obs["architectures"].shape == (3, 51, 84) and obs["action_mask"].shape == (3, 51)
     obs, r, term, trunc, _ = venv.step(np.array([1, 2, 0]))
     assert r.shape == (3,) and term[2] and not term[0]
     venv.close()
@@ -215,6 +215,7 @@ def test_checkpoint_resume_matches_uninterrupted_run(analog, tmp_path):
     resumed = train(_tiny_cfg(train_steps=160, checkpoint=path), space, Oracle(analog, budget=1).training(),
                     np.random.default_rng(7))
     assert resumed.env_steps == full.env_steps and resumed.updates == full.updates
+    assert resumed.training_queries == full.training_queries  # the checkpointed part is charged again
     for p, q in zip(full.learner.net.parameters(), resumed.learner.net.parameters()):
         assert torch.equal(p, q)
 
@@ -286,3 +287,75 @@ def test_distributed_executors_train(analog, executor):
                 np.random.default_rng(0))
     assert res.env_steps >= 400 and res.updates > 0
     assert oracle.training_queries >= 400  # charged back from the actors' detached sources
+
+
+def test_runner_record_reports_training_queries_and_episodes():
+    from harness.protocol import EpisodeSettings, Protocol
+    from harness.runner import Job, execute
+
+    p = Protocol(name="t-apex", benchmark="nb201-analog", budget=40, algorithms={"apex": TINY},
+                 episodes=EpisodeSettings(start_states=5, start_seed=3))
+    rec = execute(Job(p, "apex", 0))
+    assert rec.meta["status"] == "finished" and rec.meta["training_queries"] > 0
+    assert 1 <= len(rec.episodes) <= 5 and rec.n_queries <= 40
+    assert {"start_report", "end_report", "steps"} <= set(rec.episodes[0])
+    rec.to_dict()  # serializable
+
+
+@pytest.mark.slow
+def test_training_curves_go_to_mlflow(analog, tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    res = train(_tiny_cfg(train_steps=120, log_every=2, tracking_uri=uri), analog.space,
+                Oracle(analog, budget=1).training(), np.random.default_rng(0))
+    client = MlflowClient(uri)
+    run = client.search_runs([client.get_experiment_by_name("nas-harness/apex-training").experiment_id])[0]
+    assert run.info.status == "FINISHED" and run.data.params["lr"] == str(res.learner.cfg.lr)
+    assert {"loss", "episode_improvement", "env_steps_per_s", "training_queries"} <= set(run.data.metrics)
+    assert len(client.get_metric_history(run.info.run_id, "loss")) == len(res.history)
+
+
+class _InfiniteView:
+    """NB201 presented as a space without indices (as NB301 will be): ids become local."""
+
+    finite = False
+
+    def __init__(self, space):
+        self._s = space
+
+    def __getattr__(self, name):
+        if name in ("size", "index_of", "arch_at"):
+            raise AttributeError(name)
+        return getattr(self._s, name)
+
+
+def test_non_finite_spaces_use_local_ids_and_send_architectures(analog):
+    from algorithms.apex.train import ActorWorker, Learner
+
+    space = _InfiniteView(analog.space)
+    values = Oracle(analog, budget=1).training().detached()
+    values.space = space
+    cfg = _tiny_cfg()
+    worker = ActorWorker(cfg, values, 0, 1, seed=0)
+    assert not worker.actor.table.global_ids
+    batch = worker.collect(6)
+    assert isinstance(batch["obs"], list) and batch["queries"] == values.used > 0
+    learner = Learner(cfg, space, ArchTable(space, Encoder(space)), np.random.default_rng(0))
+    learner.add(batch)
+    assert len(learner.replay) == len(batch["action"])
+    row = learner.replay.obs[0]
+    sent = [a for a in batch["obs"][0] if a is not None]
+    assert [learner.table.arch(j) for j in row[row > 0]] == sent
+    learner.update()
+
+
+def test_incompatible_checkpoint_is_a_clear_error(analog, tmp_path):
+    from harness.errors import ConfigError
+
+    path = str(tmp_path / "ck.pt")
+    train(_tiny_cfg(train_steps=40, checkpoint=path), analog.space, Oracle(analog, budget=1).training(),
+          np.random.default_rng(0))
+    with pytest.raises(ConfigError, match="latent=16"):
+        train(_tiny_cfg(train_steps=80, checkpoint=path, latent=32), analog.space, Oracle(analog, budget=1).training(),
+              np.random.default_rng(0))
