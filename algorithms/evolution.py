@@ -10,8 +10,8 @@ LaNAS (``000_*.txt`` §4.2) and BONAS (``002_*.txt`` Table 2).
    member (aging), whatever its value.
 
 Defaults: ``population=10, sample_size=3``, the settings of NAS-Bench-201's REA baseline
-(Dong & Yang 2020, scripts ``R-EA.sh``). Both are exposed: larger settings (population 50-100,
-tournament 10, closer to the NAS-Bench-101 paper's tuned baseline) are one override away.
+(Dong & Yang 2020, script ``R-EA.sh``). Both are exposed: larger settings (e.g. population
+50-100 with tournament 10) are one override away; ``docs/baselines.md`` lists their figures.
 
 Repeats: a child that was queried before is queried again; the protocol's counting rule
 prices it (free under ``unique``, counted under ``all``) and it joins the population either

@@ -122,7 +122,7 @@ class MCTS(Algorithm):
             if ch.dead:
                 continue
             if ch.n == 0:
-                return c  # only possible for a child whose rollouts all failed before
+                return c  # not reached in practice: an expanded child is backed up or marked dead
             q = (ch.w / ch.n - lo) / span if span > 0 else 0.5
             score = q + explore * math.sqrt(2.0 * log_n / ch.n)
             if score > best:
