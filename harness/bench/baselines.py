@@ -6,7 +6,7 @@ For each algorithm (default hyperparameters, or ``--set name.key=value``), ``--s
 (CIFAR-10: index 6111; CIFAR-100: 9930; ImageNet16-120: 857). Printed per algorithm:
 
 * mean and median number of counted queries up to and including that query, each with a
-  percentile-bootstrap 95% CI over seeds (``--bootstrap`` resamples);
+  percentile-bootstrap 95% CI over seeds (``--bootstrap`` resamples, ``harness.metrics``);
 * the same for the first query that reaches the optimum *value* (on CIFAR-10 two cells share
   the top test accuracy 94.3733: indices 6111 and 13714, so this is the earlier of the two);
 * how many runs never reached the optimum (budget spent, or the oracle's stall guard ended
@@ -51,16 +51,14 @@ def add_arguments(p) -> None:
     p.add_argument("--bootstrap", type=int, default=10_000, help="bootstrap resamples (default 10,000)")
 
 
-# --- statistics (a small local helper; harness.metrics offers the general versions) ---------
-def bootstrap_ci(x, stat=np.mean, n_boot: int = 10_000, level: float = 0.95, rng=None) -> tuple[float, float, float]:
-    """``(statistic, low, high)``: percentile-bootstrap CI of ``stat`` over a 1-D sample."""
+def _estimate(x, statistic: str, resamples: int, rng) -> tuple[float, float, float]:
+    """``(statistic of x, CI low, CI high)``: percentile bootstrap of :mod:`harness.metrics`."""
+    from harness.metrics import bootstrap_ci
+
     x = np.asarray(x, dtype=float)
-    rng = rng if rng is not None else np.random.default_rng(0)
-    idx = rng.integers(0, len(x), size=(n_boot, len(x)))
-    reps = stat(x[idx], axis=1)
-    a = (1.0 - level) / 2.0
-    lo, hi = np.quantile(reps, [a, 1.0 - a])
-    return float(stat(x)), float(lo), float(hi)
+    point = float(np.mean(x) if statistic == "mean" else np.median(x))
+    lo, hi = bootstrap_ci(x, rng, statistic, resamples=resamples)
+    return point, lo, hi
 
 
 def _parse_sets(items) -> dict[str, dict]:
@@ -163,10 +161,10 @@ def main(args) -> int:
         to_index = [r["to_index"] for r in res]
         to_value = [r["to_value"] for r in res]
         rng = np.random.default_rng(0)
-        mi = bootstrap_ci(to_index, np.mean, args.bootstrap, rng=rng)
-        md = bootstrap_ci(to_index, np.median, args.bootstrap, rng=rng)
-        vi = bootstrap_ci(to_value, np.mean, args.bootstrap, rng=rng)
-        vd = bootstrap_ci(to_value, np.median, args.bootstrap, rng=rng)
+        mi = _estimate(to_index, "mean", args.bootstrap, rng)
+        md = _estimate(to_index, "median", args.bootstrap, rng)
+        vi = _estimate(to_value, "mean", args.bootstrap, rng)
+        vd = _estimate(to_value, "median", args.bootstrap, rng)
         missed = sum(not r["reached"] for r in res)
         pub = PUBLISHED.get((dataset, name))
         rows.append([
