@@ -23,12 +23,13 @@ is far below the paper's 10^7 steps (``train_steps``) so that a run fits on a la
 
 from __future__ import annotations
 
+import itertools
 from typing import ClassVar
 
 import numpy as np
 
 from algorithms.apex.config import ApeXConfig
-from algorithms.base import Algorithm
+from algorithms.base import Algorithm, episode_starts
 
 
 class ApeX(Algorithm):
@@ -60,19 +61,16 @@ class ApeX(Algorithm):
         result = train(cfg, space, oracle.training(), rng, log_tags=tags)
         self.last_training = result
         net = result.learner.net
-        starts = oracle.start_states
-        limit = cfg.eval_episodes or (len(starts) if starts else None)
-        done = 0
-        while limit is None or done < limit:
-            k = cfg.eval_batch if limit is None else min(cfg.eval_batch, limit - done)
-            if starts:
-                batch = [starts[(done + j) % len(starts)] for j in range(k)]
-            else:
-                batch = [space.sample(eval_rng) for _ in range(k)]
+        starts = episode_starts(oracle, eval_rng)  # the protocol's start states once each, else sampled
+        if cfg.eval_episodes:
+            starts = itertools.islice(starts, cfg.eval_episodes)
+        while True:
+            batch = list(itertools.islice(starts, cfg.eval_batch))
+            if not batch:
+                return
             episodes = rollout(net, result.table, space, batch, cfg.n_neighbours, cfg.eval_steps_per_episode,
                                eval_rng, cfg.eval_epsilon)
             charge_episodes(oracle, episodes)  # raises BudgetExhausted when the budget is spent
-            done += k
 
 
 __all__ = ["ApeX", "ApeXConfig"]

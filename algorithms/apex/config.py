@@ -58,7 +58,7 @@ class ApeXConfig:
     tracking_uri: str = field("", "MLflow tracking URI for training curves (empty: no logging)")
     log_every: int = field(100, "learner updates between training log entries")
     # --- evaluation (§4.1.1) ---
-    eval_episodes: int = field(0, "evaluation episodes (0: one per start state, or until the budget is spent)")
+    eval_episodes: int = field(0, "at most this many evaluation episodes (0: one per start state, or until the budget ends)")
     eval_epsilon: float = field(0.0, "epsilon of the evaluation policy (0: greedy)")
     eval_batch: int = field(64, "evaluation episodes rolled out together")
 

@@ -10,7 +10,7 @@ encodings filled), on one benchmark (default ``nb201-analog``):
    actors step) with 1, 8 and 32 environments;
 3. learner updates/s (prioritized sample + double-Q update) for the paper's network
    (T = 256, 2 transformer layers, batch 64) and the quick preset used by
-   ``nas-harness bench apex_paper`` (T = 64, 1 layer, batch 32);
+   ``nas-harness bench apex-paper`` (T = 64, 1 layer, batch 32);
 4. Ape-X with the ``process`` executor and 1 vs 2 actor processes (quick preset, learner
    running): experience env steps/s reaching the learner in steady state, learner updates/s,
    and the speedup 2 actors / 1 actor.

@@ -23,16 +23,16 @@ Steps (all numbers printed, a PNG and a JSON written under ``--out``):
    **strict** one (every architecture whose value reaches the agent counts: the oracle
    trajectory, start states included).
 
-The episodic random walk / local search / random search baselines are minimal versions kept
-here (the baselines' own plug-ins are a separate issue); so are the few statistics (the
-harness's metrics module will take them over).
+Random walk and local search are the registered plug-ins ``random-walk`` and
+``local-search`` (N = 50; random walk 32 moves, local search until a local optimum); the
+episodic random search of the histogram (the end is a uniform sample) is kept here; the
+statistics come from :mod:`harness.metrics`.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from functools import lru_cache
 
 import numpy as np
 
@@ -59,65 +59,26 @@ def add_arguments(p) -> None:
     p.add_argument("--out", help="output folder (default results/apex)")
 
 
-# --- minimal episodic baselines --------------------------------------------------------------------
-class Presenter:
-    """Up to N neighbours of an architecture (all when fewer; else a random N in space order)."""
-
-    def __init__(self, space, n: int):
-        self.space, self.n = space, n
-        self._nbs = lru_cache(maxsize=200_000)(lambda a: tuple(space.neighbours(a)))
-
-    def __call__(self, arch, rng):
-        nbs = self._nbs(arch)
-        if len(nbs) > self.n:
-            nbs = tuple(nbs[i] for i in np.sort(rng.choice(len(nbs), self.n, replace=False)))
-        return nbs
+# --- episodes ------------------------------------------------------------------------------------
+def random_search_episodes(oracle, starts, rng):
+    """Episodic random search (004 §3.2.3): an episode's end is a uniformly sampled architecture."""
+    for start in starts:
+        v0 = oracle.query(start)
+        end = oracle.space.sample(rng)
+        oracle.record_episode(start, end, 1, v0, oracle.query(end), terminated=True)
 
 
-def random_search_episode(oracle, start, rng, **_):
-    v0 = oracle.query(start)
-    end = oracle.space.sample(rng)
-    oracle.record_episode(start, end, 1, v0, oracle.query(end))
-
-
-def random_walk_episode(oracle, start, rng, present, max_steps=32):
-    cur = start
-    v0 = v = oracle.query(start)
-    moves = 0
-    for _ in range(max_steps):
-        nbs = present(cur, rng)
-        k = int(rng.integers(len(nbs) + 1))
-        if k == 0:
-            break
-        cur = nbs[k - 1]
-        v = oracle.query(cur)
-        moves += 1
-    oracle.record_episode(start, cur, moves, v0, v)
-
-
-def local_search_episode(oracle, start, rng, present, max_steps=32):
-    cur = start
-    v0 = v = oracle.query(start)
-    moves = 0
-    for _ in range(max_steps):
-        nbs = present(cur, rng)
-        vals = [oracle.query(b) for b in nbs]
-        best = int(np.argmax(vals))
-        if vals[best] <= v:
-            break
-        cur, v = nbs[best], vals[best]
-        moves += 1
-    oracle.record_episode(start, cur, moves, v0, v)
-
-
-def run_baseline(fn, oracle, starts, rng, present):
+def run_plugin(name, oracle, rng, **hp):
+    from algorithms.registry import make_algorithm
     from harness.errors import BudgetExhausted
 
     try:
-        for s in starts:
-            fn(oracle, s, rng, present=present)
+        make_algorithm(name, **hp).run(oracle, rng)
     except BudgetExhausted:
         pass
+
+
+BASELINE_HP = {"random-walk": {"max_steps": 32, "max_neighbours": 50}, "local-search": {"max_neighbours": 50}}
 
 
 def run_apex(net, table, space, oracle, starts, rng, batch=256):
@@ -131,28 +92,28 @@ def run_apex(net, table, space, oracle, starts, rng, batch=256):
         pass
 
 
-# --- statistics ---------------------------------------------------------------------------------
-def bootstrap_mean_ci(x, rng, n=5000):
-    x = np.asarray(x, dtype=float)
-    m = x[rng.integers(0, len(x), size=(n, len(x)))].mean(1)
-    return np.percentile(m, [2.5, 97.5])
-
-
+# --- statistics (harness.metrics) ------------------------------------------------------------------
 def paired_median_diff_ci(a, b, rng, n=5000):
+    """Median of ``a`` minus median of ``b`` and its percentile-bootstrap 95% CI, resampling
+    the pairs (the same start states) together."""
+    from harness.metrics import percentile_interval, resample_indices
+
     a, b = np.asarray(a), np.asarray(b)
-    idx = rng.integers(0, len(a), size=(n, len(a)))
+    idx = resample_indices(len(a), rng, n)
     d = np.median(a[idx], axis=1) - np.median(b[idx], axis=1)
-    return float(np.median(a) - np.median(b)), np.percentile(d, [2.5, 97.5])
+    lo, hi = percentile_interval(d)
+    return float(np.median(a) - np.median(b)), np.array([float(lo), float(hi)])
 
 
 def histogram_stats(imp) -> dict:
-    from scipy import stats
+    from harness.metrics import improvement_stats
 
+    s = improvement_stats(np.asarray(imp, dtype=float), hist_range=None)
     imp = np.asarray(imp, dtype=float)
-    out = {"episodes": len(imp), "median": float(np.median(imp)), "mean": float(imp.mean()),
-           "skew": float(stats.skew(imp)), "improved": float(np.mean(imp > 0)), "worse": float(np.mean(imp < 0))}
-    for p in (50, 80, 95):
-        out[f"interval{p}"] = [float(v) for v in np.percentile(imp, [50 - p / 2, 50 + p / 2])]
+    out = {"episodes": s.n, "median": s.median, "mean": s.mean, "skew": s.skew,
+           "normaltest_p": s.normaltest[1], "improved": float(np.mean(imp > 0)), "worse": float(np.mean(imp < 0))}
+    for p, (lo, hi) in s.intervals.items():
+        out[f"interval{round(100 * p)}"] = [lo, hi]
     return out
 
 
@@ -199,6 +160,7 @@ def main(args) -> int:
     from algorithms.random_search import RandomSearch
     from harness.benchmarks import get_benchmark
     from harness.errors import BudgetExhausted
+    from harness.metrics import bootstrap_ci
     from harness.oracle import Oracle
     from harness.paths import results_dir
 
@@ -227,7 +189,6 @@ def main(args) -> int:
     # 2. improvement histograms from a fixed start set
     srng = np.random.default_rng(args.start_seed)
     starts = [space.sample(srng) for _ in range(args.starts)]
-    present = Presenter(space, 50)
     improvements, episodes = {}, {}
     t0 = time.perf_counter()
     for name in ALGOS:
@@ -235,10 +196,11 @@ def main(args) -> int:
         rng = np.random.default_rng(1)
         if name == "Ape-X":
             run_apex(net, table, space, oracle, starts, rng)
+        elif name == "random search":
+            random_search_episodes(oracle, starts, rng)
         else:
-            fn = {"random search": random_search_episode, "random walk": random_walk_episode,
-                  "local search": local_search_episode}[name]
-            run_baseline(fn, oracle, starts, rng, present)
+            plugin = name.replace(" ", "-")
+            run_plugin(plugin, oracle, rng, **BASELINE_HP[plugin])
         eps = oracle.episodes()
         episodes[name] = eps
         improvements[name] = np.array([e["end_report"] - e["start_report"] for e in eps])
@@ -252,6 +214,8 @@ def main(args) -> int:
                      "[{:+.2f}, {:+.2f}]".format(*s["interval80"]), "[{:+.2f}, {:+.2f}]".format(*s["interval95"]),
                      f"{s['skew']:+.3f}", f"{100 * s['improved']:.0f}%", f"{moves:.1f}"])
     print(tabulate(rows, headers=["algorithm", "median", "mean", "50%", "80%", "95%", "skew", "improved", "moves"]))
+    print("normality test (scipy.stats.normaltest) p-values: "
+          + ", ".join(f"{k} {v['normaltest_p']:.1e}" for k, v in hstats.items()))
     diff, ci = paired_median_diff_ci(improvements["Ape-X"], improvements["random walk"], np.random.default_rng(2))
     verdict = "excludes 0" if ci[0] > 0 or ci[1] < 0 else "contains 0"
     print(f"median improvement Ape-X - random walk: {diff:+.3f}, paired bootstrap 95% CI "
@@ -278,14 +242,13 @@ def main(args) -> int:
                 curves.setdefault((name, "paper"), []).append(inc)
                 curves.setdefault((name, "strict"), []).append(inc)
                 continue
-            o = Oracle(bench, budget=Q if name == "local search" else 10**9)
+            o = Oracle(bench, budget=Q if name == "local search" else 10**9, start_states=run_starts)
             erng = np.random.default_rng(30_000 + r)
             if name == "Ape-X":
                 run_apex(net, table, space, o, run_starts, erng)
-            elif name == "random walk":
-                run_baseline(random_walk_episode, o, run_starts, erng, present)
             else:
-                run_baseline(local_search_episode, o, run_starts, erng, present)
+                plugin = name.replace(" ", "-")
+                run_plugin(plugin, o, erng, **BASELINE_HP[plugin])
             strict = o.trajectory()["incumbent_report"][:Q]
             curves.setdefault((name, "strict"), []).append(strict)
             paper = strict if name == "local search" else paper_rule_curve(o.episodes()[:Q])["incumbent_report"]
@@ -298,7 +261,7 @@ def main(args) -> int:
             for q in CHECKPOINTS:
                 vals, last = zip(*(value_at(c, [q]) for c in curves[(name, rule)]))
                 vals, last = np.concatenate(vals), np.concatenate(last)
-                lo, hi = bootstrap_mean_ci(vals, brng)
+                lo, hi = bootstrap_ci(vals, brng)
                 row += [f"{last.mean():.0f}", f"{vals.mean():.2f} ± {vals.std(ddof=1):.2f}", f"[{lo:.2f}, {hi:.2f}]"]
                 numbers[f"{name}|{rule}|{q}"] = {"mean": float(vals.mean()), "std": float(vals.std(ddof=1)),
                                                  "ci": [float(lo), float(hi)], "last_improvement": float(last.mean())}
