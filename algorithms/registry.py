@@ -13,6 +13,7 @@ from harness.errors import ConfigError
 # name -> "module:Class"; modules are imported only when the algorithm is used.
 BUILTIN: dict[str, str] = {
     "random": "algorithms.random_search:RandomSearch",
+    "bonas": "algorithms.bonas:BONAS",
 }
 
 ENTRY_POINT_GROUP = "nas_harness.algorithms"
