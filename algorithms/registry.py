@@ -25,6 +25,7 @@ BUILTIN: dict[str, str] = {
     "l2nas": "algorithms.l2nas:L2NAS",
     "l2nas-tuned": "algorithms.l2nas:L2NASTuned",
     "l2nas-darts": "algorithms.l2nas:L2NASDarts",
+    "bonas": "algorithms.bonas:BONAS",
 }
 
 # The baselines every method is compared against (issue 5; docs/baselines.md).
