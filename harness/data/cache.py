@@ -190,3 +190,23 @@ def open_cache(
     arrays, meta = build(str(source))
     write(name, arrays, meta, source=source, root=root)
     return read(name, root)
+
+
+def prepare_from(name: str, path, load, how: str, force: bool = False) -> str:
+    """Shared ``prepare`` of the ``nas-harness data`` preparers: convert ``path`` into cache
+    ``name`` with ``load(path)`` (afresh with ``force``); ``how`` says where to get the file."""
+    if not Path(path).exists():
+        raise DataError(f"data file {path} does not exist; {how}")
+    if force:
+        for p in paths(name):
+            p.unlink(missing_ok=True)
+    c = load(path)
+    return f"{name}: cache {c.path} ({c.path.stat().st_size / 1e6:.0f} MB) from {path}"
+
+
+def check_with(name: str, verify) -> list | None:
+    """Shared ``check``: ``None`` without a cache, else its checksum line plus ``verify(cache)``."""
+    if read_sidecar(name) is None:
+        return None
+    c = read(name)
+    return [("checksum", True, f"sha256 {c.meta['sha256'][:12]}... ok")] + verify(c)

@@ -243,21 +243,9 @@ def verify(c: _cache.Cache) -> list[tuple[str, bool, str]]:
 # --- the ``nas-harness data`` protocol (see :mod:`harness.data`) -----------------------------
 def prepare(path, force: bool = False) -> str:
     """Convert the official data at ``path`` into the cache (again with ``force``)."""
-    from pathlib import Path
-
-    if not Path(path).exists():
-        raise DataError(f"data file {path} does not exist; {HOW}")
-    if force:
-        npz, side = _cache.paths(CACHE_NAME)
-        side.unlink(missing_ok=True)
-        npz.unlink(missing_ok=True)
-    c = load(path)
-    return f"{CACHE_NAME}: cache {c.path} ({c.path.stat().st_size / 1e6:.0f} MB) from {path}"
+    return _cache.prepare_from(CACHE_NAME, path, load, HOW, force)
 
 
 def check():
     """``None`` when there is no cache, else :func:`verify` of it plus its checksum."""
-    if _cache.read_sidecar(CACHE_NAME) is None:
-        return None
-    c = _cache.read(CACHE_NAME)
-    return [("checksum", True, f"sha256 {c.meta['sha256'][:12]}... ok")] + verify(c)
+    return _cache.check_with(CACHE_NAME, verify)
