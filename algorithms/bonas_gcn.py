@@ -170,23 +170,28 @@ class GraphBatch:
     @classmethod
     def from_graphs(cls, graphs, edges: str = "undirected") -> "GraphBatch":
         """Batch of ``(adj, feats)`` pairs (``space.graph`` output); sizes may differ."""
-        if len({g[1].shape for g in graphs}) == 1:
+        groups: dict = {}
+        for i, g in enumerate(graphs):
+            groups.setdefault(g[1].shape, []).append(i)
+        if len(groups) == 1:
             return cls.from_arrays(np.stack([g[0] for g in graphs]), np.stack([g[1] for g in graphs]), edges)
         import torch
 
-        parts = [cls.from_arrays(g[0][None], g[1][None], edges) for g in graphs]
-        sizes = [p.x.shape[0] for p in parts]
-        offs = np.cumsum([0] + sizes[:-1])
-        src, dst, val = [], [], []
-        for p, o in zip(parts, offs):
-            ei, w = p.edges()
-            src.append(ei[0].numpy() + o)
-            dst.append(ei[1].numpy() + o)
-            val.append(w.numpy())
-        total = int(sum(sizes))
-        adj_t = _csr(np.concatenate(dst), np.concatenate(src), np.concatenate(val), total)
-        readout = torch.cat([p.readout + int(o) for p, o in zip(parts, offs)])
-        return cls(torch.cat([p.x for p in parts]), adj_t, readout)
+        # one vectorized batch per cell size, merged block-diagonally; readout in input order
+        xs, rows, cols, vals = [], [], [], []
+        readout = torch.empty(len(graphs), dtype=torch.long)
+        offset = 0
+        for idx in groups.values():
+            part = cls.from_arrays(np.stack([graphs[i][0] for i in idx]), np.stack([graphs[i][1] for i in idx]), edges)
+            ei, w = part.edges()
+            xs.append(part.x)
+            rows.append(ei[1].numpy() + offset)
+            cols.append(ei[0].numpy() + offset)
+            vals.append(w.numpy())
+            readout[torch.tensor(idx)] = part.readout + offset
+            offset += part.x.shape[0]
+        adj_t = _csr(np.concatenate(rows), np.concatenate(cols), np.concatenate(vals), offset)
+        return cls(torch.cat(xs), adj_t, readout)
 
 
 def _graph_edges(adj: np.ndarray, edges: str) -> tuple[np.ndarray, np.ndarray]:

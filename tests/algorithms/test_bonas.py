@@ -286,3 +286,13 @@ def test_initial_samples_are_counted_and_bo_beats_the_initial_design(analog):
     tr = run_once(_factory(n_init=10, epochs=30, pool_size=200), analog, budget=40, seed=3)
     assert len(tr["search"]) == 40
     assert tr["search"][10:].mean() > tr["search"][:10].mean()
+
+
+@pytest.mark.slow
+def test_bonas_ea_finds_the_nb201_optimum_faster_than_evolution(nb201_csv):
+    """Reproduction in miniature (the full one: ``nas-harness bench bonas --seeds 50``)."""
+    from harness.bench.bonas import run_one
+
+    bonas = [run_one("bonas-ea", s, nb201_csv, "cifar10", 1000, {})["samples"] for s in range(5)]
+    rea = [run_one("evolution", s, nb201_csv, "cifar10", 15625, {})["samples"] for s in range(20)]
+    assert np.mean(bonas) < 200 < np.mean(rea)
