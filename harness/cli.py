@@ -46,6 +46,9 @@ def main(argv=None) -> int:
     except HarnessError as e:
         print(f"nas-harness: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into e.g. `head`: not an error
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("nas-harness: interrupted; finished runs are kept", file=sys.stderr)
         return 130
