@@ -74,3 +74,18 @@ def missing_capabilities(requires, space) -> list[str]:
         if not ok:
             out.append(cap)
     return out
+
+
+def episode_starts(oracle, rng):
+    """Start architectures for an episodic algorithm, one per episode.
+
+    When the protocol fixes start states (``oracle.start_states``), yields each of them once,
+    in order, and then stops (the algorithm is done). Otherwise yields ``space.sample(rng)``
+    forever (the oracle's budget ends the run).
+    """
+    if oracle.start_states is not None:
+        yield from oracle.start_states
+        return
+    space = oracle.space
+    while True:
+        yield space.sample(rng)

@@ -22,8 +22,11 @@ class RandomSearchConfig:
 
 
 class RandomSearch(Algorithm):
+    """Uniform random search, without (default) or with replacement."""
+
     name = "random"
     Config = RandomSearchConfig
+    test_hyperparameters = {}
 
     def run(self, oracle, rng) -> None:
         space = oracle.space

@@ -13,10 +13,25 @@ from harness.errors import ConfigError
 # name -> "module:Class"; modules are imported only when the algorithm is used.
 BUILTIN: dict[str, str] = {
     "random": "algorithms.random_search:RandomSearch",
+    "lanas": "algorithms.lanas:LaNAS",
+    "apex": "algorithms.apex:ApeX",
+    "evolution": "algorithms.evolution:RegularizedEvolution",
+    "local-search": "algorithms.local_search:LocalSearch",
+    "local-search-first": "algorithms.local_search:FirstImprovementLocalSearch",
+    "random-walk": "algorithms.random_walk:RandomWalk",
+    "mcts": "algorithms.mcts:MCTS",
+    "reinforce": "algorithms.reinforce:Reinforce",
+    "tpe": "algorithms.tpe:TPE",
     "l2nas": "algorithms.l2nas:L2NAS",
     "l2nas-tuned": "algorithms.l2nas:L2NASTuned",
     "l2nas-darts": "algorithms.l2nas:L2NASDarts",
+    "bonas": "algorithms.bonas:BONAS",
 }
+
+# The baselines every method is compared against (issue 5; docs/baselines.md).
+BASELINES: tuple[str, ...] = (
+    "random", "evolution", "local-search", "local-search-first", "random-walk", "mcts", "reinforce", "tpe",
+)
 
 ENTRY_POINT_GROUP = "nas_harness.algorithms"
 

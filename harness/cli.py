@@ -18,7 +18,7 @@ import sys
 from harness.errors import HarnessError
 
 # subcommand modules under harness.commands, in help order
-COMMANDS = ("run", "list", "bench")
+COMMANDS = ("run", "report", "leaderboard", "paper", "list", "sync", "bench", "data")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -46,6 +46,9 @@ def main(argv=None) -> int:
     except HarnessError as e:
         print(f"nas-harness: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into e.g. `head`: not an error
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("nas-harness: interrupted; finished runs are kept", file=sys.stderr)
         return 130

@@ -28,6 +28,11 @@ def check_space(space, n: int = 50, seed: int = 0) -> None:
             assert space.contains(b), f"{space.id}: neighbour {b!r} of {a!r} is not a member"
             if hasattr(space, "edit_distance"):
                 assert space.edit_distance(a, b) == 1, f"{space.id}: neighbour {b!r} of {a!r} is not one edit away"
+        for u in (0.0, 0.37, 0.999999):
+            pick, n = space.pick_neighbour(a, u)
+            assert n == len(nbs) and (pick == nbs[min(int(u * n), n - 1)] if n else pick is None), (
+                f"{space.id}: pick_neighbour({a!r}, {u}) disagrees with neighbours()"
+            )
         assert isinstance(space.key(a), str)
         assert space.parse(space.format(a)) == a, f"{space.id}: parse(format({a!r})) round trip failed"
         v = space.vector(a)

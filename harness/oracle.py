@@ -12,13 +12,20 @@ The benchmark counts, not the algorithm (COCO's observer, Gymnasium's TimeLimit)
   repeats also end the run (the record is then marked ``stalled``).
 * Noise ``mean``: the value averaged over the benchmark's training repeats; ``sample``: one
   repeat drawn per counted query with the run's ``noise`` stream (then cached under ``unique``).
+  Missing repeats (NaN, e.g. NB201 cells with fewer seeds) are never drawn: a NaN draw is
+  redrawn among the present repeats, which keeps the draw uniform over them.
 * The *report* metric (e.g. test accuracy, always the mean over repeats) is recorded but never
   returned. The trajectory keeps, per counted query: space index (-1 for infinite spaces), key,
   search value, report value, the incumbent (best search value so far; ties keep the earlier)
   with its index and report value, and the elapsed seconds since the oracle was created.
 * Learned policies that train on the benchmark (Ape-X) query through ``oracle.training()``, a
   second ledger that is counted and reported separately and never enters the trajectory.
+  Training actors in other processes use ``training().detached()`` (a picklable value source
+  that counts its own lookups) and their counts are added back with ``training().charge(n)``.
 * Episodic algorithms call ``record_episode`` for the improvement histograms.
+* ``stop_at_optimum`` (a protocol's ``until_optimum``): on a tabular benchmark, the first
+  counted query of an architecture whose mean search value is the global optimum is recorded
+  and then ends the run (:class:`BudgetExhausted`; ``found_optimum`` becomes True).
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ class Oracle:
         noise: ``"mean"`` or ``"sample"`` (needs per-repeat columns).
         rng: generator for noise sampling (required when ``noise="sample"``).
         start_states: fixed initial architectures for episodic algorithms, or ``None``.
+        stop_at_optimum: end the run at the first counted query of a global optimum (tabular only).
     """
 
     def __init__(
@@ -58,6 +66,7 @@ class Oracle:
         noise: str = "mean",
         rng: np.random.Generator | None = None,
         start_states: Sequence[Any] | None = None,
+        stop_at_optimum: bool = False,
     ):
         if int(budget) <= 0:
             raise ConfigError(f"budget must be a positive number of queries, got {budget}")
@@ -89,6 +98,14 @@ class Oracle:
                 raise ConfigError(
                     f"benchmark {benchmark.name} keeps no training repeats of {self.search_metric}; use noise='mean'"
                 )
+        self._stop_set = None
+        self.found_optimum = False
+        if stop_at_optimum:
+            if not self._tabular or not hasattr(benchmark, "optimum"):
+                raise ConfigError(f"until_optimum needs a tabular benchmark with a known optimum; {benchmark.name} has none")
+            means = benchmark.mean(self.search_metric)
+            best = benchmark.optimum(self.search_metric)[0]
+            self._stop_set = frozenset(np.flatnonzero(means == best).tolist())
         self._cache: dict = {}
         self._used = 0
         self._free = 0
@@ -139,11 +156,17 @@ class Oracle:
         else:
             row = self._repeats[idx]
             v = float(row[self._rng.integers(row.shape[0])])
+            if v != v:  # a missing repeat (NaN): draw again among the present ones (still uniform)
+                present = row[~np.isnan(row)]
+                v = float(present[self._rng.integers(present.shape[0])]) if present.size else v
         self._t_ref.append(idx)
         self._t_search.append(v)
         self._t_time.append(time.perf_counter())
         if self._unique:
             self._cache[idx] = v
+        if self._stop_set is not None and idx in self._stop_set:
+            self.found_optimum = True
+            raise BudgetExhausted("global optimum found (until_optimum)")
         return v
 
     def query_batch(self, archs: Sequence[Any]) -> np.ndarray:
@@ -292,3 +315,51 @@ class TrainingOracle:
     @property
     def used(self) -> int:
         return self._p._training_used
+
+    def detached(self) -> "DetachedTrainingValues":
+        """A picklable value source with the same values, for actors in other processes.
+
+        It counts its own lookups (``.used``); the process that owns the oracle adds them to
+        the training ledger with :meth:`charge`.
+        """
+        return DetachedTrainingValues(self._p.benchmark, self.search_metric)
+
+    def charge(self, n: int) -> None:
+        """Add ``n`` training queries made elsewhere (e.g. by a :meth:`detached` source)."""
+        if int(n) < 0:
+            raise ValueError(f"cannot charge a negative number of training queries ({n})")
+        self._p._training_used += int(n)
+
+
+class DetachedTrainingValues:
+    """Search-metric values (training-repeat mean) of one benchmark, without a ledger.
+
+    Made by :meth:`TrainingOracle.detached` for training actors in other processes (picklable
+    when the benchmark is). ``used`` counts lookups; charge them back to the training ledger.
+    """
+
+    def __init__(self, benchmark, search_metric: str):
+        self.benchmark = benchmark
+        self.space = benchmark.space
+        self.search_metric = search_metric
+        self.maximize = benchmark.maximize(search_metric)
+        self.used = 0
+        self._values = None
+
+    def query(self, arch) -> float:
+        return float(self.query_batch([arch])[0])
+
+    def query_batch(self, archs) -> np.ndarray:
+        self.used += len(archs)
+        if getattr(self.benchmark, "kind", "") == "tabular":
+            if self._values is None:
+                self._values = self.benchmark.mean(self.search_metric)
+            return self._values[[self.space.index(a) for a in archs]].astype(float)
+        for a in archs:
+            self.space.validate(a)
+        return np.asarray(self.benchmark.predict(list(archs), self.search_metric), dtype=float)
+
+    def __getstate__(self):
+        d = dict(self.__dict__)
+        d["_values"] = None  # rebuilt from the benchmark on first use
+        return d

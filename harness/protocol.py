@@ -3,13 +3,49 @@
 A :class:`Protocol` names the benchmark (+ dataset, + data file), the search and report
 metrics, the budget and reporting checkpoints, the counting rule, noise, the seeds,
 per-algorithm hyperparameter overrides and episode settings. Shipped protocols live in
-``protocols/*.toml`` (see :func:`load_protocol`); ``Protocol.adhoc`` builds one from CLI options.
+``protocols/*.toml`` (see :func:`load_protocol` and ``docs/protocols.md``);
+``Protocol.adhoc`` builds one from CLI options.
+
+A protocol file is TOML::
+
+    name = "nb201-cifar10"          # id = name + "-v" + version
+    version = 1
+    description = "..."
+    benchmark = "nb201"             # a family (see `nas-harness list benchmarks`) ...
+    dataset = "cifar10"             # ... and its dataset (or a combined name as benchmark)
+    data = "path/to/table.csv"      # optional default data file (relative to this file)
+    search_metric = "test_accuracy" # what the algorithm sees
+    report_metric = "test_accuracy" # what is reported (never shown to the algorithm)
+    budget = 1000                   # counted queries per run
+    checkpoints = [100, 500, 1000]  # query counts reported in tables (<= budget)
+    counting = "unique"             # or "all"
+    noise = "mean"                  # or "sample" (one training repeat per query)
+    seeds = 10                      # a count (0..9) or a list [0, 4, 7]
+    until_optimum = false           # stop a run when the global optimum is queried
+
+    [algorithms.random]             # per-algorithm hyperparameter overrides
+    replace = false
+
+    [episodes]                      # for episodic algorithms
+    start_states = 10000
+    start_seed = 0
+    length = 32
+    episodes = 0
+
+Every key is checked on load; an error names the file and the key (:class:`ConfigError`).
+Metric names are checked against :data:`BENCHMARK_METRICS` (a static list per benchmark
+family, so no data file is needed to validate a protocol).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import os
+import tomllib
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any
+
+from harness.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -56,6 +92,11 @@ class Protocol:
         """Versioned id, e.g. ``nb201-cifar10-v1``."""
         return f"{self.name}-v{self.version}"
 
+    @property
+    def report_checkpoints(self) -> tuple[int, ...]:
+        """The checkpoints, or ``(budget,)`` when the protocol names none."""
+        return self.checkpoints or (self.budget,)
+
     def overrides(self, algorithm: str) -> dict[str, Any]:
         return dict(self.algorithms.get(algorithm, {}))
 
@@ -64,6 +105,23 @@ class Protocol:
         d["checkpoints"] = list(self.checkpoints)
         d["seeds"] = list(self.seeds)
         return d
+
+    def with_budget(self, budget: int) -> "Protocol":
+        """The same protocol with another budget, under a derived name (``<name>-budget<Q>``).
+
+        The name changes because the budget changes the numbers: runs of the derived protocol
+        are stored, resumed and reported apart from the original's. Checkpoints beyond the new
+        budget are dropped.
+        """
+        budget = int(budget)
+        if budget == self.budget:
+            return self
+        if budget <= 0:
+            raise ConfigError(f"budget must be a positive number of queries, got {budget}")
+        cps = tuple(c for c in self.checkpoints if c <= budget)
+        if self.checkpoints and budget not in cps:
+            cps = cps + (budget,)
+        return replace(self, name=f"{self.name}-budget{budget}", budget=budget, checkpoints=cps)
 
     @classmethod
     def adhoc(cls, benchmark: str, budget: int, seeds, dataset=None, data=None, **kw) -> "Protocol":
@@ -74,3 +132,267 @@ class Protocol:
         name = f"{family}-{ds}" if ds and family != "nb201-analog" else family
         seeds = tuple(range(seeds)) if isinstance(seeds, int) else tuple(seeds)
         return cls(name=f"adhoc-{name}", benchmark=family, dataset=ds, data=data, budget=int(budget), seeds=seeds, **kw)
+
+
+# --- what a protocol may name ------------------------------------------------------------------
+# Metric names per benchmark family, so that a protocol is validated without loading its data.
+# Add a family here when you add a benchmark (harness.benchmarks.BENCHMARKS). ``tabular`` says
+# whether the benchmark knows its global optimum (needed by ``until_optimum``).
+BENCHMARK_METRICS: dict[str, dict[str, Any]] = {
+    "nb201": {
+        # the union over the accepted data: the NATS-Bench TSS CSV export has test_accuracy only;
+        # the official data adds the rest (see harness.benchmarks.nb201). The oracle checks the
+        # metric against the actual file when a run starts.
+        "metrics": ("test_accuracy", "valid_accuracy", "test_accuracy_12ep", "valid_accuracy_12ep", "parameters",
+                    "flops", "latency", "training_time", "training_time_12ep"),
+        "datasets": ("cifar10", "cifar100", "imagenet16-120", "cifar10-valid"),
+        "aliases": {"imagenet16": "imagenet16-120", "imagenet": "imagenet16-120"},
+        "tabular": True,
+    },
+    "nb201-analog": {
+        "metrics": ("baseline_accuracy", "ptq_accuracy", "qat_accuracy", "noisy_accuracy", "analog_accuracy")
+        + tuple(f"{k}_drift_{t}" for k in ("baseline", "analog") for t in (60, 3600, 86400, 2592000)),
+        "datasets": (),
+        "tabular": True,
+    },
+    "nasbench-graph": {
+        "metrics": ("valid_accuracy", "test_accuracy", "latency", "parameters"),
+        "datasets": ("cora", "citeseer", "pubmed", "cs", "physics", "photo", "computers", "arxiv", "proteins"),
+        "tabular": True,
+    },
+    "nb101": {  # 108 epochs unsuffixed, the other budgets as _<e>ep (harness.benchmarks.nb101)
+        "metrics": ("valid_accuracy", "test_accuracy", "training_time", "parameters")
+        + tuple(f"{m}_{e}ep" for e in (4, 12, 36) for m in ("valid_accuracy", "test_accuracy", "training_time")),
+        "datasets": (),
+        "tabular": True,
+    },
+    # NB301 (surrogate) lands separately; its XGB ensemble predicts validation accuracy (%) only.
+    "nb301": {"metrics": ("valid_accuracy",), "datasets": (), "tabular": False},
+}
+
+KEYS = {
+    "name": str, "version": int, "description": str, "benchmark": str, "dataset": str, "data": str,
+    "search_metric": str, "report_metric": str, "budget": int, "checkpoints": list, "counting": str,
+    "noise": str, "seeds": (int, list), "until_optimum": bool, "algorithms": dict, "episodes": dict,
+}
+EPISODE_KEYS = ("start_states", "start_seed", "length", "episodes")
+REQUIRED = ("name", "benchmark", "budget")
+
+
+def _resolve_benchmark(benchmark: str, dataset: str | None, err) -> tuple[str, str | None, dict | None]:
+    """``(family, dataset, static info or None)``; unknown names raise through ``err``."""
+    from harness.benchmarks import BENCHMARKS, resolve
+
+    names = dict(BENCHMARK_METRICS)
+    for fam in BENCHMARKS:
+        names.setdefault(fam, None)
+    fam = benchmark if benchmark in names else None
+    ds = dataset
+    if fam is None:  # a combined name such as nasbench-graph-cora
+        for f in sorted(names, key=len, reverse=True):
+            if benchmark.startswith(f + "-"):
+                fam, rest = f, benchmark[len(f) + 1:]
+                if dataset is not None and dataset != rest:
+                    err("dataset", f"benchmark {benchmark!r} already names dataset {rest!r}, but dataset is {dataset!r}")
+                ds = rest
+                break
+    if fam is None:
+        err("benchmark", f"unknown benchmark {benchmark!r}; choose one of: {', '.join(sorted(names))}")
+    info = BENCHMARK_METRICS.get(fam)
+    if info is None:  # registered family without a static entry: let the registry judge
+        try:
+            fam, ds = resolve(fam, ds)
+        except ConfigError as e:
+            err("dataset" if ds else "benchmark", str(e))
+        return fam, ds, None
+    datasets = info["datasets"]
+    ds = info.get("aliases", {}).get(ds, ds)
+    if datasets:
+        if ds is None:
+            ds = datasets[0]
+        elif ds not in datasets:
+            err("dataset", f"benchmark {fam} has no dataset {ds!r}; choose one of: {', '.join(datasets)}")
+    elif ds not in (None, "cifar10"):
+        err("dataset", f"benchmark {fam} has no datasets to choose (got {ds!r})")
+    else:
+        ds = None
+    return fam, ds, info
+
+
+def _metrics_of(family: str, dataset: str | None, info: dict | None) -> tuple[str, ...] | None:
+    if info is not None:
+        return tuple(info["metrics"])
+    from harness.benchmarks import BENCHMARKS, get_benchmark
+
+    if BENCHMARKS[family].needs_data:
+        return None  # cannot know without the file; the oracle checks at run time
+    return tuple(get_benchmark(family, dataset).metrics)
+
+
+def protocol_from_dict(d: dict[str, Any], source: str = "<dict>") -> Protocol:
+    """A validated :class:`Protocol` from the parsed TOML ``d``; errors name ``source`` and the key."""
+    from harness.oracle import COUNTING_RULES, NOISE_MODES
+
+    def err(key, msg):
+        raise ConfigError(f"{source}: key {key!r}: {msg}")
+
+    def typename(t):
+        return " or ".join(x.__name__ for x in t) if isinstance(t, tuple) else t.__name__
+
+    if not isinstance(d, dict):
+        raise ConfigError(f"{source}: a protocol file must be a TOML table")
+    for k in d:
+        if k not in KEYS:
+            err(k, f"unknown key; allowed keys: {', '.join(KEYS)}")
+    for k in REQUIRED:
+        if k not in d:
+            err(k, "missing (required)")
+    for k, t in KEYS.items():
+        if k in d:
+            v = d[k]
+            ok = isinstance(v, t) and not (isinstance(v, bool) and t in (int, (int, list)))
+            if not ok:
+                err(k, f"must be {typename(t)}, got {type(v).__name__} {v!r}")
+
+    def int_ge(key, v, lo, where=None):
+        if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+            err(where or key, f"must be an integer >= {lo}, got {v!r}")
+        return v
+
+    name = d["name"]
+    if not name or any(c in name for c in "/\\ \t"):
+        err("name", f"must be a non-empty name without spaces or slashes, got {name!r}")
+    version = int_ge("version", d.get("version", 1), 1)
+    budget = d["budget"]
+    if budget <= 0:
+        err("budget", f"must be a positive number of queries, got {budget}")
+    cps = d.get("checkpoints", [])
+    for c in cps:
+        if isinstance(c, bool) or not isinstance(c, int) or c <= 0:
+            err("checkpoints", f"must be positive integers, got {c!r}")
+        if c > budget:
+            err("checkpoints", f"checkpoint {c} lies beyond the budget {budget}")
+    if list(cps) != sorted(set(cps)):
+        err("checkpoints", f"must be strictly increasing, got {cps}")
+    counting = d.get("counting", "unique")
+    if counting not in COUNTING_RULES:
+        err("counting", f"unknown counting rule {counting!r}; choose one of: {', '.join(COUNTING_RULES)}")
+    noise = d.get("noise", "mean")
+    if noise not in NOISE_MODES:
+        err("noise", f"unknown noise mode {noise!r}; choose one of: {', '.join(NOISE_MODES)}")
+    seeds = d.get("seeds", 1)
+    if isinstance(seeds, int):
+        if seeds <= 0:
+            err("seeds", f"a count of seeds must be positive, got {seeds}")
+        seeds = tuple(range(seeds))
+    else:
+        if not seeds:
+            err("seeds", "the list of seeds is empty")
+        for s in seeds:
+            if isinstance(s, bool) or not isinstance(s, int) or s < 0:
+                err("seeds", f"seeds must be non-negative integers, got {s!r}")
+        if len(set(seeds)) != len(seeds):
+            err("seeds", f"repeated seeds in {seeds}")
+        seeds = tuple(seeds)
+
+    family, dataset, info = _resolve_benchmark(d["benchmark"], d.get("dataset"), err)
+    metrics = _metrics_of(family, dataset, info)
+    for key in ("search_metric", "report_metric"):
+        m = d.get(key)
+        if m is not None and metrics is not None and m not in metrics:
+            err(key, f"benchmark {family} has no metric {m!r}; choose one of: {', '.join(metrics)}")
+    until_optimum = d.get("until_optimum", False)
+    if until_optimum and info is not None and not info.get("tabular", True):
+        err("until_optimum", f"benchmark {family} is a surrogate without a known global optimum")
+
+    algos = {}
+    for a, hp in d.get("algorithms", {}).items():
+        if not isinstance(hp, dict):
+            err(f"algorithms.{a}", f"must be a table of hyperparameters, got {type(hp).__name__} {hp!r}")
+        algos[a] = dict(hp)
+    ep = d.get("episodes", {})
+    for k in ep:
+        if k not in EPISODE_KEYS:
+            err(f"episodes.{k}", f"unknown key; allowed keys: {', '.join(EPISODE_KEYS)}")
+    episodes = EpisodeSettings(
+        start_states=int_ge("start_states", ep.get("start_states", 0), 0, "episodes.start_states"),
+        start_seed=int_ge("start_seed", ep.get("start_seed", 0), 0, "episodes.start_seed"),
+        length=int_ge("length", ep.get("length", 32), 1, "episodes.length"),
+        episodes=int_ge("episodes", ep.get("episodes", 0), 0, "episodes.episodes"),
+    )
+    data = d.get("data")
+    if data is not None and source not in ("<dict>", ""):
+        p = Path(os.path.expanduser(data))
+        data = str(p if p.is_absolute() else (Path(source).parent / p).resolve())
+    return Protocol(
+        name=name, version=version, benchmark=family, dataset=dataset, data=data, budget=budget,
+        search_metric=d.get("search_metric"), report_metric=d.get("report_metric"), checkpoints=tuple(cps),
+        counting=counting, noise=noise, seeds=seeds, algorithms=algos, episodes=episodes,
+        until_optimum=until_optimum, description=d.get("description", "").strip(), source=source,
+    )
+
+
+# --- where shipped protocols are ---------------------------------------------------------------
+def protocol_dirs() -> list[Path]:
+    """Folders searched for shipped protocols, in order.
+
+    ``$NAS_HARNESS_PROTOCOLS`` (``os.pathsep``-separated), then ``protocols/`` of the source
+    checkout this package runs from (when there is one), then the copy shipped inside the
+    installed package (``harness/_protocols``, written by the build).
+    """
+    out = [Path(p) for p in os.environ.get("NAS_HARNESS_PROTOCOLS", "").split(os.pathsep) if p]
+    pkg = Path(__file__).resolve().parent
+    checkout = pkg.parent
+    if (checkout / "pyproject.toml").is_file() and (checkout / "protocols").is_dir():
+        out.append(checkout / "protocols")
+    if (pkg / "_protocols").is_dir():
+        out.append(pkg / "_protocols")
+    return out
+
+
+def _shipped() -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for d in protocol_dirs():
+        for f in sorted(d.glob("*.toml")):
+            found.setdefault(f.stem, f)
+    return found
+
+
+def load_protocol_file(path: str | os.PathLike) -> Protocol:
+    """Load and validate one protocol file."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            d = tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"protocol file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    return protocol_from_dict(d, str(path))
+
+
+def load_protocol(name_or_path: str | os.PathLike) -> Protocol:
+    """A shipped protocol by name (``nb201-cifar10``) or the protocol file at a path.
+
+    A name may carry its version (``nb201-cifar10-v1``); it must then match the file's.
+    """
+    s = str(name_or_path)
+    p = Path(os.path.expanduser(s))
+    if s.endswith(".toml") or os.sep in s or "/" in s or p.is_file():
+        return load_protocol_file(p)
+    shipped = _shipped()
+    if s in shipped:
+        return load_protocol_file(shipped[s])
+    base, _, ver = s.rpartition("-v")
+    if base in shipped and ver.isdigit():
+        prot = load_protocol_file(shipped[base])
+        if prot.version != int(ver):
+            raise ConfigError(f"protocol {base} is at version {prot.version}, not {ver} (file {shipped[base]})")
+        return prot
+    raise ConfigError(f"unknown protocol {s!r}; choose one of: {', '.join(shipped) or '(none found)'} "
+                      "(or give the path of your own .toml file)")
+
+
+def list_protocols() -> list[Protocol]:
+    """Every shipped protocol, loaded and validated, sorted by name."""
+    return [load_protocol_file(f) for _, f in sorted(_shipped().items())]

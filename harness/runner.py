@@ -77,6 +77,7 @@ def make_oracle(protocol: Protocol, noise_rng=None):
         noise=protocol.noise,
         rng=noise_rng,
         start_states=start_states(protocol, bench.space),
+        stop_at_optimum=protocol.until_optimum,
     )
 
 
@@ -118,6 +119,7 @@ def execute(job: Job, catch: bool = False) -> RunRecord:
         "search_metric": oracle.search_metric,
         "report_metric": oracle.report_metric,
         "maximize": oracle.maximize,
+        "maximize_report": bool(bench.maximize(oracle.report_metric)) if hasattr(bench, "maximize") else oracle.maximize,
         "budget": p.budget,
         "counting": p.counting,
         "noise": p.noise,
@@ -126,6 +128,8 @@ def execute(job: Job, catch: bool = False) -> RunRecord:
         "status": status,
         "error": error,
         "stalled": oracle.stalled,
+        "until_optimum": p.until_optimum,
+        "found_optimum": oracle.found_optimum,
         "wall_time": time.perf_counter() - t0,
         "training_queries": oracle.training_queries,
     }
@@ -137,10 +141,38 @@ def execute(job: Job, catch: bool = False) -> RunRecord:
     return RunRecord(meta=meta, trajectory=oracle.trajectory(), episodes=oracle.episodes())
 
 
+_THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
 def _worker_init():
-    # One BLAS/torch thread per worker process: the pool provides the parallelism.
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    os.environ.setdefault("MKL_NUM_THREADS", "1")
+    """Pool initializer: one torch thread per worker (BLAS is limited through the environment
+    the worker was started with, see :func:`single_threaded_children`)."""
+    import sys
+
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
+
+
+class single_threaded_children:
+    """Context: processes started inside it get one BLAS/OpenMP thread each.
+
+    The variables must be in the environment *before* a worker imports numpy, i.e. when it is
+    spawned; setting them in an initializer is too late. The pool provides the parallelism.
+    """
+
+    def __enter__(self):
+        self._old = {k: os.environ.get(k) for k in _THREAD_VARS}
+        for k in _THREAD_VARS:
+            os.environ[k] = "1"
+        return self
+
+    def __exit__(self, *exc):
+        for k, v in self._old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        return False
 
 
 def _execute_caught(job: Job) -> RunRecord:
@@ -159,7 +191,7 @@ def run_jobs(jobs: Iterable[Job], workers: int = 1, catch: bool = True) -> Itera
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     ctx = mp.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init) as pool:
+    with single_threaded_children(), ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init) as pool:
         futures = [pool.submit(fn, j) for j in jobs]
         for f in as_completed(futures):
             yield f.result()

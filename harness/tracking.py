@@ -117,6 +117,23 @@ def log_records(records: Iterable[RunRecord], uri: str | None = None) -> list[st
     return [log_record(r, uri, client) for r in records]
 
 
+def logged_run_keys(protocol: str, uri: str | None = None, client=None) -> set[str]:
+    """Run keys of the FINISHED runs already logged for a protocol (for idempotent logging)."""
+    uri = resolve_uri(uri)
+    client = client or _client(uri)
+    exp = client.get_experiment_by_name(experiment_name(protocol))
+    if exp is None:
+        return set()
+    keys, token = set(), None
+    while True:
+        page = client.search_runs([exp.experiment_id], filter_string="attributes.status = 'FINISHED'",
+                                  max_results=5000, page_token=token)
+        keys.update(r.data.tags.get("run_key", "") for r in page)
+        token = page.token
+        if not token:
+            return keys
+
+
 def search_runs(protocol: str | None = None, uri: str | None = None):
     """Runs of a protocol (or all nas-harness experiments) as a pandas DataFrame."""
     import mlflow
@@ -144,3 +161,18 @@ def load_record(run_id: str, uri: str | None = None) -> RunRecord:
     with tempfile.TemporaryDirectory() as d:
         path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="record.json", dst_path=d, tracking_uri=uri)
         return RunRecord.read(path)
+
+
+def log_artifacts(paths, protocol: str, uri: str | None = None, run_name: str = "report",
+                  artifact_path: str | None = None, tags: dict | None = None) -> str:
+    """Log files (e.g. a report's plots) as artifacts of a new MLflow run in the protocol's
+    experiment, tagged ``kind=<run_name>``; returns the run id."""
+    uri = resolve_uri(uri)
+    client = _client(uri)
+    exp_id = _experiment_id(client, experiment_name(protocol), uri)
+    run = client.create_run(exp_id, run_name=run_name, tags={"kind": run_name, "protocol": protocol, **(tags or {})})
+    rid = run.info.run_id
+    for p in paths:
+        client.log_artifact(rid, str(p), artifact_path=artifact_path)
+    client.set_terminated(rid, status="FINISHED")
+    return rid

@@ -31,10 +31,20 @@ BENCHMARKS: dict[str, Entry] = {
     ),
     "nb201": Entry(
         "harness.benchmarks.nb201:load",
-        datasets=("cifar10", "cifar100", "imagenet16-120"),
+        datasets=("cifar10", "cifar100", "imagenet16-120", "cifar10-valid"),
         needs_data=True,
         aliases=(("imagenet16", "imagenet16-120"),),
-        summary="official NAS-Bench-201/NATS-Bench TSS numbers (--data PATH)",
+        summary="official NAS-Bench-201/NATS-Bench TSS numbers (--data PATH, or the prepared cache)",
+    ),
+    "nb101": Entry(
+        "harness.benchmarks.nb101:load",
+        needs_data=True,
+        summary="official NAS-Bench-101 numbers, CIFAR-10 (--data nasbench_only108.tfrecord, or the prepared cache)",
+    ),
+    "nb301": Entry(
+        "harness.benchmarks.nb301:load",
+        needs_data=True,
+        summary="NAS-Bench-301 surrogate ensemble mean, DARTS space (--data MODEL_DIR or `data prepare nb301`)",
     ),
 }
 

@@ -12,7 +12,7 @@ def register(sub) -> None:
     bs = p.add_subparsers(dest="bench", metavar="NAME", parser_class=type(p))
     bs.required = True
     for name in BENCHES:
-        mod = importlib.import_module(f"harness.bench.{name}")
+        mod = importlib.import_module(f"harness.bench.{name.replace('-', '_')}")
         bp = bs.add_parser(name, help=(mod.__doc__ or "").strip().splitlines()[0])
         mod.add_arguments(bp)
         bp.set_defaults(func=mod.main)

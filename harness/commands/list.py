@@ -1,4 +1,4 @@
-"""``nas-harness list benchmarks|algorithms|spaces``."""
+"""``nas-harness list benchmarks|algorithms|spaces|protocols``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ WHAT = ("benchmarks", "algorithms", "spaces")
 
 
 def register(sub) -> None:
-    p = sub.add_parser("list", help="list benchmarks, algorithms, spaces")
+    p = sub.add_parser("list", help="list benchmarks, algorithms, spaces, protocols")
     p.add_argument("what", choices=WHAT + tuple(_extra()), help="what to list")
     p.set_defaults(func=main)
 
@@ -46,6 +46,8 @@ def main(args) -> int:
     elif args.what == "protocols":
         from harness.protocol import list_protocols
 
-        print(tabulate([[p.name, p.benchmark, p.dataset or "-", p.budget, len(p.seeds), p.description] for p in list_protocols()],
-                       headers=["protocol", "benchmark", "dataset", "budget", "seeds", "what"], maxcolwidths=[None, None, None, None, None, 60]))
+        rows = [[p.name, p.version, p.benchmark, p.dataset or "-", p.budget, " ".join(map(str, p.checkpoints)) or "-",
+                 len(p.seeds), p.description] for p in list_protocols()]
+        print(tabulate(rows, headers=["protocol", "v", "benchmark", "dataset", "budget", "checkpoints", "seeds", "what"],
+                       maxcolwidths=[None, None, None, None, None, 16, None, 56]))
     return 0

@@ -1,7 +1,10 @@
 """``nas-harness run``: run algorithms x seeds on a benchmark, keep raw records, log to MLflow.
 
 With no options it runs the small default job: random search on ``nb201-analog``, 3 seeds,
-300 queries each. Raw records are written under ``results/runs/<protocol id>/`` before anything
+300 queries each. ``--protocol NAME|PATH`` runs a shipped protocol (``nas-harness list
+protocols``) or the user's own TOML file; ``--algorithm``, ``--seeds``, ``--budget`` and
+``--data`` then override it (a different budget makes a derived protocol ``<name>-budget<Q>``,
+stored and reported apart). Raw records are written under ``results/runs/<protocol id>/`` before anything
 is logged, so a tracking failure never loses a finished run.
 """
 
@@ -18,21 +21,25 @@ DEFAULTS = {"benchmark": "nb201-analog", "algorithm": ["random"], "seeds": 3, "b
 
 
 def _positive(kind):
+    """argparse type: a positive integer, with a message that says so."""
+    import argparse
+
     def parse(text):
         try:
             v = int(text)
         except ValueError:
-            raise ValueError from None
+            v = 0
         if v <= 0:
-            raise ValueError
+            raise argparse.ArgumentTypeError(f"{kind} must be a positive integer, got {text!r}")
         return v
 
-    parse.__name__ = kind
     return parse
 
 
 def register(sub) -> None:
     p = sub.add_parser("run", help="run algorithms x seeds on a benchmark and log them to MLflow")
+    p.add_argument("--protocol", metavar="NAME|PATH",
+                   help="a shipped protocol (see `nas-harness list protocols`) or your own protocol .toml file")
     p.add_argument("--benchmark", help=f"benchmark name (default {DEFAULTS['benchmark']}; see `nas-harness list benchmarks`)")
     p.add_argument("--dataset", help="dataset of a multi-dataset benchmark (e.g. cifar100, cora)")
     p.add_argument("--algorithm", nargs="+", metavar="NAME", help="algorithm name(s) or module:Class (default random)")
@@ -43,14 +50,36 @@ def register(sub) -> None:
     p.add_argument("--report-metric", help="metric reported, never shown to the algorithm")
     p.add_argument("--counting", choices=("unique", "all"), help="what a repeated query costs (default unique)")
     p.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or sqlite under results/)")
-    p.add_argument("--workers", type=_positive("number of workers"), default=1, help="parallel worker processes (default 1)")
+    p.add_argument("--workers", type=_positive("number of workers"), default=None,
+                   help="parallel worker processes (default: number of cores)")
+    p.add_argument("--executor", choices=("local", "ray"), default="local", help="local process pool or Ray (default local)")
+    p.add_argument("--address", help="Ray cluster address for --executor ray (default: start Ray on this machine)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=main)
 
 
-def build_protocol(args):
-    from harness.protocol import Protocol
+PROTOCOL_FIXED = ("benchmark", "dataset", "search_metric", "report_metric", "counting")
 
+
+def build_protocol(args):
+    from dataclasses import replace
+
+    from harness.protocol import Protocol, load_protocol
+
+    if getattr(args, "protocol", None):
+        fixed = [o for o in PROTOCOL_FIXED if getattr(args, o, None)]
+        if fixed:
+            opts = ", ".join("--" + o.replace("_", "-") for o in fixed)
+            raise ConfigError(f"{opts} cannot be combined with --protocol (the protocol fixes them); "
+                              "copy the protocol file, change it and pass its path")
+        p = load_protocol(args.protocol)
+        if args.budget:
+            p = p.with_budget(args.budget)
+        if args.seeds:
+            p = replace(p, seeds=tuple(range(args.seeds)))
+        if args.data:
+            p = replace(p, data=args.data)
+        return p
     kw = {}
     for opt in ("search_metric", "report_metric", "counting"):
         if getattr(args, opt, None):
@@ -81,33 +110,45 @@ def check(protocol, algorithms) -> None:
 
 
 def main(args) -> int:
+    import os
+
     from harness import tracking
     from harness.paths import runs_dir
-    from harness.runner import Job, run_jobs
+    from harness.runner import Job
+    from harness.sweep import run_sweep
 
     protocol = build_protocol(args)
     algorithms = args.algorithm or DEFAULTS["algorithm"]
     check(protocol, algorithms)
     jobs = [Job(protocol, a, s) for a in algorithms for s in protocol.seeds]
-    out_dir = runs_dir(protocol.id)
-    records = []
+    workers = args.workers or os.cpu_count() or 1
     from tqdm import tqdm
 
     bar = tqdm(total=len(jobs), desc="runs", unit="run", disable=args.no_progress or not sys.stderr.isatty(), file=sys.stderr)
-    for rec in run_jobs(jobs, workers=args.workers):
-        rec.write(str(out_dir / f"{rec.run_key}.json"))  # raw record first: never lost
-        records.append(rec)
-        bar.update(1)
-    bar.close()
+
+    def progress(i, total):
+        bar.total = total
+        bar.n = i
+        bar.refresh()
+
     uri = tracking.resolve_uri(args.tracking_uri)
-    try:
-        tracking.log_records(records, uri)
-    except Exception as e:  # the raw records are safe on disk
-        print(f"nas-harness: warning: could not log to MLflow at {uri} ({type(e).__name__}: {e}); "
-              f"raw records are in {out_dir}", file=sys.stderr)
-    print(summary_table(records))
-    print(f"\n{len(records)} runs; raw records in {out_dir}; MLflow store {uri}")
-    return 0 if all(r.meta["status"] == "finished" for r in records) else 1
+    res = run_sweep(jobs, workers=workers, executor=args.executor, address=args.address, tracking_uri=uri, progress=progress)
+    bar.close()
+    out_dir = runs_dir(protocol.id)
+    if res.log_error:
+        print(f"nas-harness: warning: could not log to MLflow at {uri} ({res.log_error}); raw records are "
+              f"kept in {out_dir}: run `nas-harness sync` when the store is reachable", file=sys.stderr)
+    if res.records:
+        print(summary_table(res.records))
+    print(f"\n{res.ran} runs done, {res.skipped} already finished (skipped), {res.failed} failed; "
+          f"raw records in {out_dir}; MLflow store {uri}")
+    if getattr(args, "protocol", None):
+        extra = f" --budget {protocol.budget}" if protocol.name.endswith(f"-budget{protocol.budget}") else ""
+        print(f"statistics and plots: nas-harness report --protocol {args.protocol}{extra}")
+    if res.interrupted:
+        print("nas-harness: interrupted; finished runs are kept, run the same command to resume", file=sys.stderr)
+        return 130
+    return 0 if res.failed == 0 else 1
 
 
 def summary_table(records) -> str:

@@ -14,8 +14,10 @@ from harness.errors import ConfigError
 # family name -> (versioned id, "module:Class")
 SPACES = {
     "nb201": ("nb201-v1", "harness.spaces.nb201:NB201Space"),
+    "nb101": ("nb101-v1", "harness.spaces.nb101:NB101Space"),
     "nasbench-graph": ("nasbench-graph-v1", "harness.spaces.graph:NASBenchGraphSpace"),
     "nasbench-graph-proteins": ("nasbench-graph-proteins-v1", "harness.spaces.graph:proteins_space"),
+    "darts": ("darts-v1", "harness.spaces.darts:DartsSpace"),
 }
 
 

@@ -12,7 +12,9 @@ that raise ``NotImplementedError``:
 * ``decisions``: a list of categorical choice counts with ``to_decisions`` /
   ``from_decisions`` (TPE, REINFORCE, MCTS);
 * ``edit_distance(a, b)`` where the space defines one (conformance: neighbours are one edit
-  away).
+  away);
+* ``pick_neighbour(arch, u)``: one neighbour chosen by a uniform number, with a generic
+  default built on ``neighbours`` that a space may speed up.
 
 All stochastic methods take an explicit ``numpy.random.Generator``.
 """
@@ -57,6 +59,15 @@ class SearchSpace:
     def neighbours(self, arch: Arch) -> list[Arch]:
         """All members one edit away from ``arch``, in a deterministic order, without repeats."""
         raise NotImplementedError
+
+    def pick_neighbour(self, arch: Arch, u: float) -> tuple[Arch | None, int]:
+        """``(neighbours(arch)[floor(u * n)], n)`` for ``u`` in [0, 1), ``n`` the number of
+        neighbours; ``(None, 0)`` when there are none. A space may override it with a faster
+        equivalent (random walks call it once per step)."""
+        nbs = self.neighbours(arch)
+        if not nbs:
+            return None, 0
+        return nbs[min(int(u * len(nbs)), len(nbs) - 1)], len(nbs)
 
     def contains(self, arch: Any) -> bool:
         """Whether ``arch`` is a valid member of this space."""

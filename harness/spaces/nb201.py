@@ -34,6 +34,7 @@ EDGES = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))  # (source, target), st
 N_EDGES = len(EDGES)
 N_OPS = len(OPS)
 SIZE = N_OPS**N_EDGES
+_N_NEIGHBOURS = N_EDGES * (N_OPS - 1)
 _OP_INDEX = {name: i for i, name in enumerate(OPS)}
 _SHUFFLE_SEED = 88  # fixed by NAS-Bench-201's generator of its architecture list
 
@@ -100,7 +101,7 @@ class NB201Space(SearchSpace):
             return False
 
     def sample(self, rng: np.random.Generator) -> tuple[int, ...]:
-        return tuple(int(x) for x in rng.integers(0, N_OPS, size=N_EDGES))
+        return tuple(rng.integers(0, N_OPS, size=N_EDGES).tolist())
 
     def mutate(self, arch, rng: np.random.Generator) -> tuple[int, ...]:
         """Change the op of one uniformly chosen edge to a different, uniformly chosen op."""
@@ -119,6 +120,14 @@ class NB201Space(SearchSpace):
                 if o != arch[e]:
                     out.append(arch[:e] + (o,) + arch[e + 1 :])
         return out
+
+    def pick_neighbour(self, arch, u: float):
+        """``neighbours(arch)[floor(24 u)]`` and 24, without building the list."""
+        if arch not in self._tables[1]:
+            self.validate(arch)
+        i = min(int(u * _N_NEIGHBOURS), _N_NEIGHBOURS - 1)
+        e, r = divmod(i, N_OPS - 1)
+        return arch[:e] + (r + (r >= arch[e]),) + arch[e + 1 :], _N_NEIGHBOURS
 
     def edit_distance(self, a, b) -> int:
         """Number of edges whose ops differ."""

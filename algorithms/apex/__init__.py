@@ -1,0 +1,76 @@
+"""Ape-X RL agent for incremental NAS (``004_*.txt``: §3.2 formulation, reward shaping and agent;
+§4.1.1 / §4.2.1 configuration), built from the paper and Ape-X (Horgan et al. 2018).
+
+The algorithm ``apex`` first **trains** an agent on the benchmark (every value it reads goes
+through ``oracle.training()``, a ledger reported separately as the run's training queries),
+then **evaluates** it: episodes of at most 32 moves from the oracle's fixed start states (or
+start states drawn from ``rng``), each recorded with ``oracle.record_episode``, queried through
+the counted oracle under the strict rule (every architecture the agent visits counts; see
+:mod:`algorithms.apex.evaluate`, which also gives the paper-rule curve, one query per episode).
+
+Modules: :mod:`~algorithms.apex.env` (gymnasium environment, reward shaping),
+:mod:`~algorithms.apex.encoding` (architecture encodings; spaces plug in through
+``lower_triangular``, ``graph`` or ``vector``), :mod:`~algorithms.apex.agent` (transformer
+duelling Q-network, double-Q targets), :mod:`~algorithms.apex.replay` (prioritized replay,
+n-step returns with partial episode bootstrapping), :mod:`~algorithms.apex.train` (actors,
+learner, executors, checkpoints, MLflow), :mod:`~algorithms.apex.evaluate`.
+
+Defaults follow the paper where it speaks (N = 50, 16/32-step episodes, T = 256, epsilon 0.4 /
+alpha 7, replay 25,000 / 0.6 / 0.4, lr 4e-5, gamma 0.9, 3-step returns); the training length
+is far below the paper's 10^7 steps (``train_steps``) so that a run fits on a laptop. See
+``docs/apex.md`` for the choices the paper leaves open and the reproduction command.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import ClassVar
+
+import numpy as np
+
+from algorithms.apex.config import ApeXConfig
+from algorithms.base import Algorithm, episode_starts
+
+
+class ApeX(Algorithm):
+    """Train an Ape-X agent through ``oracle.training()``, then evaluate it episodically."""
+
+    name = "apex"
+    Config = ApeXConfig
+    requires = ("neighbours",)
+    episodic = True
+    test_hyperparameters: ClassVar[dict] = {
+        "train_steps": 96, "actors": 2, "envs_per_actor": 4, "learning_starts": 32, "batch_size": 8,
+        "latent": 16, "transformer_layers": 1, "heads": 2, "encoder_layers": 1, "eval_batch": 8,
+        "eval_steps_per_episode": 8,
+    }
+
+    def __init__(self, **hyperparameters):
+        super().__init__(**hyperparameters)
+        self.config.validate()
+        self.last_training = None  # TrainResult of the latest run (for benchmarks and notebooks)
+
+    def run(self, oracle, rng) -> None:
+        from algorithms.apex.evaluate import charge_episodes, rollout
+        from algorithms.apex.train import train
+
+        cfg = self.config
+        space = oracle.space
+        eval_rng = np.random.default_rng(rng.integers(0, 2**63 - 1))
+        tags = {"algorithm": self.name, "space": space.id}
+        result = train(cfg, space, oracle.training(), rng, log_tags=tags)
+        self.last_training = result
+        net = result.learner.net
+        starts = episode_starts(oracle, eval_rng)  # the protocol's start states once each, else sampled
+        if cfg.eval_episodes:
+            starts = itertools.islice(starts, cfg.eval_episodes)
+        while True:
+            batch = list(itertools.islice(starts, cfg.eval_batch))
+            if not batch:
+                return
+            episodes = rollout(net, result.table, space, batch, cfg.n_neighbours, cfg.eval_steps_per_episode,
+                               eval_rng, cfg.eval_epsilon)
+            charge_episodes(oracle, episodes)  # raises BudgetExhausted when the budget is spent
+
+
+__all__ = ["ApeX", "ApeXConfig"]

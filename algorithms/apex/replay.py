@@ -1,0 +1,206 @@
+"""Prioritized experience replay (Schaul et al. 2016) and n-step transitions with partial
+episode bootstrapping (Pardo et al. 2018), as used by Ape-X in ``004_*.txt`` §3.2.3 / §4.1.1.
+
+* :class:`SumTree`: a binary tree over ``capacity`` leaves holding ``p_i^alpha``; prefix-sum
+  search for proportional sampling in ``O(log capacity)``, vectorized over a batch.
+* :class:`PrioritizedReplay`: one buffer (capacity 25,000, ``alpha = 0.6``, ``beta = 0.4`` in
+  the paper), FIFO overwrite. ``sample(batch, rng)`` draws stratified proportional samples
+  (one uniform draw in each of ``batch`` equal slices of the total priority), returns their
+  probabilities ``P(i) = p_i^alpha / sum_k p_k^alpha`` and importance weights
+  ``w_i = (n P(i))^-beta / max_j (n P(j))^-beta`` where the max runs over the whole buffer
+  (i.e. uses the smallest stored priority), as in the PER paper. Priorities are
+  ``|td error| + eps``. Transitions are stored compactly: the ``N + 1`` architecture ids of
+  the observation and of the bootstrap observation (see :mod:`algorithms.apex.encoding`), the
+  action, the n-step return and the bootstrap discount.
+* :class:`NStepAccumulator`: turns one environment's steps into n-step transitions
+  ``(obs_t, a_t, R_t, obs_{t+m}, d_t)`` with ``R_t = sum_{k<m} gamma^k r_{t+k}`` and
+  ``m = min(n, steps left in the episode)``. The discount ``d_t`` is ``gamma^m`` unless the
+  episode *terminated* within those ``m`` steps (the agent chose to stop), where it is 0. A
+  *truncated* episode (time limit) is bootstrapped from its last observation: partial
+  episode bootstrapping, so a policy trained on 16-step episodes behaves as for unbounded ones.
+  The learner's target is ``R_t + d_t * Q_target(obs_{t+m}, argmax_a Q_online(obs_{t+m}, a))``
+  (:func:`algorithms.apex.agent.double_q_targets`).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+class SumTree:
+    """Sums over ``capacity`` non-negative leaf values; ``find`` inverts the prefix sum."""
+
+    def __init__(self, capacity: int):
+        self.capacity = int(capacity)
+        self.size_pow2 = 1 << max(0, (self.capacity - 1).bit_length())
+        self.tree = np.zeros(2 * self.size_pow2)
+
+    @property
+    def total(self) -> float:
+        return float(self.tree[1])
+
+    def leaves(self) -> np.ndarray:
+        return self.tree[self.size_pow2 : self.size_pow2 + self.capacity]
+
+    def update(self, idx, values) -> None:
+        idx = np.asarray(idx, dtype=np.int64) + self.size_pow2
+        self.tree[idx] = np.asarray(values, dtype=float)
+        nodes = np.unique(idx // 2)
+        while nodes.size and nodes[0] >= 1:
+            self.tree[nodes] = self.tree[2 * nodes] + self.tree[2 * nodes + 1]
+            if nodes[0] == 1:
+                break
+            nodes = np.unique(nodes // 2)
+
+    def find(self, prefix) -> np.ndarray:
+        """Leaf index ``i`` with ``sum(leaves[:i]) <= prefix < sum(leaves[:i+1])``, per entry."""
+        v = np.asarray(prefix, dtype=float).copy()
+        node = np.ones(v.shape, dtype=np.int64)
+        while node[0] < self.size_pow2:
+            left = self.tree[2 * node]
+            right = v >= left
+            v = np.where(right, v - left, v)
+            node = 2 * node + right
+        return np.minimum(node - self.size_pow2, self.capacity - 1)
+
+
+@dataclass
+class Batch:
+    """A sampled batch: storage indices, sampling probabilities, importance weights, fields."""
+
+    index: np.ndarray
+    prob: np.ndarray
+    weight: np.ndarray
+    obs: np.ndarray  # (B, N+1) ids
+    action: np.ndarray
+    ret: np.ndarray  # n-step return
+    next_obs: np.ndarray  # (B, N+1) ids of the bootstrap observation
+    discount: np.ndarray  # gamma^m, or 0 when terminal
+
+
+class PrioritizedReplay:
+    """Proportional prioritized replay over compact n-step transitions (module docstring)."""
+
+    def __init__(self, capacity: int, obs_len: int, alpha: float = 0.6, beta: float = 0.4, eps: float = 1e-6):
+        if capacity < 1:
+            raise ValueError("replay capacity must be >= 1")
+        self.capacity, self.alpha, self.beta, self.eps = int(capacity), float(alpha), float(beta), float(eps)
+        self.tree = SumTree(self.capacity)
+        self.obs = np.zeros((self.capacity, obs_len), dtype=np.int32)
+        self.next_obs = np.zeros((self.capacity, obs_len), dtype=np.int32)
+        self.action = np.zeros(self.capacity, dtype=np.int64)
+        self.ret = np.zeros(self.capacity, dtype=np.float32)
+        self.discount = np.zeros(self.capacity, dtype=np.float32)
+        self.pos = 0
+        self.size = 0
+        self.added = 0
+
+    def __len__(self) -> int:
+        return self.size
+
+    def add(self, obs, action, ret, next_obs, discount, priority) -> np.ndarray:
+        """Append transitions (arrays with a leading batch axis); ``priority`` = |td| (before
+        ``eps`` and ``alpha``). Returns the storage indices used."""
+        k = len(action)
+        if k == 0:
+            return np.zeros(0, dtype=np.int64)
+        idx = (self.pos + np.arange(k)) % self.capacity
+        self.obs[idx] = obs
+        self.next_obs[idx] = next_obs
+        self.action[idx] = action
+        self.ret[idx] = ret
+        self.discount[idx] = discount
+        self.update_priorities(idx, priority)
+        self.pos = int((self.pos + k) % self.capacity)
+        self.size = min(self.capacity, self.size + k)
+        self.added += k
+        return idx
+
+    def update_priorities(self, idx, priority) -> None:
+        p = (np.abs(np.asarray(priority, dtype=float)) + self.eps) ** self.alpha
+        # a batch may hold an index twice (overwritten in one add): the last value wins
+        self.tree.update(idx, p)
+
+    def probabilities(self) -> np.ndarray:
+        """``P(i)`` of every stored transition, shape ``(size,)`` (for tests and diagnostics)."""
+        leaves = self.tree.leaves()[: self.size]
+        return leaves / leaves.sum()
+
+    def sample(self, batch_size: int, rng: np.random.Generator) -> Batch:
+        if self.size == 0:
+            raise ValueError("cannot sample from an empty replay buffer")
+        total = self.tree.total
+        seg = total / batch_size
+        u = (np.arange(batch_size) + rng.random(batch_size)) * seg
+        u = np.minimum(u, np.nextafter(total, 0))
+        idx = self.tree.find(u)
+        idx = np.minimum(idx, self.size - 1)
+        leaves = self.tree.leaves()
+        prob = leaves[idx] / total
+        p_min = leaves[: self.size].min() / total
+        weight = (self.size * prob) ** (-self.beta) / (self.size * p_min) ** (-self.beta)
+        return Batch(idx, prob, weight.astype(np.float32), self.obs[idx], self.action[idx], self.ret[idx],
+                     self.next_obs[idx], self.discount[idx])
+
+    # --- checkpoints ---------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {"obs": self.obs[: self.size].copy(), "next_obs": self.next_obs[: self.size].copy(),
+                "action": self.action[: self.size].copy(), "ret": self.ret[: self.size].copy(),
+                "discount": self.discount[: self.size].copy(), "tree": self.tree.tree.copy(),
+                "pos": self.pos, "size": self.size, "added": self.added}
+
+    def load_state_dict(self, d: dict[str, Any]) -> None:
+        n = int(d["size"])
+        for k in ("obs", "next_obs", "action", "ret", "discount"):
+            getattr(self, k)[:n] = np.asarray(d[k])
+        self.tree = SumTree(self.capacity)
+        self.tree.tree[:] = np.asarray(d["tree"], dtype=float)  # the exact sums, not recomputed
+        self.pos, self.size, self.added = int(d["pos"]), n, int(d["added"])
+
+
+@dataclass
+class Transition:
+    obs: Any
+    action: int
+    ret: float
+    next_obs: Any
+    discount: float
+    steps: int  # m, the number of rewards summed
+    extra: Any = None  # what was passed with the first step (e.g. the actor's Q(s_t, a_t))
+    priority: float = 0.0  # set by the actor once max_a Q(next_obs, a) is known
+
+
+class NStepAccumulator:
+    """n-step returns with partial episode bootstrapping for one environment (module docstring)."""
+
+    def __init__(self, n: int = 3, gamma: float = 0.9):
+        if n < 1:
+            raise ValueError("n-step must be >= 1")
+        self.n, self.gamma = int(n), float(gamma)
+        self.pending: deque = deque()
+
+    def _emit(self, next_obs, terminal: bool) -> Transition:
+        items = list(self.pending)
+        ret = sum(self.gamma**k * r for k, (_, _, r, _) in enumerate(items))
+        m = len(items)
+        obs, action, _, extra = items[0]
+        self.pending.popleft()
+        return Transition(obs, action, float(ret), next_obs, 0.0 if terminal else self.gamma**m, m, extra)
+
+    def add(self, obs, action: int, reward: float, next_obs, terminated: bool, truncated: bool, extra=None) -> list[Transition]:
+        """Record one step; returns the transitions completed by it (oldest first)."""
+        self.pending.append((obs, int(action), float(reward), extra))
+        out = []
+        if terminated or truncated:
+            while self.pending:
+                out.append(self._emit(next_obs, terminal=bool(terminated)))
+        elif len(self.pending) == self.n:
+            out.append(self._emit(next_obs, terminal=False))
+        return out
+
+    def clear(self) -> None:
+        self.pending.clear()

@@ -1,0 +1,689 @@
+"""Ape-X training (Horgan et al. 2018) of the incremental-NAS agent (``004_*.txt`` §3.2.3, §4.1.1).
+
+Roles:
+
+* :class:`Actor`: steps ``envs_per_actor`` environments (:class:`~algorithms.apex.env.IncrementalNAS`,
+  16-step training episodes) with an epsilon-greedy policy on a local copy of the network,
+  ``epsilon_i = epsilon ** (1 + alpha * i / (N - 1))`` for actor ``i`` of ``N`` (``epsilon = 0.4``,
+  ``alpha = 7``; one actor gets ``epsilon``), builds 3-step transitions with partial episode
+  bootstrapping (:class:`~algorithms.apex.replay.NStepAccumulator`) and gives each its initial
+  priority ``|R + d * max_a Q(s', a) - Q(s, a)|`` from its local network, as Ape-X actors do (the
+  bootstrap value comes from the next forward pass the actor makes anyway; only truncated
+  episodes need one extra row).
+* :class:`Learner`: one prioritized replay (capacity 25,000, ``alpha = 0.6``, ``beta = 0.4``),
+  Adam (lr 4e-5), ``gamma = 0.9``, double Q-learning with a target network copied every
+  ``target_update`` updates, importance-weighted Huber loss, gradient norm clipped at 40 (Ape-X),
+  priorities refreshed with the new ``|td|``. The learner publishes its weights to the actors
+  every ``publish_interval`` updates.
+* :func:`train`: the loop, with three executors:
+
+  - ``inline`` (default): actors stepped in turn in this process, then
+    ``updates_per_iteration`` learner updates per round, weights handed over every
+    ``publish_interval`` updates. Deterministic under the seed (tests, the Algorithm's default).
+  - ``process``: each actor is a separate process (``multiprocessing``, spawn context) sending
+    experience through a queue; the learner runs in this process as fast as it can and puts
+    its weights into one single-slot queue per actor. Not deterministic (timing).
+  - ``ray``: the same with Ray core actors (``ray.remote`` classes, ``ray.wait``/``ray.put``); no
+    RLlib. Starts a local Ray instance unless one is already initialized.
+
+Training queries: actors read values through ``oracle.training()`` (inline) or through its
+``detached()`` copy in other processes, whose counts the learner charges back; every value
+read (each reset and each move) is one training query, reported apart from the search budget.
+
+Checkpoints (``checkpoint`` path, every ``checkpoint_every`` updates and at the end): network,
+target, optimizer, replay, counters and, for ``inline``, every actor's full state (random
+generators, environments, pending n-step steps), so an interrupted inline run resumes to the
+same result as an uninterrupted one. ``process``/``ray`` runs resume the learner and replay and
+start fresh actor episodes. Saved with ``torch.save`` and loaded with ``weights_only=True``.
+
+Logging: with ``tracking_uri`` set, one MLflow run in experiment ``nas-harness/apex-training``
+(params = the config) gets ``loss``, ``episode_improvement`` (mean end-minus-start search value
+of the training episodes finished since the last log), ``episode_return``, ``env_steps_per_s``,
+``updates_per_s``, ``training_queries`` and ``replay_size`` every ``log_every`` updates, sent with
+``MlflowClient.log_batch``; the MLflow step is the number of environment steps.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import queue as queue_mod
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from algorithms.apex.agent import build_network, double_q_targets
+from algorithms.apex.encoding import ArchTable, Encoder
+from algorithms.apex.env import IncrementalNAS
+from algorithms.apex.replay import NStepAccumulator, PrioritizedReplay
+from algorithms.apex.config import ApeXConfig
+
+
+def actor_epsilon(i: int, n: int, epsilon: float = 0.4, alpha: float = 7.0) -> float:
+    """Ape-X's ``epsilon ** (1 + alpha * i / (n - 1))`` (``epsilon`` when ``n == 1``)."""
+    return float(epsilon ** (1 + alpha * i / (n - 1))) if n > 1 else float(epsilon)
+
+
+def make_network(cfg: ApeXConfig, space, dim: int, gen: torch.Generator):
+    return build_network(dim, cfg.n_neighbours + 1, gen, latent=cfg.latent_size(space),
+                         layers=cfg.transformer_layers, heads=cfg.heads, encoder_layers=cfg.encoder_layers,
+                         head=cfg.head)
+
+
+def _seed_torch(rng: np.random.Generator) -> torch.Generator:
+    g = torch.Generator()
+    g.manual_seed(int(rng.integers(0, 2**63 - 1)))
+    return g
+
+
+def _np_weights(net) -> dict[str, np.ndarray]:
+    return {k: v.detach().cpu().numpy().copy() for k, v in net.state_dict().items()}
+
+
+def _load_weights(net, weights: dict) -> None:
+    net.load_state_dict({k: torch.as_tensor(np.asarray(v)) for k, v in weights.items()})
+
+
+def greedy_epsilon_actions(q: np.ndarray, mask: np.ndarray, eps: float, rng: np.random.Generator) -> np.ndarray:
+    """Argmax of ``q`` per row, replaced with probability ``eps`` by a uniform valid action."""
+    a = q.argmax(1)
+    if eps > 0:
+        explore = rng.random(len(a)) < eps
+        for i in np.flatnonzero(explore):
+            valid = np.flatnonzero(mask[i])
+            a[i] = valid[int(rng.integers(len(valid)))]
+    return a
+
+
+class Actor:
+    """One Ape-X actor: ``envs_per_actor`` environments, a local network, n-step builders."""
+
+    def __init__(self, cfg: ApeXConfig, space, values, index: int, n_actors: int, rng: np.random.Generator,
+                 table: ArchTable | None = None, reset: bool = True):
+        self.cfg, self.space, self.index = cfg, space, index
+        self.rng = rng
+        self.epsilon = actor_epsilon(index, n_actors, cfg.epsilon, cfg.epsilon_alpha)
+        self.env = IncrementalNAS(space, values, cfg.envs_per_actor, cfg.n_neighbours, cfg.train_steps_per_episode,
+                                  alpha=cfg.alpha, value_scale=cfg.value_scale, normalize_reward=cfg.normalize_reward,
+                                  reward_reference=cfg.reward_reference, encoding=cfg.encoding, table=table, rng=rng)
+        self.table = self.env.table
+        self.net = make_network(cfg, space, self.table.encoder.dim, _seed_torch(rng))
+        self.net.eval()
+        self.acc = [NStepAccumulator(cfg.n_step, cfg.gamma) for _ in range(cfg.envs_per_actor)]
+        self.awaiting: list = []  # (transition, row of the next pass holding its bootstrap observation)
+        self.extra_rows: list[np.ndarray] = []  # bootstrap observations of truncated episodes
+        self.steps = 0
+        self.episode_log: list[tuple[float, float, float]] = []  # (start value, end value, return)
+        self._returns = np.zeros(cfg.envs_per_actor)
+        if reset:  # (not when a checkpointed state is loaded next)
+            self.env.reset()
+
+    def set_weights(self, weights: dict) -> None:
+        _load_weights(self.net, weights)
+
+    def _forward(self, ids: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(self.table.encode(ids))
+        with torch.no_grad():
+            return self.net(x, torch.from_numpy(ids > 0)).numpy()
+
+    def collect(self, rounds: int = 1) -> dict[str, Any]:
+        """Step every environment ``rounds`` times; return the completed transitions (arrays
+        ``obs``, ``action``, ``ret``, ``next_obs``, ``discount``, ``priority``), ``steps``, ``queries``
+        and the finished episodes (``episodes``: rows of start value, end value, return)."""
+        out: list = []
+        q0 = self.env.queries
+        n_env = self.env.n_envs
+        for _ in range(rounds):
+            ids = self.env.obs_ids
+            if self.extra_rows:
+                ids = np.concatenate([ids, np.stack(self.extra_rows)])
+            q = self._forward(ids)
+            vmax = q.max(1)
+            for tr, row in self.awaiting:
+                tr.priority = abs(tr.ret + tr.discount * vmax[row] - tr.extra)
+                out.append(tr)
+            self.awaiting, self.extra_rows = [], []
+            qc = q[:n_env]
+            actions = greedy_epsilon_actions(qc, self.env.mask, self.epsilon, self.rng)
+            q_sa = qc[np.arange(n_env), actions]
+            before = self.env.obs_ids.copy()
+            rewards, term, trunc, _ = self.env.step(actions)
+            self.steps += n_env
+            self._returns += rewards
+            done = np.flatnonzero(term | trunc)
+            for i in range(n_env):
+                after = self.env.obs_ids[i].copy()
+                for tr in self.acc[i].add(before[i], actions[i], rewards[i], after, term[i], trunc[i],
+                                          extra=float(q_sa[i])):
+                    if tr.discount == 0:
+                        tr.priority = abs(tr.ret - tr.extra)
+                        out.append(tr)
+                    elif trunc[i]:
+                        self.awaiting.append((tr, n_env + len(self.extra_rows)))
+                    else:
+                        self.awaiting.append((tr, i))
+                if trunc[i]:
+                    self.extra_rows.append(after)
+            if len(done):
+                for i in done:
+                    self.episode_log.append((float(self.env.start_value[i]), float(self.env.value[i]), float(self._returns[i])))
+                    self._returns[i] = 0.0
+                self.env.reset(done)
+        episodes, self.episode_log = self.episode_log, []
+        batch = {
+            "obs": np.array([t.obs for t in out], dtype=np.int32).reshape(-1, self.cfg.n_neighbours + 1),
+            "action": np.array([t.action for t in out], dtype=np.int64),
+            "ret": np.array([t.ret for t in out], dtype=np.float32),
+            "next_obs": np.array([t.next_obs for t in out], dtype=np.int32).reshape(-1, self.cfg.n_neighbours + 1),
+            "discount": np.array([t.discount for t in out], dtype=np.float32),
+            "priority": np.array([t.priority for t in out], dtype=float),
+            "steps": rounds * n_env,
+            "queries": self.env.queries - q0,
+            "episodes": np.array(episodes, dtype=float).reshape(-1, 3),
+        }
+        return batch
+
+    # --- checkpoints (inline executor) ---------------------------------------------------
+    def state_dict(self) -> dict:
+        e = self.env
+        return {
+            "rng": self.rng.bit_generator.state, "steps": self.steps, "returns": self._returns.tolist(),
+            "env": {k: getattr(e, k).tolist() for k in ("obs_ids", "mask", "value", "start_value", "start_id", "steps")}
+            | {"queries": e.queries},
+            "pending": [[(o.tolist(), a, r, float(x)) for o, a, r, x in acc.pending] for acc in self.acc],
+            "awaiting": [([tr.obs.tolist(), tr.action, tr.ret, tr.next_obs.tolist(), tr.discount, tr.steps, float(tr.extra)], row)
+                         for tr, row in self.awaiting],
+            "extra_rows": [r.tolist() for r in self.extra_rows],
+        }
+
+    def load_state_dict(self, d: dict) -> None:
+        from algorithms.apex.replay import Transition
+
+        self.rng.bit_generator.state = d["rng"]
+        self.steps = int(d["steps"])
+        self._returns = np.asarray(d["returns"], dtype=float)
+        e = self.env
+        for k, dtype in (("obs_ids", np.int64), ("mask", bool), ("value", float), ("start_value", float),
+                         ("start_id", np.int64), ("steps", np.int64)):
+            getattr(e, k)[...] = np.asarray(d["env"][k], dtype=dtype)
+        e.queries = int(d["env"]["queries"])
+        for acc, pend in zip(self.acc, d["pending"]):
+            acc.clear()
+            for o, a, r, x in pend:
+                acc.pending.append((np.asarray(o, dtype=np.int64), int(a), float(r), float(x)))
+        self.awaiting = []
+        for (o, a, r, no, disc, m, x), row in d["awaiting"]:
+            self.awaiting.append((Transition(np.asarray(o, dtype=np.int64), int(a), float(r), np.asarray(no, dtype=np.int64),
+                                             float(disc), int(m), float(x)), int(row)))
+        self.extra_rows = [np.asarray(r, dtype=np.int64) for r in d["extra_rows"]]
+
+
+class Learner:
+    """Prioritized replay + double DQN updates on the transformer network (module docstring)."""
+
+    def __init__(self, cfg: ApeXConfig, space, table: ArchTable, rng: np.random.Generator):
+        self.cfg, self.table, self.rng = cfg, table, rng
+        self.device = torch.device(cfg.device)
+        self.net = make_network(cfg, space, table.encoder.dim, _seed_torch(rng)).to(self.device)
+        self.target = make_network(cfg, space, table.encoder.dim, _seed_torch(rng)).to(self.device)
+        self.target.load_state_dict(self.net.state_dict())
+        self.target.requires_grad_(False)
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
+        self.replay = PrioritizedReplay(cfg.replay_capacity, cfg.n_neighbours + 1, cfg.priority_alpha, cfg.priority_beta)
+        self.updates = 0
+        self.last_publish = 0  # updates at the last weight publication
+
+    def add(self, batch: dict) -> None:
+        obs, nxt = batch["obs"], batch["next_obs"]
+        if isinstance(obs, list):  # architectures from another process (non-finite space)
+            obs = np.array([[self.table.id(a) if a is not None else 0 for a in row] for row in obs], dtype=np.int32)
+            nxt = np.array([[self.table.id(a) if a is not None else 0 for a in row] for row in nxt], dtype=np.int32)
+        self.replay.add(obs, batch["action"], batch["ret"], nxt, batch["discount"], batch["priority"])
+
+    def _tensors(self, ids: np.ndarray):
+        x = torch.from_numpy(self.table.encode(ids)).to(self.device)
+        return x, torch.from_numpy(ids > 0).to(self.device)
+
+    def update(self) -> float:
+        """One gradient step on a prioritized batch; returns the loss."""
+        b = self.replay.sample(self.cfg.batch_size, self.rng)
+        x, m = self._tensors(b.obs)
+        xn, mn = self._tensors(b.next_obs)
+        a = torch.from_numpy(b.action).to(self.device)
+        with torch.no_grad():
+            y = double_q_targets(torch.from_numpy(b.ret).to(self.device), torch.from_numpy(b.discount).to(self.device),
+                                 self.net(xn, mn), self.target(xn, mn))
+        q = self.net(x, m).gather(1, a[:, None]).squeeze(1)
+        td = q - y
+        w = torch.from_numpy(b.weight).to(self.device)
+        loss = (w * torch.nn.functional.huber_loss(q, y, reduction="none")).mean()
+        self.opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.cfg.grad_clip)
+        self.opt.step()
+        self.replay.update_priorities(b.index, td.detach().abs().cpu().numpy())
+        self.updates += 1
+        if self.updates % self.cfg.target_update == 0:
+            self.target.load_state_dict(self.net.state_dict())
+        return float(loss.detach())
+
+    def weights(self) -> dict[str, np.ndarray]:
+        return _np_weights(self.net)
+
+
+# --- checkpoints -----------------------------------------------------------------------------
+def _to_saveable(x):
+    if isinstance(x, np.ndarray):
+        return torch.from_numpy(np.array(x, copy=True))  # keeps 0-d arrays 0-d
+    if isinstance(x, dict):
+        return {k: _to_saveable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return type(x)(_to_saveable(v) for v in x)
+    return x
+
+
+def _from_saved(x):
+    if isinstance(x, torch.Tensor):
+        return x.numpy()
+    if isinstance(x, dict):
+        return {k: _from_saved(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return type(x)(_from_saved(v) for v in x)
+    return x
+
+
+def save_checkpoint(path: str, state: dict) -> None:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = f"{path}.tmp{os.getpid()}"
+    torch.save(_to_saveable(state), tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str) -> dict:
+    return _from_saved(torch.load(path, map_location="cpu", weights_only=True))
+
+
+# --- logging ---------------------------------------------------------------------------------
+class TrainingLog:
+    """Training curves kept in memory (``history``) and, with a URI, sent to MLflow."""
+
+    def __init__(self, cfg: ApeXConfig, uri: str = "", run_name: str = "apex-training", tags: dict | None = None):
+        self.history: list[dict] = []
+        self.t0 = time.perf_counter()
+        self._client = self._run = None
+        if uri:
+            from mlflow.entities import Param
+
+            from harness.tracking import _client, _experiment_id
+
+            self._client = _client(uri)
+            exp = _experiment_id(self._client, "nas-harness/apex-training", uri)
+            self._run = self._client.create_run(exp, run_name=run_name, tags=tags or {}).info.run_id
+            params = [Param(k, str(v)[:6000]) for k, v in dataclasses.asdict(cfg).items()]
+            self._client.log_batch(self._run, params=params)
+
+    def log(self, step: int, metrics: dict[str, float]) -> None:
+        self.history.append({"env_steps": step, "time": time.perf_counter() - self.t0, **metrics})
+        if self._client is not None:
+            from mlflow.entities import Metric
+
+            ts = int(time.time() * 1000)
+            ms = [Metric(k, float(v), ts, int(step)) for k, v in metrics.items() if np.isfinite(v)]
+            self._client.log_batch(self._run, metrics=ms)
+
+    def close(self, status: str = "FINISHED") -> None:
+        if self._client is not None:
+            self._client.set_terminated(self._run, status=status)
+            self._client = None
+
+
+class _Stats:
+    """Running sums between two log entries."""
+
+    def __init__(self):
+        self.t = time.perf_counter()
+        self.losses: list[float] = []
+        self.episodes: list[np.ndarray] = []
+        self.steps = self.updates = 0
+
+    def flush(self, env_steps: int, queries: int, replay: int) -> dict[str, float]:
+        dt = max(time.perf_counter() - self.t, 1e-9)
+        ep = np.concatenate(self.episodes) if self.episodes else np.zeros((0, 3))
+        out = {
+            "loss": float(np.mean(self.losses)) if self.losses else float("nan"),
+            "episode_improvement": float(np.mean(ep[:, 1] - ep[:, 0])) if len(ep) else float("nan"),
+            "episode_return": float(np.mean(ep[:, 2])) if len(ep) else float("nan"),
+            "episodes": float(len(ep)),
+            "env_steps_per_s": self.steps / dt,
+            "updates_per_s": self.updates / dt,
+            "training_queries": float(queries),
+            "replay_size": float(replay),
+        }
+        self.__init__()
+        return out
+
+
+# --- the training loop -------------------------------------------------------------------------
+@dataclass
+class TrainResult:
+    """What :func:`train` returns: the learner (its ``net`` is the trained agent), the shared
+    table, counters and the logged history."""
+
+    learner: Learner
+    table: ArchTable
+    env_steps: int
+    updates: int
+    training_queries: int  # of the whole training of this agent, checkpointed parts included
+    history: list[dict]
+    wall_time: float  # seconds of this call
+    train_seconds: float  # seconds of the whole training, checkpointed parts included
+
+
+def train(cfg: ApeXConfig, space, training, rng: np.random.Generator, log_tags: dict | None = None) -> TrainResult:
+    """Train an agent on ``space`` with values from ``training`` (``oracle.training()``).
+
+    Runs until ``cfg.train_steps`` environment steps of experience; resumes from
+    ``cfg.checkpoint`` when that file exists. The training queries spent before the checkpoint
+    are charged to ``training`` again on resume, so a run that reuses a trained agent still
+    reports its whole training cost.
+    """
+    cfg.validate()
+    torch.set_num_threads(cfg.threads)
+    t0 = time.perf_counter()
+    table = ArchTable(space, Encoder(space, cfg.encoding))
+    learner = Learner(cfg, space, table, rng)
+    log = TrainingLog(cfg, cfg.tracking_uri, tags=log_tags)
+    state = {"env_steps": 0, "deadline": t0 + cfg.max_seconds if cfg.max_seconds > 0 else float("inf"),
+             "training": training, "base_queries": training.used, "t0": t0, "prior_seconds": 0.0}
+    resume = load_checkpoint(cfg.checkpoint) if cfg.checkpoint and os.path.exists(cfg.checkpoint) else None
+    if resume is not None:
+        _check_compatible(cfg, resume["config"], cfg.checkpoint)
+        _restore_learner(learner, table, resume)
+        state["env_steps"] = int(resume["env_steps"])
+        state["prior_seconds"] = float(resume["train_seconds"])
+        if hasattr(training, "charge"):
+            training.charge(int(resume["training_queries"]))
+    status = "FAILED"
+    try:
+        if cfg.executor == "inline":
+            _train_inline(cfg, space, training, rng, table, learner, log, state, resume)
+        else:
+            _train_distributed(cfg, space, training, rng, table, learner, log, state, resume)
+        status = "FINISHED"
+    finally:
+        log.close(status)
+    return TrainResult(learner, table, state["env_steps"], learner.updates, training.used - state["base_queries"],
+                       log.history, time.perf_counter() - t0, _train_seconds(state))
+
+
+def _train_seconds(state) -> float:
+    return state["prior_seconds"] + time.perf_counter() - state["t0"]
+
+
+def _learner_state(learner: Learner, table: ArchTable, cfg: ApeXConfig, state: dict) -> dict:
+    env_steps = state["env_steps"]
+    return {
+        "training_queries": state["training"].used - state["base_queries"], "train_seconds": _train_seconds(state),
+        "config": dataclasses.asdict(cfg), "net": learner.net.state_dict(), "target": learner.target.state_dict(),
+        "optim": learner.opt.state_dict(), "replay": learner.replay.state_dict(), "updates": learner.updates,
+        "learner_rng": learner.rng.bit_generator.state, "env_steps": env_steps, "last_publish": learner.last_publish,
+        "table_archs": None if table.global_ids else [list(a) for a in table.archs[1:]],
+    }
+
+
+SHAPE_FIELDS = ("n_neighbours", "encoding", "latent", "transformer_layers", "heads", "encoder_layers", "head",
+                "replay_capacity")
+
+
+def _check_compatible(cfg: ApeXConfig, saved: dict, path: str) -> None:
+    diff = [f"{k}={saved.get(k)!r} (now {getattr(cfg, k)!r})" for k in SHAPE_FIELDS if saved.get(k) != getattr(cfg, k)]
+    if diff:
+        from harness.errors import ConfigError
+
+        raise ConfigError(f"checkpoint {path} was made with other settings: {', '.join(diff)}; "
+                          "use those settings or another checkpoint file")
+
+
+def _restore_learner(learner: Learner, table: ArchTable, d: dict) -> None:
+    if d.get("table_archs"):
+        for a in d["table_archs"]:
+            table.id(tuple(a))
+    learner.net.load_state_dict({k: torch.as_tensor(v) for k, v in d["net"].items()})
+    learner.target.load_state_dict({k: torch.as_tensor(v) for k, v in d["target"].items()})
+    learner.opt.load_state_dict(_to_saveable(d["optim"]))
+    learner.replay.load_state_dict(d["replay"])
+    learner.updates = int(d["updates"])
+    # the learner's generator is restored by the executor, after the actor seeds are drawn
+
+
+def _actor_seeds(rng: np.random.Generator, n: int) -> list[int]:
+    return [int(s) for s in rng.integers(0, 2**63 - 1, size=n)]
+
+
+def _train_inline(cfg, space, training, rng, table, learner, log, state, resume) -> None:
+    seeds = _actor_seeds(rng, cfg.actors)
+    restore = resume is not None and bool(resume.get("actors"))
+    actors = [Actor(cfg, space, training, i, cfg.actors, np.random.default_rng(seeds[i]), table, reset=not restore)
+              for i in range(cfg.actors)]
+    w = learner.weights()
+    for a in actors:
+        a.set_weights(w)
+    if resume is not None:
+        learner.rng.bit_generator.state = resume["learner_rng"]
+        learner.last_publish = int(resume["last_publish"])
+        for a, d in zip(actors, resume.get("actors") or []):
+            a.load_state_dict(d)
+            a.set_weights(resume["actor_weights"])
+    stats = _Stats()
+
+    def checkpoint():
+        d = _learner_state(learner, table, cfg, state)
+        d["actors"] = [a.state_dict() for a in actors]
+        d["actor_weights"] = _np_weights(actors[0].net)
+        save_checkpoint(cfg.checkpoint, d)
+
+    while state["env_steps"] < cfg.train_steps and time.perf_counter() < state["deadline"]:
+        for a in actors:
+            b = a.collect(1)
+            learner.add(b)
+            state["env_steps"] += b["steps"]
+            stats.steps += b["steps"]
+            stats.episodes.append(b["episodes"])
+        if len(learner.replay) >= max(cfg.learning_starts, cfg.batch_size):
+            for _ in range(cfg.updates_per_iteration):
+                stats.losses.append(learner.update())
+                stats.updates += 1
+                if learner.updates % cfg.log_every == 0:
+                    log.log(state["env_steps"], stats.flush(state["env_steps"], training.used, len(learner.replay)))
+                if cfg.checkpoint and learner.updates % cfg.checkpoint_every == 0:
+                    checkpoint()
+            if learner.updates - learner.last_publish >= cfg.publish_interval:
+                w = learner.weights()
+                for a in actors:
+                    a.set_weights(w)
+                learner.last_publish = learner.updates
+    if stats.steps:
+        log.log(state["env_steps"], stats.flush(state["env_steps"], training.used, len(learner.replay)))
+    if cfg.checkpoint:
+        checkpoint()
+
+
+# --- process and ray executors ------------------------------------------------------------------
+class ActorWorker:
+    """An :class:`Actor` behind a small interface (used by the Ray executor as a remote class)."""
+
+    def __init__(self, cfg: ApeXConfig, values, index: int, n_actors: int, seed: int):
+        torch.set_num_threads(cfg.threads)
+        self.values = values
+        self._reported = values.used  # lookups already charged (none: the first batch carries the resets)
+        self.actor = Actor(cfg, values.space, values, index, n_actors, np.random.default_rng(seed))
+
+    def set_weights(self, weights: dict) -> None:
+        self.actor.set_weights(weights)
+
+    def collect(self, rounds: int) -> dict:
+        b = self.actor.collect(rounds)
+        b["queries"] = self.values.used - self._reported  # every lookup since the last batch
+        self._reported = self.values.used
+        table = self.actor.table
+        if not table.global_ids:  # ids are local to this process: send the architectures
+            b["obs"] = [[table.arch(j) if j else None for j in row] for row in b["obs"]]
+            b["next_obs"] = [[table.arch(j) if j else None for j in row] for row in b["next_obs"]]
+        return b
+
+
+def _actor_process(cfg, values, index, n_actors, seed, weights_q, exp_q, stop) -> None:
+    os.environ.setdefault("OMP_NUM_THREADS", str(cfg.threads))
+    worker = ActorWorker(cfg, values, index, n_actors, seed)
+    weights = None
+    while not stop.is_set():
+        try:
+            while True:
+                weights = weights_q.get_nowait()
+        except queue_mod.Empty:
+            pass
+        if weights is not None:
+            worker.set_weights(weights)
+            weights = None
+        batch = worker.collect(cfg.actor_chunk)
+        while not stop.is_set():
+            try:
+                exp_q.put(batch, timeout=0.1)
+                break
+            except queue_mod.Full:
+                continue
+    exp_q.cancel_join_thread()
+
+
+def _train_distributed(cfg, space, training, rng, table, learner, log, state, resume) -> None:
+    values = training.detached() if hasattr(training, "detached") else training
+    seeds = _actor_seeds(rng, cfg.actors)
+    if resume is not None:
+        learner.rng.bit_generator.state = resume["learner_rng"]
+    stats = _Stats()
+    if cfg.executor == "process":
+        pool = _ProcessActors(cfg, values, seeds)
+    else:
+        pool = _RayActors(cfg, values, seeds)
+    try:
+        pool.publish(learner.weights())
+        learner.last_publish = learner.updates
+        while state["env_steps"] < cfg.train_steps and time.perf_counter() < state["deadline"]:
+            batches = pool.receive(block=len(learner.replay) < max(cfg.learning_starts, cfg.batch_size))
+            for b in batches:
+                learner.add(b)
+                state["env_steps"] += b["steps"]
+                stats.steps += b["steps"]
+                stats.episodes.append(b["episodes"])
+                if hasattr(training, "charge"):
+                    training.charge(b["queries"])
+            if len(learner.replay) >= max(cfg.learning_starts, cfg.batch_size):
+                stats.losses.append(learner.update())
+                stats.updates += 1
+                if learner.updates % cfg.log_every == 0:
+                    log.log(state["env_steps"], stats.flush(state["env_steps"], training.used, len(learner.replay)))
+                if cfg.checkpoint and learner.updates % cfg.checkpoint_every == 0:
+                    save_checkpoint(cfg.checkpoint, _learner_state(learner, table, cfg, state))
+                if learner.updates - learner.last_publish >= cfg.publish_interval:
+                    pool.publish(learner.weights())
+                    learner.last_publish = learner.updates
+    finally:
+        pool.close()
+    if stats.steps:
+        log.log(state["env_steps"], stats.flush(state["env_steps"], training.used, len(learner.replay)))
+    if cfg.checkpoint:
+        save_checkpoint(cfg.checkpoint, _learner_state(learner, table, cfg, state))
+
+
+class _ProcessActors:
+    def __init__(self, cfg, values, seeds):
+        import multiprocessing as mp
+
+        ctx = mp.get_context("spawn")
+        self.stop = ctx.Event()
+        self.exp_q = ctx.Queue(maxsize=4 * len(seeds))
+        self.weight_qs = [ctx.Queue(maxsize=1) for _ in seeds]
+        self.procs = [
+            ctx.Process(target=_actor_process, args=(cfg, values, i, len(seeds), s, self.weight_qs[i], self.exp_q, self.stop),
+                        daemon=True)
+            for i, s in enumerate(seeds)
+        ]
+        for p in self.procs:
+            p.start()
+
+    def publish(self, weights):
+        for q in self.weight_qs:
+            try:
+                q.get_nowait()  # drop stale weights
+            except queue_mod.Empty:
+                pass
+            try:
+                q.put_nowait(weights)
+            except queue_mod.Full:
+                pass
+
+    def receive(self, block: bool) -> list:
+        out = []
+        try:
+            out.append(self.exp_q.get(timeout=1.0 if block else 0.0) if block else self.exp_q.get_nowait())
+            while True:
+                out.append(self.exp_q.get_nowait())
+        except queue_mod.Empty:
+            pass
+        if block and not out and not any(p.is_alive() for p in self.procs):
+            raise RuntimeError("all Ape-X actor processes died; see their error output above")
+        return out
+
+    def close(self):
+        self.stop.set()
+        try:
+            while True:
+                self.exp_q.get_nowait()
+        except queue_mod.Empty:
+            pass
+        for p in self.procs:
+            p.join(timeout=10)
+            if p.is_alive():
+                p.terminate()
+                p.join(timeout=5)
+
+
+class _RayActors:
+    def __init__(self, cfg, values, seeds):
+        import ray
+
+        self.ray = ray
+        self._started = False
+        if not ray.is_initialized():
+            root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+            path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
+            ray.init(num_cpus=max(2, len(seeds) + 1), include_dashboard=False, log_to_driver=False,
+                     runtime_env={"env_vars": {"PYTHONPATH": path, "OMP_NUM_THREADS": str(cfg.threads)}})
+            self._started = True
+        remote = ray.remote(num_cpus=1)(ActorWorker)
+        self.handles = [remote.remote(cfg, values, i, len(seeds), s) for i, s in enumerate(seeds)]
+        self.rounds = cfg.actor_chunk
+        self.inflight = {h.collect.remote(self.rounds): h for h in self.handles}
+
+    def publish(self, weights):
+        ref = self.ray.put(weights)
+        for h in self.handles:
+            h.set_weights.remote(ref)
+
+    def receive(self, block: bool) -> list:
+        ready, _ = self.ray.wait(list(self.inflight), num_returns=1, timeout=None if block else 0)
+        out = []
+        for r in ready:
+            h = self.inflight.pop(r)
+            out.append(self.ray.get(r))
+            self.inflight[h.collect.remote(self.rounds)] = h
+        return out
+
+    def close(self):
+        for h in self.handles:
+            self.ray.kill(h)
+        if self._started:
+            self.ray.shutdown()

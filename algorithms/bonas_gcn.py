@@ -1,0 +1,398 @@
+"""The BONAS surrogate (Shi et al., "Efficient Sample-based NAS with Learnable Predictor",
+002_*.txt): the GCN embedding extractor (§3.1, §4.1), the weighted losses (Eq. 6, §4.5),
+Bayesian linear regression on the embeddings (§3.2, Eq. 4-5) and expected improvement
+(§2.2, Eq. 1-2). :mod:`algorithms.bonas` runs the search loop (Algorithm 1) on top.
+
+Graphs (§3.1). A cell is a directed attributed graph: ``space.graph(arch)`` gives its
+adjacency ``A`` (``A[i, j] = 1`` for a data-flow edge ``i -> j``) and one-hot node features
+(operations as nodes). :func:`add_global_node` appends a "global" node that every node feeds
+(edges ``i -> g``), encoded as one extra operation type. The GCN (Eq. 3, here
+torch-geometric's ``GCNConv``) propagates along the data flow (``edges="forward"``, the
+default) or along both directions (``edges="undirected"``); self-loops are added and the
+adjacency is normalized symmetrically, ``D^-1/2 (A + I) D^-1/2`` with in-degrees. Every layer
+is followed by a ReLU (Eq. 3); the global node's output of the last layer is the cell
+embedding ``phi(A, X)``: it is invariant to any relabelling of the cell's nodes.
+
+Batching. Graphs are packed into one block-diagonal graph (:class:`GraphBatch`); the
+normalized edge list is computed once per batch, not per layer. When all graphs of a batch
+share one adjacency (NB201: the topology is fixed, only the ops vary) the edge list of a batch
+size is cached and reused.
+
+Regressor and losses. The embedding feeds a single-hidden-layer network (§3.1) trained end to
+end with the GCN (Adam, §4.1). Its output is affine-standardized (``y = mean(t) + std(t) *
+net``, the statistics of the training targets) so the network starts at the right scale; the
+loss is computed on ``y`` in target units exactly as written in the paper:
+
+* ``exp``    (Eq. 6): ``1 / (N (e - 1)) sum (exp(t_i) - 1) (y_i - t_i)^2``
+* ``log``    (§4.5):  ``1 / (N log 2) sum log(t_i + 1) (y_i - t_i)^2``
+* ``linear`` (§4.5):  ``1 / N sum t_i (y_i - t_i)^2``
+* ``mse``:            ``1 / N sum (y_i - t_i)^2``
+
+The weights assume targets in [0, 1] (an accuracy as a fraction, footnote 2); targets are
+clipped into [0, 1] for the weights only.
+
+Bayesian linear regression (Eq. 4-5, Bishop 2006 §3.3-3.5). ``m_N = beta S_N Phi^T t``,
+``S_N = (alpha I + beta Phi^T Phi)^-1``, ``mu = m_N^T phi``, ``sigma^2 = phi^T S_N phi + 1 /
+beta``. ``alpha`` and ``beta`` maximize the log marginal likelihood (the evidence of §3.2) by
+the evidence-approximation fixed point (Bishop eq. 3.92, 3.95) on the eigenvalues of
+``Phi^T Phi``; the iterate with the highest evidence is kept, so the fitted values never have
+a lower evidence than the initial ones.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.special import ndtr
+
+LOSSES = ("exp", "log", "linear", "mse")
+EDGE_MODES = ("forward", "undirected")
+
+
+# --- expected improvement (Eq. 1-2) ---------------------------------------------------------
+def expected_improvement(mu, sigma, best) -> np.ndarray:
+    """EI of Eq. 2 for maximization: ``sigma (gamma Phi(gamma) + N(gamma))``, ``gamma = (mu -
+    best) / sigma`` (Eq. 1). ``mu``, ``sigma``: arrays of the same shape; ``best``: the best
+    observed value. Where ``sigma`` is 0 the EI is ``max(mu - best, 0)``."""
+    mu = np.asarray(mu, dtype=float)
+    sigma = np.asarray(sigma, dtype=float)
+    safe = np.where(sigma > 0, sigma, 1.0)
+    gamma = (mu - best) / safe
+    ei = safe * (gamma * ndtr(gamma) + np.exp(-0.5 * gamma**2) / math.sqrt(2 * math.pi))
+    return np.where(sigma > 0, ei, np.maximum(mu - best, 0.0))
+
+
+# --- weighted losses (Eq. 6, §4.5) ----------------------------------------------------------
+def loss_weights(target, kind: str):
+    """Per-sample weights of a loss (torch tensor or numpy array in, same type out)."""
+    if kind not in LOSSES:
+        raise ValueError(f"unknown loss {kind!r}; choose one of: {', '.join(LOSSES)}")
+    lib = np if isinstance(target, np.ndarray) else _torch()
+    t = lib.clip(target, 0.0, 1.0)
+    if kind == "exp":
+        return (lib.exp(t) - 1.0) / (math.e - 1.0)
+    if kind == "log":
+        return lib.log(t + 1.0) / math.log(2.0)
+    if kind == "linear":
+        return t
+    return lib.ones_like(t)
+
+
+def weighted_loss(pred, target, kind: str = "exp"):
+    """The loss ``kind`` (see the module docstring) of predictions ``pred`` against ground
+    truth ``target`` (both shape ``(N,)``; torch tensors or numpy arrays)."""
+    return (loss_weights(target, kind) * (pred - target) ** 2).mean()
+
+
+def _torch():
+    import torch
+
+    return torch
+
+
+# --- graphs ---------------------------------------------------------------------------------
+def add_global_node(adj: np.ndarray, feats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(adj (n+1, n+1), feats (n+1, d+1))``: a last node fed by every node (edges ``i -> g``)
+    whose one-hot feature is a new, last operation type."""
+    n, d = feats.shape
+    a = np.zeros((n + 1, n + 1), dtype=np.float32)
+    a[:n, :n] = adj
+    a[:n, n] = 1.0
+    x = np.zeros((n + 1, d + 1), dtype=np.float32)
+    x[:n, :d] = feats
+    x[n, d] = 1.0
+    return a, x
+
+
+class GraphBatch:
+    """Several cells packed as one block-diagonal graph (each with its global node last).
+
+    Attributes:
+        x: node features, float tensor ``(total nodes, d + 1)``.
+        adj_t: the normalized adjacency with self-loops, transposed (row = target node), as a
+            torch sparse CSR tensor ``(total nodes, total nodes)``; ``GCNConv`` multiplies by
+            it (one sparse matmul per layer).
+        readout: long tensor ``(B,)``, the global node of each cell.
+    """
+
+    _cache: dict = {}  # (n, B, adjacency bytes, mode) -> adj_t, for batches of one topology
+
+    def __init__(self, x, adj_t, readout):
+        self.x, self.adj_t, self.readout = x, adj_t, readout
+
+    def __len__(self) -> int:
+        return int(self.readout.shape[0])
+
+    def to(self, device) -> "GraphBatch":
+        if str(device) == "cpu":
+            return self
+        return GraphBatch(self.x.to(device), self.adj_t.to(device), self.readout.to(device))
+
+    def edges(self):
+        """``(edge_index (2, E), edge_weight (E,))`` of ``adj_t`` (source, target order)."""
+        coo = self.adj_t.to_sparse_coo().coalesce()
+        return coo.indices().flip(0), coo.values()
+
+    @classmethod
+    def from_arrays(cls, adj: np.ndarray, feats: np.ndarray, edges: str = "undirected") -> "GraphBatch":
+        """Batch of ``B`` cells of equal size: ``adj (B, n, n)``, ``feats (B, n, d)`` (without
+        the global node; it is added here)."""
+        import torch
+
+        adj = np.asarray(adj, dtype=np.float32)
+        feats = np.asarray(feats, dtype=np.float32)
+        B, n, d = feats.shape
+        m = n + 1
+        x = np.zeros((B, m, d + 1), dtype=np.float32)
+        x[:, :n, :d] = feats
+        x[:, n, d] = 1.0
+        fixed = bool((adj == adj[0]).all())
+        key = (m, B, adj[0].tobytes(), edges) if fixed else None
+        adj_t = cls._cache.get(key) if fixed else None
+        if adj_t is None:
+            if fixed:
+                src, dst = _graph_edges(adj[0], edges)
+                off = (np.arange(B) * m)[:, None]
+                src, dst = (src[None] + off).reshape(-1), (dst[None] + off).reshape(-1)
+            else:
+                pairs = [_graph_edges(adj[b], edges) for b in range(B)]
+                src = np.concatenate([s + b * m for b, (s, _) in enumerate(pairs)])
+                dst = np.concatenate([t + b * m for b, (_, t) in enumerate(pairs)])
+            adj_t = _normalized_adj_t(src, dst, B * m)
+            if fixed:
+                if len(cls._cache) > 64:
+                    cls._cache.clear()
+                cls._cache[key] = adj_t
+        readout = torch.arange(B, dtype=torch.long) * m + n
+        return cls(torch.from_numpy(x.reshape(B * m, d + 1)), adj_t, readout)
+
+    @classmethod
+    def from_graphs(cls, graphs, edges: str = "undirected") -> "GraphBatch":
+        """Batch of ``(adj, feats)`` pairs (``space.graph`` output); sizes may differ."""
+        groups: dict = {}
+        for i, g in enumerate(graphs):
+            groups.setdefault(g[1].shape, []).append(i)
+        if len(groups) == 1:
+            return cls.from_arrays(np.stack([g[0] for g in graphs]), np.stack([g[1] for g in graphs]), edges)
+        import torch
+
+        # one vectorized batch per cell size, merged block-diagonally; readout in input order
+        xs, rows, cols, vals = [], [], [], []
+        readout = torch.empty(len(graphs), dtype=torch.long)
+        offset = 0
+        for idx in groups.values():
+            part = cls.from_arrays(np.stack([graphs[i][0] for i in idx]), np.stack([graphs[i][1] for i in idx]), edges)
+            ei, w = part.edges()
+            xs.append(part.x)
+            rows.append(ei[1].numpy() + offset)
+            cols.append(ei[0].numpy() + offset)
+            vals.append(w.numpy())
+            readout[torch.tensor(idx)] = part.readout + offset
+            offset += part.x.shape[0]
+        adj_t = _csr(np.concatenate(rows), np.concatenate(cols), np.concatenate(vals), offset)
+        return cls(torch.cat(xs), adj_t, readout)
+
+
+def _graph_edges(adj: np.ndarray, edges: str) -> tuple[np.ndarray, np.ndarray]:
+    """(src, dst) of one cell with the global node (index n) and no self-loops."""
+    if edges not in EDGE_MODES:
+        raise ValueError(f"unknown edge mode {edges!r}; choose one of: {', '.join(EDGE_MODES)}")
+    n = adj.shape[0]
+    src, dst = np.nonzero(adj)
+    g = np.arange(n)
+    src = np.concatenate([src, g])
+    dst = np.concatenate([dst, np.full(n, n)])
+    if edges == "undirected":
+        src, dst = np.concatenate([src, dst]), np.concatenate([dst, src])
+    keep = src != dst
+    pairs = np.unique(np.stack([src[keep], dst[keep]], 1), axis=0)
+    return pairs[:, 0], pairs[:, 1]
+
+
+def _normalized_adj_t(src: np.ndarray, dst: np.ndarray, n_nodes: int):
+    """Self-loops plus symmetric normalization ``deg^-1/2[src] deg^-1/2[dst]`` with in-degrees
+    (torch-geometric's ``gcn_norm`` rule), as a transposed sparse CSR matrix."""
+    loop = np.arange(n_nodes)
+    src = np.concatenate([src, loop])
+    dst = np.concatenate([dst, loop])
+    deg = np.bincount(dst, minlength=n_nodes).astype(np.float64)
+    w = (deg[src] * deg[dst]) ** -0.5
+    return _csr(dst, src, w, n_nodes)
+
+
+def _csr(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n: int):
+    import warnings
+
+    import torch
+
+    order = np.lexsort((cols, rows))
+    rows, cols, vals = rows[order], cols[order], vals[order]
+    crow = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n), out=crow[1:])
+    with warnings.catch_warnings():  # "sparse CSR support is in beta"
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(
+            torch.from_numpy(crow), torch.from_numpy(cols.astype(np.int64)),
+            torch.from_numpy(vals.astype(np.float32)), size=(n, n), check_invariants=False,
+        )
+
+
+# --- the GCN predictor ----------------------------------------------------------------------
+def make_gcn(in_dim: int, hidden: int = 64, layers: int = 4, regressor_hidden: int = 64):
+    """A :class:`GCNPredictor` (torch and torch-geometric are imported here, lazily)."""
+    import torch
+    from torch import nn
+    from torch_geometric.nn import GCNConv
+
+    class GCNPredictor(nn.Module):
+        """``layers`` GCNConv layers of ``hidden`` units (ReLU after each), the global node's
+        output as embedding, then Linear-ReLU-Linear to one output (standardized)."""
+
+        def __init__(self):
+            super().__init__()
+            dims = [in_dim + 1] + [hidden] * layers
+            self.convs = nn.ModuleList(GCNConv(a, b, normalize=False) for a, b in zip(dims[:-1], dims[1:]))
+            self.fc1 = nn.Linear(hidden, regressor_hidden)
+            self.fc2 = nn.Linear(regressor_hidden, 1)
+            self.register_buffer("shift", torch.zeros(()))
+            self.register_buffer("scale", torch.ones(()))
+
+        def embed(self, batch: GraphBatch):
+            """Cell embeddings ``phi(A, X)``: the global nodes' last-layer outputs, ``(B, hidden)``."""
+            h = batch.x
+            for conv in self.convs:
+                h = torch.relu(conv(h, batch.adj_t))
+            return h[batch.readout]
+
+        def hidden(self, emb):
+            """The regressor's hidden layer, ``(B, regressor_hidden)``."""
+            return torch.relu(self.fc1(emb))
+
+        def forward(self, batch: GraphBatch):
+            """Predicted targets ``(B,)`` in target units."""
+            return self.shift + self.scale * self.fc2(self.hidden(self.embed(batch))).squeeze(-1)
+
+    return GCNPredictor()
+
+
+def train_gcn(model, adj, feats, targets, rng: np.random.Generator, *, epochs: int = 100, batch_size: int = 128,
+              lr: float = 1e-3, loss: str = "exp", edges: str = "undirected", device: str = "cpu") -> list[float]:
+    """Train ``model`` end to end on cells ``adj (N, n, n)``, ``feats (N, n, d)`` with targets
+    ``(N,)`` (in [0, 1] for the weighted losses): Adam, mini-batches drawn by ``rng``
+    (reshuffled every epoch). Returns the mean loss per epoch."""
+    import torch
+
+    t = np.asarray(targets, dtype=np.float32)
+    std = float(t.std())
+    model.shift.fill_(float(t.mean()))
+    model.scale.fill_(std if std > 1e-8 else 1.0)
+    model.train()
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    N = len(t)
+    tt = torch.from_numpy(t).to(device)
+    full = GraphBatch.from_arrays(adj, feats, edges).to(device) if N <= batch_size else None
+    history = []
+    for _ in range(int(epochs)):
+        order = rng.permutation(N) if full is None else None
+        total = 0.0
+        for s in range(0, N, batch_size):
+            idx = order[s : s + batch_size] if full is None else np.arange(N)
+            if full is not None:  # one batch holds every cell: built once (order is irrelevant)
+                batch, y = full, tt
+            else:
+                batch = GraphBatch.from_arrays(adj[idx], feats[idx], edges).to(device)
+                y = tt[torch.from_numpy(idx).to(device)]
+            opt.zero_grad(set_to_none=True)
+            l = weighted_loss(model(batch), y, loss)
+            l.backward()
+            opt.step()
+            total += float(l.detach()) * len(idx)
+        history.append(total / N)
+    model.eval()
+    return history
+
+
+def features(model, batch: GraphBatch, kind: str = "embedding") -> np.ndarray:
+    """BLR inputs of a batch: the GCN embedding (``"embedding"``) or the regressor's hidden
+    layer (``"hidden"``), float64 numpy ``(B, width)``, computed without gradients."""
+    import torch
+
+    with torch.no_grad():
+        emb = model.embed(batch)
+        out = emb if kind == "embedding" else model.hidden(emb)
+    return out.detach().cpu().numpy().astype(np.float64)
+
+
+# --- Bayesian linear regression (Eq. 4-5) ---------------------------------------------------
+class BayesianLinearRegression:
+    """Bayesian linear regression with prior ``w ~ N(0, alpha^-1 I)`` and noise precision
+    ``beta`` (Bishop 2006 §3.3). ``fit`` estimates ``alpha, beta`` by maximizing the evidence
+    (unless ``optimize=False``); ``predict`` gives the predictive mean (Eq. 4) and variance
+    (Eq. 5). Shapes: ``Phi (N, M)``, ``t (N,)``."""
+
+    def __init__(self, alpha: float = 1.0, beta: float = 1.0, max_iter: int = 100, tol: float = 1e-6,
+                 bounds: tuple[float, float] = (1e-8, 1e8)):
+        self.alpha, self.beta = float(alpha), float(beta)
+        self.max_iter, self.tol, self.bounds = int(max_iter), float(tol), bounds
+
+    def fit(self, Phi, t, optimize: bool = True) -> "BayesianLinearRegression":
+        Phi = np.asarray(Phi, dtype=float)
+        t = np.asarray(t, dtype=float)
+        self._Phi, self._t = Phi, t
+        self._eig, self._V = np.linalg.eigh(Phi.T @ Phi)
+        self._eig = np.clip(self._eig, 0.0, None)
+        self._Pt = self._V.T @ (Phi.T @ t)  # Phi^T t in the eigenbasis
+        if optimize:
+            lo, hi = self.bounds
+            best = (self.log_evidence(self.alpha, self.beta), self.alpha, self.beta)
+            a, b = self.alpha, self.beta
+            N = len(t)
+            for _ in range(self.max_iter):
+                lam = b * self._eig
+                m = self._mean_coef(a, b)
+                gamma = float(np.sum(lam / (a + lam)))
+                resid = float(np.sum((t - Phi @ (self._V @ m)) ** 2))
+                a_new = float(np.clip(gamma / max(float(m @ m), 1e-300), lo, hi))
+                b_new = float(np.clip((N - gamma) / max(resid, 1e-300), lo, hi))
+                ev = self.log_evidence(a_new, b_new)
+                if ev > best[0]:
+                    best = (ev, a_new, b_new)
+                done = abs(a_new - a) <= self.tol * a and abs(b_new - b) <= self.tol * b
+                a, b = a_new, b_new
+                if done:
+                    break
+            _, self.alpha, self.beta = best
+        self._m = self._V @ self._mean_coef(self.alpha, self.beta)  # m_N
+        return self
+
+    def _mean_coef(self, a: float, b: float) -> np.ndarray:
+        """``m_N`` in the eigenbasis of ``Phi^T Phi``: ``beta (a + b e)^-1 V^T Phi^T t``."""
+        return b * self._Pt / (a + b * self._eig)
+
+    @property
+    def mean(self) -> np.ndarray:
+        """Posterior mean of the weights ``m_N`` ``(M,)``."""
+        return self._m
+
+    @property
+    def covariance(self) -> np.ndarray:
+        """Posterior covariance ``S_N`` ``(M, M)``."""
+        return (self._V / (self.alpha + self.beta * self._eig)) @ self._V.T
+
+    def log_evidence(self, alpha: float, beta: float) -> float:
+        """``log p(t | alpha, beta)`` of the fitted data (§3.2; Bishop eq. 3.86)."""
+        Phi, t = self._Phi, self._t
+        N, M = Phi.shape
+        m = self._V @ self._mean_coef(alpha, beta)
+        E = 0.5 * beta * float(np.sum((t - Phi @ m) ** 2)) + 0.5 * alpha * float(m @ m)
+        logdet = float(np.sum(np.log(alpha + beta * self._eig)))
+        return 0.5 * M * math.log(alpha) + 0.5 * N * math.log(beta) - E - 0.5 * logdet - 0.5 * N * math.log(2 * math.pi)
+
+    def predict(self, Phi) -> tuple[np.ndarray, np.ndarray]:
+        """Predictive mean (Eq. 4) and variance (Eq. 5), each ``(B,)``."""
+        Phi = np.asarray(Phi, dtype=float)
+        mu = Phi @ self._m
+        proj = (Phi @ self._V) / np.sqrt(self.alpha + self.beta * self._eig)
+        var = np.sum(proj**2, axis=1) + 1.0 / self.beta
+        return mu, var

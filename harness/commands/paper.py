@@ -1,0 +1,172 @@
+"""``nas-harness paper lanas|bonas|l2nas|apex [--table ID]``: the papers' tables, ours beside theirs.
+
+Published values live in ``protocols/papers/<paper>.toml`` with their table, column, method,
+protocol and statistic. For each column this command runs (or reuses: sweeps resume by run
+key) the protocol's runs of the algorithms named there, then prints our value beside the
+published one. A ``!`` marks a published value outside our 95% CI. Where a benchmark file is
+absent (e.g. NB101), it names the file needed and goes on with the rest.
+
+Statistics: ``best_report`` = report value of the incumbent after ``at`` counted queries
+(mean ± std over seeds, bootstrap CI of the mean); ``samples_to_optimum`` = counted queries
+until the global optimum is first queried (mean over successful runs, bootstrap CI).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import tomllib
+
+import numpy as np
+from tabulate import tabulate
+
+from harness.errors import ConfigError, HarnessError
+
+PAPERS = ("lanas", "bonas", "l2nas", "apex")
+
+
+def register(sub) -> None:
+    p = sub.add_parser("paper", help="regenerate a paper's tables: our value beside the published one")
+    p.add_argument("paper", choices=PAPERS)
+    p.add_argument("--table", help="only this table id (e.g. 1, 2, fig5)")
+    p.add_argument("--data", metavar="PATH", help="official benchmark file for the protocols that need one")
+    p.add_argument("--seeds", type=int, metavar="N", help="seeds per algorithm (default: the protocol's)")
+    p.add_argument("--workers", type=int, default=None, help="parallel worker processes (default: number of cores)")
+    p.add_argument("--algorithm", nargs="+", metavar="NAME", help="only rows of these algorithms")
+    p.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or sqlite under results/)")
+    p.add_argument("--resamples", type=int, default=5000, help="bootstrap resamples (default 5,000)")
+    p.add_argument("--no-log", action="store_true", help="do not log the runs to MLflow")
+    p.set_defaults(func=main)
+
+
+def published(paper: str) -> dict:
+    """The published values of ``paper`` (``protocols/papers/<paper>.toml``)."""
+    from harness.protocol import protocol_dirs
+
+    for d in protocol_dirs():
+        path = os.path.join(d, "papers", f"{paper}.toml")
+        if os.path.exists(path):
+            with open(path, "rb") as f:
+                return tomllib.load(f)
+    raise ConfigError(f"published values of {paper} not found (protocols/papers/{paper}.toml)")
+
+
+def _protocol(name: str, data: str | None, seeds: int | None):
+    from harness.protocol import load_protocol
+
+    p = load_protocol(name)
+    kw = {}
+    if data:
+        kw["data"] = data
+    if seeds:
+        kw["seeds"] = tuple(range(seeds))
+    return dataclasses.replace(p, **kw) if kw else p
+
+
+def _runs(protocol, rows, args):
+    """Run (or reuse) the jobs of the rows' algorithms; return records by (algorithm, hp json)."""
+    import json
+
+    from harness.runner import Job
+    from harness.sweep import run_sweep
+
+    jobs, seen = [], set()
+    for row in rows:
+        if row.get("optimum"):
+            continue
+        hp = dict(row.get("hyperparameters", {}))
+        k = (row["algorithm"], json.dumps(hp, sort_keys=True))
+        if k in seen:
+            continue
+        seen.add(k)
+        jobs += [Job(protocol, row["algorithm"], s, hp) for s in protocol.seeds]
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(jobs), desc=protocol.name, unit="run", disable=not sys.stderr.isatty(), file=sys.stderr)
+
+    def progress(i, total):
+        bar.total, bar.n = total, i
+        bar.refresh()
+
+    res = run_sweep(jobs, workers=args.workers or os.cpu_count() or 1, tracking_uri=args.tracking_uri,
+                    log=not args.no_log, progress=progress)
+    bar.close()
+    if res.interrupted:
+        raise KeyboardInterrupt
+    by = {}
+    keys = {j.key(): (j.algorithm, json.dumps(j.hyperparameters, sort_keys=True)) for j in jobs}
+    for r in res.records:
+        if r.run_key in keys and r.meta.get("status") == "finished":
+            by.setdefault(keys[r.run_key], []).append(r)
+    return by, res
+
+
+def _ours(stat: str, row: dict, recs: list, rng, resamples: int):
+    """``(text, lo, hi)`` of our value for one published row."""
+    from harness import metrics
+
+    if not recs:
+        return "no runs", None, None
+    if stat == "best_report":
+        at = int(row["at"])
+        vals, q = metrics.at_checkpoints(recs, [at])
+        st = metrics.checkpoint_stats(vals, q, [at], rng, resamples)[0]
+        return f"{st.mean:.2f} ± {st.std:.2f} [{st.ci[0]:.2f}, {st.ci[1]:.2f}] (n={st.n_runs})", st.ci[0], st.ci[1]
+    if stat == "samples_to_optimum":
+        s = metrics.samples_to_optimum(*metrics.hitting_times(recs, "search"), rng, resamples)
+        return (f"{s.mean:,.1f} [{s.mean_ci[0]:,.1f}, {s.mean_ci[1]:,.1f}] median {s.median:,.1f} "
+                f"(found {s.successes}/{s.n_runs})"), s.mean_ci[0], s.mean_ci[1]
+    raise ConfigError(f"unknown statistic {stat!r} in the published values")
+
+
+def main(args) -> int:
+    import json
+
+    pub = published(args.paper)
+    columns = [v for v in pub["value"] if not args.table or str(v["table"]) == str(args.table)]
+    if not columns:
+        tables = sorted({str(v["table"]) for v in pub["value"]})
+        raise ConfigError(f"{pub['paper']} has no table {args.table!r} here; choose one of: {', '.join(tables)}")
+    print(f"{pub['paper']}: {pub['source']}\n")
+    rng = np.random.default_rng(0)
+    skipped = []
+    for col in columns:
+        rows = [r for r in col["rows"] if not args.algorithm or r.get("optimum") or r["algorithm"] in args.algorithm]
+        title = f"Table {col['table']}, {col['column']} (protocol {col['protocol']})"
+        try:
+            protocol = _protocol(col["protocol"], args.data, args.seeds)
+            from harness.runner import make_oracle
+
+            make_oracle(protocol)  # fails here, with the file to obtain, when data is missing
+        except HarnessError as e:
+            skipped.append(f"{title}: {e}")
+            print(f"{title}\n  skipped: {e}\n")
+            continue
+        by, res = _runs(protocol, rows, args)
+        table = []
+        for row in rows:
+            if row.get("optimum"):
+                from harness.benchmarks import get_benchmark
+
+                b = get_benchmark(protocol.benchmark, protocol.dataset, protocol.data)
+                ours = f"{b.optimum(protocol.report_metric or b.default_report)[0]:.2f}"
+                table.append([row["method"], f"{row['mean']:.2f}", ours, ""])
+                continue
+            k = (row["algorithm"], json.dumps(dict(row.get("hyperparameters", {})), sort_keys=True))
+            text, lo, hi = _ours(col["statistic"], row, by.get(k, []), rng, args.resamples)
+            pubv = row.get("mean")  # rows without a published value are ours alone (e.g. same-budget baselines)
+            pub_txt = "-" if pubv is None else f"{pubv:,.2f}" + (f" ± {row['std']:.2f}" if "std" in row else "")
+            mark = "!" if pubv is not None and lo is not None and not (lo <= pubv <= hi) else ""
+            table.append([row["method"] + (f" @{row['at']}" if "at" in row else ""), pub_txt, text, mark])
+        print(title)
+        print(tabulate(table, headers=["method", "published", "ours: mean [95% CI]", "outside CI"], disable_numparse=True))
+        notes = [f"{r['method']}: {r['note']}" for r in rows if r.get("note")]
+        for n in notes:
+            print(f"  note: {n}")
+        print(f"  ({res.ran} runs made, {res.skipped} reused; seeds {len(protocol.seeds)})\n")
+    if skipped:
+        print("Not regenerated (benchmark files absent):")
+        for s in skipped:
+            print(f"  - {s}")
+    return 0

@@ -1,0 +1,202 @@
+"""``nas-harness report --protocol P``: the statistics and plots of a protocol's runs.
+
+Reads the runs of protocol ``P`` from the raw records under ``results/runs/<protocol id>/``
+(the source of truth) or, when there are none, from the MLflow store; computes
+:func:`harness.metrics.summarize` (values at the checkpoints with 95% bootstrap CIs, ranks and
+Mann-Whitney/Holm significance, samples to optimum / ERT, improvement statistics of episodic
+runs); prints the tables; writes the plots (:mod:`harness.plots`) and the tables as CSV to a
+folder it prints (default ``results/reports/<protocol id>/``); ``--log-mlflow`` also logs the
+plots as artifacts of a ``report`` run in the protocol's MLflow experiment.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+from tabulate import tabulate
+
+from harness.errors import ConfigError
+
+
+def register(sub) -> None:
+    p = sub.add_parser("report", help="statistics, tables and plots of a protocol's runs")
+    p.add_argument("--protocol", required=True, metavar="NAME|PATH", help="shipped protocol name or your protocol .toml")
+    p.add_argument("--budget", type=int, metavar="Q", help="the budget override the runs were made with (run --budget)")
+    p.add_argument("--source", choices=("auto", "raw", "mlflow"), default="auto",
+                   help="where the runs are read from (default auto: raw records if any, else MLflow)")
+    p.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or sqlite under results/)")
+    p.add_argument("--algorithm", nargs="+", metavar="NAME", help="only these algorithms (default all; module:Class or Class)")
+    p.add_argument("--out", metavar="DIR", help="folder for plots and CSV tables (default results/reports/<protocol id>)")
+    p.add_argument("--resamples", type=int, default=5000, help="bootstrap resamples (default 5,000)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resampling (default 0)")
+    p.add_argument("--alpha", type=float, default=0.05, help="significance level of the pairwise tests (default 0.05)")
+    p.add_argument("--optimum-metric", choices=("search", "report"), default="search",
+                   help="which metric's global optimum samples-to-optimum waits for (default search)")
+    p.add_argument("--logx", action="store_true", help="log-scaled query axis in the best-so-far plot")
+    p.add_argument("--no-plots", action="store_true", help="tables only")
+    p.add_argument("--log-mlflow", action="store_true", help="also log the plots to MLflow (a 'report' run)")
+    p.set_defaults(func=main)
+
+
+def load_protocol_for(args):
+    from harness.protocol import load_protocol
+
+    p = load_protocol(args.protocol)
+    return p.with_budget(args.budget) if args.budget else p
+
+
+def raw_records(protocol) -> list:
+    """The raw records of a protocol (``results/runs/<protocol id>/*.json``)."""
+    from harness.sweep import read_records
+
+    return read_records(protocol.id)
+
+
+def mlflow_records(protocol, uri: str | None = None) -> list:
+    """The records of a protocol's runs stored in MLflow (artifact ``record.json``)."""
+    from harness import tracking
+
+    df = tracking.search_runs(protocol.name, uri)
+    if df.empty or "params.protocol_id" not in df:
+        return []
+    df = df[df["params.protocol_id"] == protocol.id]
+    return [tracking.load_record(rid, uri) for rid in df["run_id"]]
+
+
+def read_records(protocol, source: str = "auto", uri: str | None = None) -> tuple[list, str]:
+    """``(records, where they came from)``."""
+    from harness.paths import results_dir
+
+    if source in ("auto", "raw"):
+        recs = raw_records(protocol)
+        if recs or source == "raw":
+            return recs, str(results_dir() / "runs" / protocol.id)
+    from harness import tracking
+
+    uri = tracking.resolve_uri(uri)
+    return mlflow_records(protocol, uri), f"MLflow {uri}"
+
+
+def _f(v, fmt=".2f"):
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return "-"
+    if isinstance(v, float) and np.isinf(v):
+        return "inf"
+    return format(v + 0.0 if isinstance(v, float) else v, fmt)  # + 0.0: no "-0.00"
+
+
+def _ci(ci, fmt=".2f"):
+    return f"[{_f(ci[0], fmt)}, {_f(ci[1], fmt)}]"
+
+
+def tables(summary, alpha: float = 0.05) -> dict[str, tuple[list[str], list[list]]]:
+    """The report's tables as ``name -> (headers, rows)`` (plain values, for printing and CSV)."""
+    out = {}
+    rows = []
+    for i, c in enumerate(summary.checkpoints):
+        cmp = summary.comparisons[c]
+        for label in sorted(summary.algorithms, key=lambda k: cmp.ranks.get(k, np.inf)):
+            st = summary.algorithms[label].checkpoints[i]
+            if st.n_runs == 0:
+                continue
+            mark = "*" if label in cmp.tied_with_best else ""
+            rows.append([c, label, _f(cmp.ranks.get(label), "g"), mark, st.n_runs, st.q, f"{_f(st.mean)} ± {_f(st.std)}",
+                         _ci(st.ci), _f(st.median)])
+    out["checkpoints"] = (["checkpoint", "algorithm", "rank", "~best", "runs", "#Q", "mean ± std", "95% CI",
+                           "median"], rows)
+    rows = []
+    for label, a in summary.algorithms.items():
+        s = a.samples_to_optimum
+        if s is None or not s.n_runs:
+            continue
+        rows.append([label, s.n_runs, f"{s.successes}/{s.n_runs}", _ci(tuple(100 * x for x in s.success_rate_ci), ".0f") + " %",
+                     _f(s.mean, ",.1f"), _ci(s.mean_ci, ",.1f"), _f(s.median, ",.1f"), _ci(s.median_ci, ",.1f"),
+                     _f(s.ert, ",.1f"), _ci(s.ert_ci, ",.1f")])
+    if rows:
+        out["samples_to_optimum"] = (["algorithm", "runs", "found", "95% CI", "mean", "95% CI", "median", "95% CI", "ERT",
+                                      "95% CI"], rows)
+    rows = []
+    for label, a in summary.algorithms.items():
+        s = a.improvements
+        if s is None:
+            continue
+        rows.append([label, s.n, _f(s.median, "+.2f")] + [_ci(s.intervals[p], "+.2f") for p in sorted(s.intervals)]
+                    + [_f(s.skew, "+.3f"), "< 1e-300" if s.normaltest[1] < 1e-300 else _f(s.normaltest[1], ".1e")])
+    if rows:
+        levels = sorted(next(a.improvements for a in summary.algorithms.values() if a.improvements).intervals)
+        out["improvements"] = (["algorithm", "episodes", "median"] + [f"{p:.0%} interval" for p in levels]
+                               + ["skew", "normaltest p"], rows)
+    return out
+
+
+TITLES = {
+    "checkpoints": "Best {report} so far at the checkpoints (mean ± std over runs, percentile-bootstrap 95% CI of the "
+                   "mean; #Q = latest query at which a run's value was found; rank by mean; ~best: * marks the best and "
+                   "those not significantly different from it, two-sided Mann-Whitney U, Holm-corrected, alpha {alpha:g})",
+    "samples_to_optimum": "Counted queries until the global optimum of the {which} metric is first queried (mean/median "
+                          "over successful runs; ERT = all counted queries / successes, COCO; 95% bootstrap CIs)",
+    "improvements": "Improvement of {report} over an episode (final - initial): median, intervals around the median "
+                    "holding 50/80/95% of episodes, skew, scipy.stats.normaltest",
+}
+
+
+def main(args) -> int:
+    from harness import metrics
+    from harness.paths import results_dir
+
+    protocol = load_protocol_for(args)
+    records, where = read_records(protocol, args.source, args.tracking_uri)
+    if args.algorithm:  # a module:Class algorithm may be named by its class alone
+        want = set(args.algorithm)
+        records = [r for r in records if {r.meta.get("algorithm"), str(r.meta.get("algorithm")).rsplit(":", 1)[-1]} & want]
+    if not records:
+        raise ConfigError(f"no runs of protocol {protocol.id} in {where}; make them with: "
+                          f"nas-harness run --protocol {args.protocol}" + (f" --budget {args.budget}" if args.budget else ""))
+    if args.resamples < 1:
+        raise ConfigError(f"--resamples must be positive, got {args.resamples}")
+    summary = metrics.summarize(records, np.random.default_rng(args.seed), checkpoints=protocol.report_checkpoints,
+                                resamples=args.resamples, alpha=args.alpha, optimum_metric=args.optimum_metric,
+                                budget=protocol.budget)
+    failed = sum(a.failed for a in summary.algorithms.values())
+    opt = f"{summary.optimum_report:.4g}" if summary.optimum_report is not None else "unknown"
+    print(f"protocol {protocol.id}: {len(records)} runs ({failed} failed, left out) of {len(summary.algorithms)} "
+          f"algorithm(s) from {where}")
+    print(f"search metric {summary.search_metric}, report metric {summary.report_metric} (optimum {opt}), "
+          f"budget {protocol.budget}, {args.resamples:,} bootstrap resamples\n")
+    tabs = tables(summary, args.alpha)
+    fmt = {"report": summary.report_metric, "which": args.optimum_metric, "alpha": args.alpha}
+    for name, (headers, rows) in tabs.items():
+        print(TITLES[name].format(**fmt))
+        print(tabulate(rows, headers=headers, disable_numparse=True))
+        print()
+    out = args.out or str(results_dir() / "reports" / protocol.id)
+    os.makedirs(out, exist_ok=True)
+    import csv
+
+    for name, (headers, rows) in tabs.items():
+        with open(os.path.join(out, f"{name}.csv"), "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(headers)
+            w.writerows(rows)
+    paths = []
+    if not args.no_plots:
+        from harness import plots
+
+        title = f"{protocol.id} ({summary.report_metric})"
+        paths = plots.write_plots(summary, out, title=title, logx=args.logx)
+    print(f"tables (CSV){' and plots' if paths else ''} in {out}")
+    for p in paths:
+        print(f"  {os.path.basename(p)}")
+    if args.log_mlflow and paths:
+        from harness import tracking
+
+        uri = tracking.resolve_uri(args.tracking_uri)
+        try:
+            rid = tracking.log_artifacts(paths, protocol.name, uri=uri, run_name="report", artifact_path="plots")
+            print(f"plots logged to MLflow run {rid} ({uri})")
+        except Exception as e:
+            print(f"nas-harness: warning: could not log the plots to MLflow at {uri} ({type(e).__name__}: {e})",
+                  file=sys.stderr)
+    return 0

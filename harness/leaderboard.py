@@ -1,0 +1,167 @@
+"""Leaderboards: one row per algorithm of a protocol, derived from the raw run records.
+
+A leaderboard is written as ``<out>/<protocol>.md`` (the public record, with the plots in
+``<out>/<protocol>/``), ``.csv`` and ``.tex``; ``<out>/README.md`` indexes every leaderboard in
+the folder. Columns:
+
+* the best report value so far at each of the protocol's checkpoints: mean ± std over runs and
+  the percentile-bootstrap 95% CI of the mean;
+* the rank by mean at each checkpoint; a ``*`` marks the best algorithm and every algorithm not
+  significantly different from it (two-sided Mann-Whitney U, Holm-corrected, alpha 0.05);
+* where the benchmark knows its optimum: success rate, mean counted queries to the optimum
+  with its CI, and ERT (COCO's expected running time);
+* runs (failed runs are counted, left out of the statistics) and training queries for
+  learned policies (never hidden: a leaderboard shows the cost of training).
+
+Rows are sorted by the rank at the last checkpoint (ties by ERT). A user's algorithm (a
+``module:Class`` or an installed plug-in) is a row like any other.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from harness.metrics import Summary
+
+
+@dataclass
+class Board:
+    """A leaderboard as plain cells (strings), ready for Markdown, CSV and LaTeX."""
+
+    protocol_id: str
+    title: str
+    headers: list[str]
+    rows: list[list[str]]
+    notes: list[str]
+
+
+def _f(v, fmt=".2f") -> str:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return "-"
+    if isinstance(v, float) and np.isinf(v):
+        return "inf"
+    return format(float(v) + 0.0, fmt)
+
+
+def build(summary: Summary, protocol, training: dict[str, float] | None = None) -> Board:
+    """The rows of a leaderboard from :func:`harness.metrics.summarize`'s summary."""
+    cps = summary.checkpoints
+    last = summary.comparisons[cps[-1]]
+    has_sto = any(a.samples_to_optimum is not None and a.samples_to_optimum.n_runs for a in summary.algorithms.values())
+    headers = ["rank", "algorithm", "runs"]
+    for c in cps:
+        headers += [f"best @{c} (mean ± std)", f"95% CI @{c}"]
+    if has_sto:
+        headers += ["found optimum", "queries to optimum (mean)", "95% CI", "ERT"]
+    if training:
+        headers += ["training queries / run"]
+
+    def sort_key(label):
+        a = summary.algorithms[label]
+        ert = a.samples_to_optimum.ert if a.samples_to_optimum is not None and a.samples_to_optimum.n_runs else np.inf
+        return (last.ranks.get(label, np.inf), ert, label.lower())
+
+    rows = []
+    for label in sorted(summary.algorithms, key=sort_key):
+        a = summary.algorithms[label]
+        mark = "*" if label in last.tied_with_best else ""
+        runs = f"{a.n_runs}" + (f" ({a.failed} failed)" if a.failed else "")
+        row = [f"{_f(last.ranks.get(label), 'g')}{mark}", label, runs]
+        for i, c in enumerate(cps):
+            st = a.checkpoints[i]
+            cm = summary.comparisons[c]
+            m = "*" if label in cm.tied_with_best else ""
+            row += [f"{_f(st.mean)} ± {_f(st.std)}{m}" if st.n_runs else "-",
+                    f"[{_f(st.ci[0])}, {_f(st.ci[1])}]" if st.n_runs else "-"]
+        if has_sto:
+            s = a.samples_to_optimum
+            if s is None or not s.n_runs:
+                row += ["-", "-", "-", "-"]
+            else:
+                row += [f"{s.successes}/{s.n_runs}", _f(s.mean, ",.1f"), f"[{_f(s.mean_ci[0], ',.1f')}, {_f(s.mean_ci[1], ',.1f')}]",
+                        _f(s.ert, ",.1f")]
+        if training:
+            row.append(_f(training.get(label, 0.0), ",.0f"))
+        rows.append(row)
+    opt = f"{summary.optimum_report:.4f}" if summary.optimum_report is not None else "unknown"
+    notes = [
+        f"Benchmark {protocol.benchmark}" + (f" ({protocol.dataset})" if protocol.dataset else "")
+        + f"; search metric `{summary.search_metric}`, report metric `{summary.report_metric}` (optimum {opt}); "
+        f"budget {protocol.budget} counted queries ({protocol.counting} counting, {protocol.noise} noise).",
+        "`best @Q`: report value of the incumbent (best by search value) after Q counted queries, mean ± std over runs; "
+        "95% CI: percentile bootstrap of the mean.",
+        "rank: by mean at the last checkpoint; `*`: best, or not significantly different from the best "
+        "(two-sided Mann-Whitney U, Holm-corrected, alpha 0.05).",
+    ]
+    if has_sto:
+        notes.append("queries to optimum: counted queries until a global optimum of the search metric is first queried "
+                     "(mean over successful runs); ERT = all counted queries / successes (COCO).")
+    if training:
+        notes.append("training queries: benchmark queries spent training a learned policy, counted apart from the budget.")
+    return Board(protocol.id, f"Leaderboard: {protocol.id}", headers, rows, notes)
+
+
+def to_markdown(board: Board, plots: list[str] | None = None) -> str:
+    from tabulate import tabulate
+
+    out = [f"# {board.title}", "", tabulate(board.rows, headers=board.headers, tablefmt="github", disable_numparse=True), ""]
+    out += [f"- {n}" for n in board.notes]
+    if plots:
+        out += ["", "## Plots", ""]
+        out += [f"![{os.path.splitext(os.path.basename(p))[0]}]({p})" for p in plots]
+    out += ["", f"Regenerate: `nas-harness leaderboard --protocol {board.protocol_id.rsplit('-v', 1)[0]}`", ""]
+    return "\n".join(out)
+
+
+def to_latex(board: Board) -> str:
+    def esc(s: str) -> str:
+        for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#"),
+                     ("±", r"$\pm$"), ("@", r"@")):
+            s = s.replace(a, b)
+        return s
+
+    cols = "l" * len(board.headers)
+    lines = [r"\begin{tabular}{" + cols + "}", r"\toprule",
+             " & ".join(esc(h) for h in board.headers) + r" \\", r"\midrule"]
+    lines += [" & ".join(esc(c) for c in row) + r" \\" for row in board.rows]
+    lines += [r"\bottomrule", r"\end{tabular}", ""]
+    return "\n".join(lines)
+
+
+def write(board: Board, out_dir: str, plots: list[str] | None = None) -> dict[str, str]:
+    """Write ``.md``, ``.csv``, ``.tex`` of one board and refresh the folder's README index."""
+    import csv
+
+    os.makedirs(out_dir, exist_ok=True)
+    base = os.path.join(out_dir, board.protocol_id)
+    rel_plots = [os.path.relpath(p, out_dir) for p in plots or []]
+    paths = {"md": base + ".md", "csv": base + ".csv", "tex": base + ".tex"}
+    with open(paths["md"], "w") as f:
+        f.write(to_markdown(board, rel_plots))
+    with open(paths["csv"], "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(board.headers)
+        w.writerows(board.rows)
+    with open(paths["tex"], "w") as f:
+        f.write(to_latex(board))
+    write_index(out_dir)
+    return paths
+
+
+def write_index(out_dir: str) -> str:
+    """``README.md`` listing every leaderboard (``*.md`` but the README) in ``out_dir``."""
+    boards = sorted(f for f in os.listdir(out_dir) if f.endswith(".md") and f != "README.md")
+    lines = ["# Leaderboards", "",
+             "Generated from the raw run records by `nas-harness leaderboard --protocol P`; each has a `.csv` and a "
+             "`.tex` beside it. Do not edit by hand.", ""]
+    for b in boards:
+        with open(os.path.join(out_dir, b)) as f:
+            first = f.readline().strip().lstrip("# ")
+        lines.append(f"- [{b[:-3]}]({b}): {first}")
+    path = os.path.join(out_dir, "README.md")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return path

@@ -1,0 +1,80 @@
+"""Leaderboards of a small sweep: expected rows, CIs and ranks (golden file); a user's
+module:Class algorithm is a row like the built-ins; the paper command prints ours beside theirs."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.commands.leaderboard import make
+from harness.protocol import Protocol
+from harness.runner import Job
+from harness.sweep import run_sweep
+
+GOLDEN = Path(__file__).parent / "golden" / "leaderboard_small.md"
+REGEN = "NAS_HARNESS_REGEN_GOLDEN=1 python -m pytest tests/harness/test_leaderboard.py"
+USER = "tests.harness.plugin_algorithms:Greedy"
+
+
+def _small_sweep():
+    p = Protocol.adhoc("nb201-analog", 40, 4, checkpoints=(10, 40))
+    jobs = [Job(p, a, s) for a in ("random", USER) for s in p.seeds]
+    res = run_sweep(jobs, log=False)
+    assert res.ran == 8
+    return p, res.records
+
+
+def test_leaderboard_of_a_small_sweep_matches_the_golden_file(tmp_path):
+    p, records = _small_sweep()
+    board, paths = make(p, records, str(tmp_path / "lb"), resamples=500, seed=0, plots=False)
+    assert [r[1] for r in board.rows] == ["Greedy", "random"]  # the user's algorithm is a row
+    assert board.rows[0][0].startswith("1")
+    text = Path(paths["md"]).read_text()
+    if os.environ.get("NAS_HARNESS_REGEN_GOLDEN"):
+        GOLDEN.write_text(text)
+    assert GOLDEN.exists(), f"golden file missing; create it with: {REGEN}"
+    assert text == GOLDEN.read_text(), f"leaderboard differs from {GOLDEN}; if the change is intended, regenerate: {REGEN}"
+    assert (tmp_path / "lb" / "README.md").read_text().count(p.id) >= 1
+    csv = Path(paths["csv"]).read_text().splitlines()
+    assert len(csv) == 3 and csv[0].startswith("rank,algorithm,runs")
+    assert "\\begin{tabular}" in Path(paths["tex"]).read_text()
+
+
+def test_leaderboard_rows_carry_cis_and_ranks(tmp_path):
+    p, records = _small_sweep()
+    board, _ = make(p, records, str(tmp_path / "lb"), resamples=500, seed=0, plots=False)
+    h = board.headers
+    for row in board.rows:
+        mean = float(row[h.index("best @40 (mean ± std)")].split("±")[0])
+        lo, hi = (float(x) for x in row[h.index("95% CI @40")].strip("[]").split(","))
+        assert lo <= mean <= hi
+    ranks = [float(r[0].rstrip("*")) for r in board.rows]
+    assert ranks == sorted(ranks)
+
+
+def test_leaderboard_command_with_a_user_algorithm(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "--protocol", "nb201-analog", "--algorithm", "random", USER, "--seeds", "3",
+                 "--budget", "30", "--workers", "1", "--no-progress"]) == 0
+    assert main(["leaderboard", "--protocol", "nb201-analog", "--budget", "30", "--resamples", "200"]) == 0
+    out = capsys.readouterr().out
+    assert "| Greedy" in out and "| random" in out
+    md = tmp_path / "leaderboards" / "nb201-analog-budget30-v1.md"
+    assert md.exists() and (tmp_path / "leaderboards" / "README.md").exists()
+    assert "![" in md.read_text()  # plots linked beside the table
+
+
+def test_paper_command_prints_ours_beside_published(tmp_path, monkeypatch, capsys, nb201_csv):
+    monkeypatch.chdir(tmp_path)
+    assert main(["paper", "l2nas", "--data", nb201_csv, "--seeds", "2", "--algorithm", "random", "--no-log",
+                 "--resamples", "200", "--workers", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "94.37" in out and "93.70 ± 0.36" in out and "RS (same budget) @500" in out
+
+
+def test_paper_command_names_missing_files_and_goes_on(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["paper", "apex", "--table", "1", "--no-log"]) == 0
+    out = capsys.readouterr().out
+    assert "skipped" in out and "nb101" in out.lower()

@@ -1,0 +1,158 @@
+"""Sweeps: resume without duplicates, failures recorded, sync after an unreachable store,
+Ray = local pool, and a real MLflow server on 127.0.0.1."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import numpy as np
+import pytest
+
+from harness import tracking
+from harness.protocol import Protocol
+from harness.runner import Job
+from harness.sweep import read_records, run_sweep, sync
+
+BOOM = "tests.harness.plugin_algorithms:Boom"
+
+
+def _jobs(n=5, budget=30, algorithms=("random",)):
+    p = Protocol.adhoc("nb201-analog", budget, n)
+    return p, [Job(p, a, s) for a in algorithms for s in p.seeds]
+
+
+def _comparable(rec):
+    t = {k: np.asarray(v).tolist() for k, v in rec.trajectory.items() if k != "time"}
+    m = {k: v for k, v in rec.meta.items() if k != "wall_time"}
+    return m, t
+
+
+def test_interrupted_sweep_resumes_only_missing_jobs(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    p, jobs = _jobs(5)
+    seen = []
+
+    def interrupt_after_two(rec):
+        seen.append(rec.run_key)
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+
+    first = run_sweep(jobs, tracking_uri=uri, on_record=interrupt_after_two)
+    assert first.interrupted and first.ran == 2
+    assert len(read_records(p.id)) == 2  # finished runs kept
+    second = run_sweep(jobs, tracking_uri=uri)
+    assert second.skipped == 2 and second.ran == 3 and not second.interrupted
+    third = run_sweep(jobs, tracking_uri=uri)
+    assert third.ran == 0 and third.skipped == 5 and third.logged == 0
+    df = tracking.search_runs(p.name, uri)
+    assert len(df) == 5 and df["tags.run_key"].nunique() == 5  # no duplicate MLflow runs
+
+
+def test_a_crashing_run_is_recorded_as_failed_and_the_others_complete(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    p, jobs = _jobs(6, algorithms=(BOOM,))
+    res = run_sweep(jobs, tracking_uri=uri)
+    assert res.ran == 6 and 0 < res.failed < 6
+    statuses = {r.meta["seed"]: r.meta["status"] for r in res.records}
+    failed = [r for r in res.records if r.meta["status"] == "failed"]
+    assert all("RuntimeError: boom" in r.meta["error"] for r in failed)
+    assert all(r.n_queries == 3 for r in failed)  # the trajectory up to the crash is kept
+    df = tracking.search_runs(p.name, uri)
+    assert sorted(df["status"]) == sorted("FAILED" if s == "failed" else "FINISHED" for s in statuses.values())
+    assert df.loc[df["status"] == "FAILED", "tags.error"].str.contains("boom").all()
+
+
+def test_records_written_while_the_store_is_unreachable_are_synced_later(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    p, jobs = _jobs(3)
+    res = run_sweep(jobs, tracking_uri=dead)
+    assert res.ran == 3 and res.logged == 0 and res.log_error
+    assert len(read_records(p.id)) == 3  # nothing lost
+    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    assert sync(p.id, uri) == (3, 0)
+    assert sync(p.id, uri) == (0, 3)  # idempotent
+    assert len(tracking.search_runs(p.name, uri)) == 3
+
+
+def test_same_records_on_the_process_pool_as_in_process(tmp_path, monkeypatch):
+    _, jobs = _jobs(4, algorithms=("random",))
+    monkeypatch.setenv("NAS_HARNESS_RESULTS", str(tmp_path / "a"))
+    inproc = {r.run_key: _comparable(r) for r in run_sweep(jobs, workers=1, log=False).records}
+    monkeypatch.setenv("NAS_HARNESS_RESULTS", str(tmp_path / "b"))
+    pooled = {r.run_key: _comparable(r) for r in run_sweep(jobs, workers=2, log=False).records}
+    assert inproc == pooled
+
+
+def test_ray_executor_gives_the_same_records_as_the_local_pool(tmp_path, monkeypatch):
+    ray = pytest.importorskip("ray", reason="Ray is installed with the [ray] extra")
+    _, jobs = _jobs(3, algorithms=("random", "tests.harness.plugin_algorithms:Greedy"))
+    monkeypatch.setenv("NAS_HARNESS_RESULTS", str(tmp_path / "local"))
+    local = {r.run_key: _comparable(r) for r in run_sweep(jobs, workers=2, log=False).records}
+    monkeypatch.setenv("NAS_HARNESS_RESULTS", str(tmp_path / "ray"))
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": {"PYTHONPATH": root}})
+    try:
+        via_ray = {r.run_key: _comparable(r) for r in run_sweep(jobs, executor="ray", log=False).records}
+    finally:
+        ray.shutdown()
+    assert via_ray == local and len(local) == 6
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_real_mlflow_server_receives_a_sweep_and_serves_it_back(tmp_path):
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+         "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
+         "--artifacts-destination", str(tmp_path / "artifacts"), "--workers", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.time() + 90
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/health", timeout=2)
+                break
+            except OSError:
+                if time.time() > deadline or server.poll() is not None:
+                    pytest.fail("mlflow server did not start on 127.0.0.1")
+                time.sleep(0.5)
+        p, jobs = _jobs(3, budget=25)
+        res = run_sweep(jobs, tracking_uri=url)
+        assert res.logged == 3 and not res.log_error
+        req = urllib.request.Request(f"{url}/api/2.0/mlflow/experiments/get-by-name?experiment_name="
+                                     f"{tracking.experiment_name(p.name).replace('/', '%2F')}")
+        exp_id = json.load(urllib.request.urlopen(req, timeout=10))["experiment"]["experiment_id"]
+        body = json.dumps({"experiment_ids": [exp_id], "max_results": 100}).encode()
+        req = urllib.request.Request(f"{url}/api/2.0/mlflow/runs/search", data=body,
+                                     headers={"Content-Type": "application/json"})
+        runs = json.load(urllib.request.urlopen(req, timeout=10))["runs"]
+        assert len(runs) == 3
+        keys = {t["value"] for r in runs for t in r["data"]["tags"] if t["key"] == "run_key"}
+        assert keys == {j.key() for j in jobs}
+        rid = runs[0]["info"]["run_id"]
+        hist = json.load(urllib.request.urlopen(
+            f"{url}/api/2.0/mlflow/metrics/get-history?run_id={rid}&metric_key=incumbent_report", timeout=10))
+        assert len(hist["metrics"]) == 25
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()

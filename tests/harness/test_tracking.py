@@ -1,0 +1,53 @@
+"""MLflow round trip on a temporary SQLite store; raw records round trip without pickle."""
+
+import json
+
+import numpy as np
+
+from harness import tracking
+from harness.protocol import Protocol
+from harness.record import RunRecord
+from harness.runner import Job, execute
+
+
+def _records(n=2, budget=40):
+    p = Protocol.adhoc("nb201-analog", budget, n)
+    return [execute(Job(p, "random", s)) for s in p.seeds]
+
+
+def test_record_json_round_trip(tmp_path):
+    (rec,) = _records(1)
+    path = rec.write(str(tmp_path / "r.json"))
+    json.load(open(path))  # plain JSON, no pickle
+    back = RunRecord.read(path)
+    assert back.meta == json.loads(json.dumps(rec.meta))
+    for k, v in rec.trajectory.items():
+        assert np.array_equal(np.asarray(back.trajectory[k]), np.asarray(v)), k
+
+
+def test_mlflow_round_trip(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    recs = _records(2)
+    ids = tracking.log_records(recs, uri)
+    assert len(ids) == 2
+    df = tracking.search_runs("adhoc-nb201-analog", uri)
+    assert len(df) == 2
+    assert set(df["params.algorithm"]) == {"random"}
+    assert sorted(df["params.seed"].astype(int)) == [0, 1]
+    assert set(df["status"]) == {"FINISHED"}
+    from mlflow.tracking import MlflowClient
+
+    hist = MlflowClient(uri).get_metric_history(ids[0], "incumbent_report")
+    assert [m.step for m in hist] == list(range(1, 41))
+    np.testing.assert_allclose([m.value for m in hist], recs[0].trajectory["incumbent_report"])
+    back = tracking.load_record(ids[1], uri)
+    assert back.run_key == recs[1].run_key
+    np.testing.assert_array_equal(back.trajectory["index"], recs[1].trajectory["index"])
+
+
+def test_default_store_is_sqlite_under_results(tmp_path, monkeypatch):
+    monkeypatch.setenv("NAS_HARNESS_RESULTS", str(tmp_path / "res"))
+    assert tracking.resolve_uri() == f"sqlite:///{tmp_path / 'res' / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5999")
+    assert tracking.resolve_uri() == "http://127.0.0.1:5999"
+    assert tracking.resolve_uri("sqlite:///x.db") == "sqlite:///x.db"
