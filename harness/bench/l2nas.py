@@ -8,10 +8,9 @@ the optima. The 500-query figure is read from the 1,000-query trajectory: no alg
 depends on the total budget, so the first 500 steps of a 1,000-step run *are* a 500-step run.
 
 Algorithms: ``l2nas`` (faithful, printed actor rate 1e-8), ``l2nas-tuned``, ``random``
-(without replacement) and regularized (aging) evolution. ``evolution`` is not on main yet, so
-this module carries a minimal aging evolution (:class:`AgingEvolution`, Real et al. 2019,
-population 10, tournament 3, as in the NAS-Bench-201 baselines); ``--algorithms`` takes any
-registered name.
+(without replacement) and ``evolution`` (regularized aging evolution with its defaults,
+population 10, tournament 3, the NAS-Bench-201 baseline setting); ``--algorithms`` takes any
+registered name or ``module:Class``.
 
 Counting: the paper counts steps, one benchmark query per step, repeats included: that is the
 counting rule ``all`` (default here). ``--counting unique`` prices repeats at zero instead.
@@ -29,11 +28,8 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
 
 import numpy as np
-
-from algorithms.base import Algorithm, field
 
 DATASETS = ("cifar10", "cifar100", "imagenet16-120")
 # 001 Table 1, test columns: (L2NAS-500, L2NAS-1k) as (mean, std); "True Optimal" row
@@ -44,42 +40,7 @@ PUBLISHED = {
 }
 OPTIMUM = {"cifar10": 94.37, "cifar100": 73.51, "imagenet16-120": 47.31}
 PAPER_SECONDS_PER_1000_STEPS = 240.0  # "less than 4 minutes" (§4.1)
-REA = "harness.bench.l2nas:AgingEvolution"
-LABELS = {REA: "REA (aging, P=10, S=3)"}
-
-
-@dataclass
-class AgingEvolutionConfig:
-    population: int = field(10, "population size P (NAS-Bench-201 baseline setting)")
-    sample_size: int = field(3, "tournament size S (NAS-Bench-201 baseline setting)")
-
-
-class AgingEvolution(Algorithm):
-    """Minimal regularized (aging) evolution (Real et al. 2019) for this bench only.
-
-    P random architectures, then repeatedly: S distinct members drawn uniformly, the best one's
-    ``space.mutate`` child is queried and appended, the oldest member removed.
-    """
-
-    name = "rea-minimal"
-    Config = AgingEvolutionConfig
-    requires = ("mutate",)
-
-    def run(self, oracle, rng) -> None:
-        from collections import deque
-
-        space = oracle.space
-        sign = 1.0 if oracle.maximize else -1.0
-        pop = deque()
-        for _ in range(self.config.population):
-            a = space.sample(rng)
-            pop.append((a, sign * oracle.query(a)))
-        while True:
-            picks = rng.choice(len(pop), size=min(self.config.sample_size, len(pop)), replace=False)
-            parent = max((pop[int(i)] for i in picks), key=lambda m: m[1])[0]
-            child = space.mutate(parent, rng)
-            pop.append((child, sign * oracle.query(child)))
-            pop.popleft()
+LABELS = {"evolution": "REA (evolution, P=10, S=3)"}
 
 
 def add_arguments(p) -> None:
@@ -88,7 +49,7 @@ def add_arguments(p) -> None:
     p.add_argument("--workers", type=int, default=2, help="process pool size (default 2)")
     p.add_argument("--budgets", default="500,1000", help="query budgets reported (default 500,1000)")
     p.add_argument("--datasets", default=",".join(DATASETS))
-    p.add_argument("--algorithms", default=f"l2nas,l2nas-tuned,random,{REA}", help="comma-separated names")
+    p.add_argument("--algorithms", default="l2nas,l2nas-tuned,random,evolution", help="comma-separated names")
     p.add_argument("--counting", default="all", choices=("all", "unique"), help="'all': a step is a query (paper)")
     p.add_argument("--timing", action="store_true", help="only time 1,000 L2NAS steps (needs --data)")
     p.add_argument("--timing-threads", default="1", help="torch thread counts to time (default 1; e.g. 1,2)")
