@@ -257,6 +257,39 @@ def test_printed_actor_rate_leaves_the_actor_static(analog):
     for lr in (0.0, 1e-8, 1e-3):  # ε reaches its floor at step 20 here, so the actor acts from then on
         algo = L.L2NAS(actor_lr=lr, epsilon_steps=20)
         runs[lr] = (_run(algo, analog, 100, seed=1).trajectory()["index"], algo.diagnostics_)
+        assert algo.agent_.actor[0].out_features == 128  # §3.4: 128 units on NB201
     np.testing.assert_array_equal(runs[0.0][0], runs[1e-8][0])
     assert runs[1e-8][1]["updates"] > 500 and runs[1e-8][1]["actor_max_weight_change"] < 1e-5
     assert not np.array_equal(runs[0.0][0], runs[1e-3][0])  # a trained actor does propose differently
+
+
+class _DartsSurrogate(_Surrogate):
+    """A synthetic score on the DARTS space: more sep_conv_3x3 edges, higher accuracy."""
+
+    name = "darts-synthetic-test"
+
+    def __init__(self):
+        from harness.spaces.darts import OPS, DartsSpace
+
+        self.space = DartsSpace()
+        self._op = OPS.index("sep_conv_3x3")
+
+    def predict(self, archs, metric, rng=None):
+        return np.array([80.0 + self.space.onehot(a)[:, :, self._op].sum() for a in archs])
+
+
+def test_darts_space_alpha_is_two_14x7_matrices_discretized_by_alg2():
+    pytest.importorskip("harness.spaces.darts")
+    bench = _DartsSurrogate()
+    layout = L.AlphaLayout(bench.space)
+    assert layout.shapes == [(2, 14, 7)] and layout.size == 196
+    algo = L.L2NASDarts(**L.L2NASDarts.test_hyperparameters)
+    oracle = _run(algo, bench, 40)
+    assert oracle.used == 40
+    assert algo.agent_.actor[0].in_features == 196 == algo.agent_.actor[-2].out_features
+    auto = L.L2NAS(**{**L.L2NAS.test_hyperparameters, "hidden": 0})  # 0: 128 units on NB201, 256 here
+    _run(auto, bench, 12)
+    assert auto.agent_.actor[0].out_features == 256
+    for key in oracle.trajectory()["key"]:
+        d = bench.space.onehot(bench.space.parse(key))
+        assert d.sum() == 16  # Alg. 2: 2 edges per intermediate node, 4 nodes, 2 cells
