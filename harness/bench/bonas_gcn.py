@@ -23,7 +23,7 @@ def add_arguments(p) -> None:
     p.add_argument("--data", required=True, help="official NB201 table (e.g. nats_tss_200ep_test_accuracy.csv)")
     p.add_argument("--dataset", default="cifar10")
     p.add_argument("--train-fraction", type=float, default=0.1, help="share of cells to train on (default 0.1)")
-    p.add_argument("--epochs", type=int, default=100, help="training epochs (default 100)")
+    p.add_argument("--epochs", type=int, default=300, help="training epochs (default 300, as bonas)")
     p.add_argument("--loss", default="mse", help="mse (default, §4.1), exp, log, linear")
     p.add_argument("--edges", default="undirected,forward", help="comma list of edge modes (default both)")
     p.add_argument("--seeds", type=int, default=1, help="repeats with different splits (default 1)")
