@@ -36,6 +36,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from harness.errors import BudgetExhausted, ConfigError, InvalidArchitecture
+from harness.record import best_positions
 
 COUNTING_RULES = ("unique", "all")
 NOISE_MODES = ("mean", "sample")
@@ -247,20 +248,12 @@ class Oracle:
         if self._tabular:
             index = np.asarray(self._t_ref, dtype=np.int64)
             report = self._report_col[index] if n else np.empty(0)
-            keys = np.array([self.space.key(self.space.arch_at(i)) for i in index], dtype=object)
+            keys = self.space.keys_at(index)
         else:
             index = np.full(n, -1, dtype=np.int64)
             report = np.asarray(self._t_report, dtype=float)
             keys = np.asarray(self._t_ref, dtype=object)
-        signed = search if self.maximize else -search
-        if n:
-            run_max = np.maximum.accumulate(signed)
-            new_best = np.empty(n, dtype=bool)
-            new_best[0] = True
-            new_best[1:] = signed[1:] > run_max[:-1]
-            inc_pos = np.maximum.accumulate(np.where(new_best, np.arange(n), 0))
-        else:
-            inc_pos = np.empty(0, dtype=np.int64)
+        inc_pos = best_positions(search, self.maximize)
         return {
             "index": index,
             "key": keys,

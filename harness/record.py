@@ -17,6 +17,10 @@ import numpy as np
 TRAJECTORY_FLOAT = ("search", "report", "incumbent_search", "incumbent_report", "time")
 TRAJECTORY_INT = ("index", "incumbent_index")
 TRAJECTORY_STR = ("key", "incumbent_key")
+# derived from ``search`` (and ``meta["maximize"]``): not stored in the JSON file, rebuilt on read
+_ORDER = ("index", "key", "search", "report", "incumbent_search", "incumbent_report", "incumbent_index",
+          "incumbent_key", "time")
+TRAJECTORY_DERIVED = ("incumbent_search", "incumbent_report", "incumbent_index", "incumbent_key")
 
 
 @dataclass
@@ -44,9 +48,16 @@ class RunRecord:
         return self.meta.get("run_key", "")
 
     def to_dict(self) -> dict:
-        # incumbent_key is derived (key at the incumbent's position): not stored, rebuilt on read
-        traj = {k: np.asarray(v).tolist() for k, v in self.trajectory.items() if k != "incumbent_key"}
+        # the incumbent columns are the per-query columns at the incumbent's position, a pure
+        # function of ``search``: not stored (a third of the encoding time), rebuilt on read
+        t = self.trajectory
+        derivable = "search" in t and all(k in t for k in ("index", "key", "report"))
+        traj = {k: np.asarray(v).tolist() for k, v in t.items() if not (derivable and k in TRAJECTORY_DERIVED)}
         return {"meta": _plain(self.meta), "trajectory": traj, "episodes": _plain(self.episodes)}
+
+    def encode(self) -> str:
+        """The JSON text that :meth:`write` stores (compact separators)."""
+        return json.dumps(self.to_dict(), separators=(",", ":"))  # dumps: C encoder, ~10x json.dump
 
     @classmethod
     def from_dict(cls, d: dict) -> "RunRecord":
@@ -58,15 +69,24 @@ class RunRecord:
                 traj[k] = np.asarray(v, dtype=object)
             else:
                 traj[k] = np.asarray(v, dtype=float)
-        if "incumbent_key" not in traj and "key" in traj and "incumbent_search" in traj:
+        if "incumbent_search" not in traj and all(k in traj for k in ("search", "index", "key", "report")):
+            pos = best_positions(traj["search"], bool(d["meta"].get("maximize", True)))
+            for col in ("search", "report", "index", "key"):
+                traj[f"incumbent_{col}"] = traj[col][pos]
+            traj = {k: traj[k] for k in _ORDER if k in traj} | {k: v for k, v in traj.items() if k not in _ORDER}
+        elif "incumbent_key" not in traj and "key" in traj and "incumbent_search" in traj:
             traj["incumbent_key"] = traj["key"][incumbent_positions(traj["incumbent_search"])]
         return cls(meta=dict(d["meta"]), trajectory=traj, episodes=list(d.get("episodes", [])))
 
-    def write(self, path: str) -> str:
-        """Write atomically (temp file + rename) so a crash never leaves half a record."""
+    def write(self, path: str, text: str | None = None) -> str:
+        """Write atomically (temp file + rename) so a crash never leaves half a record.
+
+        ``text``: this record's :meth:`encode`, when already made (a sweep worker encodes the
+        record in parallel so that the single writer only writes bytes)."""
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         tmp = f"{path}.tmp{os.getpid()}"
-        text = json.dumps(self.to_dict(), separators=(",", ":"))  # dumps: C encoder, ~10x json.dump
+        if text is None:
+            text = self.encode()
         with open(tmp, "w") as f:
             f.write(text)
         os.replace(tmp, path)
@@ -84,6 +104,21 @@ class RunRecord:
         df = pd.DataFrame({k: np.asarray(v) for k, v in self.trajectory.items()})
         df.insert(0, "query", np.arange(1, len(df) + 1))
         return df
+
+
+def best_positions(search, maximize: bool = True) -> np.ndarray:
+    """Position of the incumbent after each query: the last strict improvement of ``search``
+    (ties keep the earlier architecture), as :meth:`harness.oracle.Oracle.trajectory` defines it."""
+    v = np.asarray(search, dtype=float)
+    n = len(v)
+    if not n:
+        return np.zeros(0, dtype=np.int64)
+    signed = v if maximize else -v
+    run_max = np.maximum.accumulate(signed)
+    new = np.empty(n, dtype=bool)
+    new[0] = True
+    new[1:] = signed[1:] > run_max[:-1]
+    return np.maximum.accumulate(np.where(new, np.arange(n), 0))
 
 
 def incumbent_positions(incumbent_search) -> np.ndarray:

@@ -25,6 +25,23 @@ def test_record_json_round_trip(tmp_path):
         assert np.array_equal(np.asarray(back.trajectory[k]), np.asarray(v)), k
 
 
+def test_record_round_trip_rebuilds_incumbents_for_a_minimised_metric(tmp_path):
+    """The file stores no incumbent columns; reading rebuilds them exactly as the oracle made
+    them, also for a metric to minimise (latency) where many architectures tie."""
+    p = Protocol.adhoc("nasbench-graph", 300, 1, dataset="cora", search_metric="latency",
+                       report_metric="latency", counting="all")
+    rec = execute(Job(p, "random", 0, {"replace": True}))
+    assert rec.meta["maximize"] is False
+    stored = json.loads(rec.encode())["trajectory"]
+    assert not any(k.startswith("incumbent_") for k in stored)
+    back = RunRecord.read(rec.write(str(tmp_path / "r.json"), text=rec.encode()))
+    assert list(back.trajectory) == list(rec.trajectory)
+    for k, v in rec.trajectory.items():
+        assert np.array_equal(np.asarray(back.trajectory[k]), np.asarray(v)), k
+    inc = back.trajectory["incumbent_search"]
+    assert np.all(np.diff(inc) <= 0) and inc[-1] == back.trajectory["search"].min()
+
+
 def test_mlflow_round_trip(tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     recs = _records(2)
