@@ -19,6 +19,7 @@ depend on the executor: a job is a pure function of its key.
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,7 +77,38 @@ def read_records(protocol_id: str) -> list[RunRecord]:
     return out
 
 
-def _execute_ray(jobs: list[Job], workers: int, address: str | None) -> Iterator[RunRecord]:
+def _execute_encoded(job: Job) -> tuple[RunRecord, str]:
+    """Run ``job`` in a (Ray) worker and also encode its record there, in parallel, so that the
+    single writer only writes the text (encoding is ~20 ms for a 10,000-query record)."""
+    rec = _execute_caught(job)
+    return rec, rec.encode()
+
+
+def _execute_staged(job: Job, path: str) -> tuple[RunRecord, str]:
+    """Run ``job`` in a local pool worker, encode its record and stage the text in a temporary
+    file beside its final place; the single writer then commits it with one rename (the
+    record's bytes never cross the pipe and the writer stays off the workers' cores)."""
+    rec = _execute_caught(job)
+    staged = f"{path}.part{os.getpid()}"
+    os.makedirs(os.path.dirname(staged), exist_ok=True)
+    with open(staged, "w") as f:
+        f.write(rec.encode())
+    return rec, staged
+
+
+def _commit(rec: RunRecord, text: str | None = None, staged: str | None = None) -> None:
+    """Write the raw record (the single writer's job): rename a staged file, or write the text."""
+    path = str(record_path(rec))
+    if staged is not None:
+        try:
+            os.replace(staged, path)
+            return
+        except OSError:  # staged file gone (cleaned up?): write the record afresh
+            pass
+    rec.write(path, text)
+
+
+def _execute_ray(jobs: list[Job], workers: int, address: str | None) -> Iterator[tuple[RunRecord, str | None, None]]:
     try:
         import ray
     except ImportError:
@@ -86,21 +118,22 @@ def _execute_ray(jobs: list[Job], workers: int, address: str | None) -> Iterator
     if not ray.is_initialized():
         kw = {"address": address} if address else {"num_cpus": workers, "include_dashboard": False}
         ray.init(log_to_driver=False, ignore_reinit_error=True, **kw)
-    remote = ray.remote(num_cpus=1)(_execute_caught)
+    remote = ray.remote(num_cpus=1)(_execute_encoded)
     pending = [remote.remote(j) for j in jobs]
     try:
         while pending:
             done, pending = ray.wait(pending, num_returns=1)
-            yield ray.get(done[0])
+            rec, text = ray.get(done[0])
+            yield rec, text, None
     finally:
         for ref in pending:
             ray.cancel(ref, force=True)
 
 
-def _execute_local(jobs: list[Job], workers: int) -> Iterator[RunRecord]:
+def _execute_local(jobs: list[Job], workers: int) -> Iterator[tuple[RunRecord, None, str | None]]:
     if workers <= 1 or len(jobs) <= 1:
         for j in jobs:
-            yield _execute_caught(j)
+            yield _execute_caught(j), None, None
         return
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -108,14 +141,25 @@ def _execute_local(jobs: list[Job], workers: int) -> Iterator[RunRecord]:
     # workers are spawned on demand while the pool runs: keep their environment single-threaded
     with single_threaded_children():
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=_worker_init)
+        futures: list = []
+        committed: set = set()
         try:
-            pending = {pool.submit(_execute_caught, j) for j in jobs}
+            futures = [pool.submit(_execute_staged, j, str(record_path(j))) for j in jobs]
+            pending = set(futures)
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for f in done:
-                    yield f.result()
+                    rec, staged = f.result()
+                    committed.add(f)
+                    yield rec, None, staged
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+            for f in futures:  # interrupted: staged files nobody will commit
+                if f not in committed and f.done() and not f.cancelled() and f.exception() is None:
+                    try:
+                        os.unlink(f.result()[1])
+                    except OSError:
+                        pass
 
 
 class _Logger:
@@ -193,8 +237,8 @@ def run_sweep(
         progress(0, total)
     stream = _execute_ray(todo, workers, address) if executor == "ray" else _execute_local(todo, workers)
     try:
-        for i, rec in enumerate(stream, start=1):
-            rec.write(str(record_path(rec)))  # raw record first: never lost
+        for i, (rec, text, staged) in enumerate(stream, start=1):
+            _commit(rec, text, staged)  # raw record first: never lost
             res.records.append(rec)
             res.ran += 1
             res.failed += rec.meta.get("status") != "finished"

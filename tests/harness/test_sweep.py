@@ -89,6 +89,11 @@ def test_same_records_on_the_process_pool_as_in_process(tmp_path, monkeypatch):
     monkeypatch.setenv("NAS_HARNESS_RESULTS", str(tmp_path / "b"))
     pooled = {r.run_key: _comparable(r) for r in run_sweep(jobs, workers=2, log=False).records}
     assert inproc == pooled
+    # pool workers stage the encoded record, the writer renames it: the files read back alike
+    on_disk = {r.run_key: _comparable(r) for r in read_records(jobs[0].protocol.id)}
+    assert on_disk == pooled
+    runs = tmp_path / "b" / "runs" / jobs[0].protocol.id
+    assert sorted(f.suffix for f in runs.iterdir()) == [".json"] * len(jobs)  # no staged parts left
 
 
 def test_ray_executor_gives_the_same_records_as_the_local_pool(tmp_path, monkeypatch):
