@@ -37,6 +37,8 @@ def add_arguments(p) -> None:
     p.add_argument("--process-seconds", type=float, default=40.0,
                    help="seconds per actor-process run, including start-up (default 40)")
     p.add_argument("--skip-processes", action="store_true", help="skip the 1 vs 2 actor-process measurement")
+    p.add_argument("--device", action="append", default=[], metavar="DEV",
+                   help="learner device(s) to measure, e.g. --device cpu --device cuda (default: cpu)")
 
 
 def _timed(fn, seconds: float) -> tuple[int, float]:
@@ -108,12 +110,12 @@ def bench_envs(values, space, seconds, rng) -> dict[str, float]:
     return out
 
 
-def bench_learner(space, values, preset: dict, seconds: float, rng) -> float:
+def bench_learner(space, values, preset: dict, seconds: float, rng, device: str = "cpu") -> float:
     from algorithms.apex.config import ApeXConfig
     from algorithms.apex.encoding import ArchTable, Encoder
     from algorithms.apex.train import Actor, Learner
 
-    cfg = ApeXConfig(**preset, envs_per_actor=16)
+    cfg = ApeXConfig(**preset, envs_per_actor=16, device=device)
     table = ArchTable(space, Encoder(space))
     learner = Learner(cfg, space, table, rng)
     actor = Actor(cfg, space, values, 0, 1, np.random.default_rng(1), table)
@@ -157,6 +159,12 @@ def main(args) -> int:
     from harness.oracle import Oracle
 
     torch.set_num_threads(1)
+    devices = args.device or ["cpu"]
+    for d in devices:
+        if d.startswith("cuda") and not torch.cuda.is_available():
+            from harness.errors import ConfigError
+
+            raise ConfigError(f"--device {d}: torch sees no CUDA device on this machine")
     bench = get_benchmark(args.benchmark, data=args.data)
     space = bench.space
     values = Oracle(bench, budget=1).training()
@@ -174,9 +182,9 @@ def main(args) -> int:
 
     rows = []
     for name, preset in (("paper (T=256, 2 layers, batch 64)", PAPER), ("quick (T=64, 1 layer, batch 32)", QUICK)):
-        rows.append([name, f"{bench_learner(space, values, preset, args.seconds, rng):.1f}"])
-    print("\nlearner updates/s (1 torch thread)")
-    print(tabulate(rows, headers=["network", "updates/s"]))
+        rows.append([name] + [f"{bench_learner(space, values, preset, args.seconds, rng, d):.1f}" for d in devices])
+    print("\nlearner updates/s (prioritized sample + double-Q update; CPU side on 1 torch thread)")
+    print(tabulate(rows, headers=["network"] + [f"updates/s ({d})" for d in devices]))
 
     if not args.skip_processes:
         res = {k: bench_processes(bench, k, args.process_seconds) for k in (1, 2)}
