@@ -30,7 +30,10 @@ def register(sub) -> None:
     p = sub.add_parser("paper", help="regenerate a paper's tables: our value beside the published one")
     p.add_argument("paper", choices=PAPERS)
     p.add_argument("--table", help="only this table id (e.g. 1, 2, fig5)")
-    p.add_argument("--data", metavar="PATH", help="official benchmark file for the protocols that need one")
+    p.add_argument("--data", action="append", default=[], metavar="[BENCH=]PATH",
+                   help="official benchmark file, repeatable: nb101=PATH, nb201=PATH, nb301=PATH, or a bare PATH "
+                        "(its benchmark is told by its name: *.tfrecord is NB101, a NATS/NB201 table or folder NB201, "
+                        "nb_models* NB301); each protocol gets the file of its benchmark")
     p.add_argument("--seeds", type=int, metavar="N", help="seeds per algorithm (default: the protocol's)")
     p.add_argument("--workers", type=int, default=None, help="parallel worker processes (default: number of cores)")
     p.add_argument("--algorithm", nargs="+", metavar="NAME", help="only rows of these algorithms")
@@ -52,13 +55,46 @@ def published(paper: str) -> dict:
     raise ConfigError(f"published values of {paper} not found (protocols/papers/{paper}.toml)")
 
 
-def _protocol(name: str, data: str | None, seeds: int | None):
+DATA_BENCHMARKS = ("nb101", "nb201", "nb301")
+
+
+def data_paths(values: list[str]) -> dict[str, str]:
+    """``--data`` values -> {benchmark family: path}."""
+    out: dict[str, str] = {}
+    for v in values or []:
+        fam, sep, path = v.partition("=")
+        if not (sep and fam in DATA_BENCHMARKS):
+            fam, path = _guess_benchmark(v), v
+        if fam is None:
+            raise ConfigError(f"--data {v}: cannot tell which benchmark this file is for; "
+                              f"write it as nb101=PATH, nb201=PATH or nb301=PATH")
+        if fam in out and out[fam] != path:
+            raise ConfigError(f"--data: two files for {fam} ({out[fam]} and {path}); give one")
+        out[fam] = path
+    return out
+
+
+def _guess_benchmark(path: str) -> str | None:
+    from pathlib import Path
+
+    p = Path(path)
+    name = p.name.lower()
+    if name.endswith(".tfrecord"):
+        return "nb101"
+    if "nb_models" in name or (p.is_dir() and any((p / d).exists() for d in ("xgb_v1.0", "gnn_gin_v1.0"))):
+        return "nb301"
+    if p.is_dir() or name.endswith((".csv", ".pickle", ".pbz2", ".pth")) or "nats" in name or "201" in name:
+        return "nb201"
+    return None
+
+
+def _protocol(name: str, data: dict[str, str], seeds: int | None):
     from harness.protocol import load_protocol
 
     p = load_protocol(name)
     kw = {}
-    if data:
-        kw["data"] = data
+    if data.get(p.benchmark):
+        kw["data"] = data[p.benchmark]
     if seeds:
         kw["seeds"] = tuple(range(seeds))
     return dataclasses.replace(p, **kw) if kw else p
@@ -123,6 +159,7 @@ def _ours(stat: str, row: dict, recs: list, rng, resamples: int):
 def main(args) -> int:
     import json
 
+    data = data_paths(args.data)
     pub = published(args.paper)
     columns = [v for v in pub["value"] if not args.table or str(v["table"]) == str(args.table)]
     if not columns:
@@ -135,7 +172,7 @@ def main(args) -> int:
         rows = [r for r in col["rows"] if not args.algorithm or r.get("optimum") or r["algorithm"] in args.algorithm]
         title = f"Table {col['table']}, {col['column']} (protocol {col['protocol']})"
         try:
-            protocol = _protocol(col["protocol"], args.data, args.seeds)
+            protocol = _protocol(col["protocol"], data, args.seeds)
             from harness.runner import make_oracle
 
             make_oracle(protocol)  # fails here, with the file to obtain, when data is missing

@@ -78,3 +78,15 @@ def test_paper_command_names_missing_files_and_goes_on(tmp_path, monkeypatch, ca
     assert main(["paper", "apex", "--table", "1", "--no-log"]) == 0
     out = capsys.readouterr().out
     assert "skipped" in out and "nb101" in out.lower()
+
+
+def test_paper_data_files_go_to_their_own_benchmark(tmp_path, monkeypatch, capsys, nb201_csv):
+    """A NB201 table given to a paper whose tables also need NB101 is not fed to NB101."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["paper", "bonas", "--data", nb201_csv, "--seeds", "1", "--algorithm", "random", "--no-log",
+                 "--resamples", "100", "--workers", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "found 1/1" in out  # the NB201 column ran
+    assert "nb101" in out.lower() and "corrupt" not in out and "tfrecord" in out.lower()
+    assert main(["paper", "bonas", "--data", str(tmp_path / "mystery.bin"), "--no-log"]) == 2
+    assert "nb101=PATH" in capsys.readouterr().err
