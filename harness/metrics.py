@@ -188,9 +188,11 @@ class CurveSummary:
         minimizing). Exact: the percentile bootstrap commutes with this monotone affine map."""
         s = -1.0 if maximize else 1.0
         o = -s * optimum
+        tol = 1e-9 * max(1.0, abs(optimum))  # a mean of runs that all hold the optimum is not exact
 
         def f(a):
-            return o + s * a
+            r = o + s * np.asarray(a, dtype=float)
+            return np.where(np.abs(r) <= tol, 0.0, r)
 
         lo_hi = (lambda lo, hi: (f(hi), f(lo))) if maximize else (lambda lo, hi: (f(lo), f(hi)))
         mlo, mhi = lo_hi(self.mean_lo, self.mean_hi)
@@ -829,8 +831,22 @@ def group_records(records: Iterable) -> dict[str, list]:
         if len(settings) == 1:
             out[name] = next(iter(settings.values()))
         else:
-            for i, recs in enumerate(settings.values(), start=1):
-                out[f"{name}#{i}"] = recs
+            for suffix, recs in zip(_variant_suffixes(list(settings)), settings.values()):
+                out[f"{name}{suffix}"] = recs
+    return out
+
+
+def _variant_suffixes(settings: list[str]) -> list[str]:
+    """``(key=value, ...)`` of the hyperparameters that differ between the settings (JSON
+    texts) of one algorithm, e.g. ``(sampler=rl)``; ``#i`` when that is too long to read."""
+    import json
+
+    dicts = [json.loads(h) for h in settings]
+    keys = sorted({k for d in dicts for k in d})
+    differ = [k for k in keys if len({json.dumps(d.get(k), sort_keys=True) for d in dicts}) > 1]
+    out = ["(" + ", ".join(f"{k}={d.get(k)}" for k in differ) + ")" for d in dicts]
+    if len(set(out)) < len(out) or max(map(len, out)) > 40:
+        return [f"#{i}" for i in range(1, len(dicts) + 1)]
     return out
 
 

@@ -186,7 +186,8 @@ def plot_samples_to_optimum(summary, path: str, title: str = "", logx: bool | No
                 ax2.plot(p + jitter, d, "o", ms=2.5, color="0.25", alpha=0.5)
         erts = [a.samples_to_optimum.ert for a in algos.values()]
         ax2.plot(pos, [e if np.isfinite(e) else np.nan for e in erts], "D", color="crimson", ms=7, label="ERT (COCO)")
-        ax2.set_xticks(pos, labels, fontsize=8)
+        long = max(len(lb.split("\n")[0]) for lb in labels) * len(labels) > 80
+        ax2.set_xticks(pos, labels, fontsize=8, rotation=30 if long else 0, ha="right" if long else "center")
         ax2.legend(fontsize=8, loc="best")
     if logx:
         ax2.set_yscale("log")

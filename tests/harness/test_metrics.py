@@ -162,6 +162,11 @@ def test_regret_summary_mirrors_values():
     direct = M.curve_summary(5.0 - X, np.random.default_rng(0), resamples=300)  # the same resamples of runs
     np.testing.assert_allclose(r.mean_lo, direct.mean_lo)
     np.testing.assert_allclose(r.mean_hi, direct.mean_hi)
+    # runs that all hold the optimum have exactly zero regret, whatever the rounding of their mean
+    opt = 94.3733
+    held = M.curve_summary(np.full((7, 5), opt) + np.array([0, 0, 0, 0, 0]), np.random.default_rng(0), resamples=50)
+    held.mean[:] = 94.37330000000001
+    assert np.all(held.regret(opt).mean == 0.0)
 
 
 def test_best_so_far_is_monotone_for_real_runs(analog):
@@ -294,3 +299,17 @@ def test_summarize_groups_algorithms_and_skips_failed_runs():
     np.testing.assert_allclose(a.regret.mean, 9.0 - a.curve.mean)
     assert s.comparisons[3].ranks == {"a": 1.0, "B": 2.0}
     assert s.optimum_report == 9.0 and s.budget == 3 and a.improvements is None
+
+
+def test_one_algorithm_with_several_settings_is_labelled_by_what_differs():
+    def rec(seed, **hp):
+        r = record([1, 2, 3], algorithm="bonas", seed=seed, hyperparameters={"epochs": 300, **hp})
+        r.meta["run_key"] = f"{sorted(hp.items())}-{seed}"
+        return r
+
+    recs = [rec(0, sampler="ea"), rec(1, sampler="ea"), rec(0, sampler="rl"), rec(0, sampler="random")]
+    groups = M.group_records(recs)
+    assert {k: len(v) for k, v in groups.items()} == {
+        "bonas(sampler=ea)": 2, "bonas(sampler=rl)": 1, "bonas(sampler=random)": 1}
+    long = [rec(0, note="x" * 50), rec(0, note="y" * 50)]
+    assert list(M.group_records(long)) == ["bonas#1", "bonas#2"]  # unreadably long: numbered
