@@ -13,7 +13,8 @@ the folder. Columns:
 * runs (failed runs are counted, left out of the statistics) and training queries for
   learned policies (never hidden: a leaderboard shows the cost of training).
 
-Rows are sorted by the rank at the last checkpoint (ties by ERT). A user's algorithm (a
+Rows are sorted by the rank at the last checkpoint (ties by ERT); for a protocol whose runs
+stop at the optimum (``until_optimum``), by the rank of the counted queries to the optimum. A user's algorithm (a
 ``module:Class`` or an installed plug-in) is a row like any other.
 """
 
@@ -59,6 +60,13 @@ def build(summary: Summary, protocol, training: dict[str, float] | None = None) 
     if training:
         headers += ["training queries / run"]
 
+    by_hits = bool(getattr(protocol, "until_optimum", False)) and has_sto
+    if by_hits:  # runs stop at the optimum: every final value ties, the speed is what differs
+        from harness.metrics import compare
+
+        last = compare({label: _hitting_values(a.samples_to_optimum) for label, a in summary.algorithms.items()
+                        if a.samples_to_optimum is not None and a.samples_to_optimum.n_runs}, maximize=False)
+
     def sort_key(label):
         a = summary.algorithms[label]
         ert = a.samples_to_optimum.ert if a.samples_to_optimum is not None and a.samples_to_optimum.n_runs else np.inf
@@ -93,8 +101,10 @@ def build(summary: Summary, protocol, training: dict[str, float] | None = None) 
         f"budget {protocol.budget} counted queries ({protocol.counting} counting, {protocol.noise} noise).",
         "`best @Q`: report value of the incumbent (best by search value) after Q counted queries, mean ± std over runs; "
         "95% CI: percentile bootstrap of the mean.",
-        "rank: by mean at the last checkpoint; `*`: best, or not significantly different from the best "
-        "(two-sided Mann-Whitney U, Holm-corrected, alpha 0.05).",
+        ("rank: by mean counted queries to the optimum (a run that never queried it counts its queries + 1)"
+         if by_hits else "rank: by mean at the last checkpoint")
+        + "; `*`: best, or not significantly different from the best (two-sided Mann-Whitney U, Holm-corrected, "
+        "alpha 0.05).",
     ]
     if has_sto:
         notes.append("queries to optimum: counted queries until a global optimum of the search metric is first queried "
@@ -102,6 +112,12 @@ def build(summary: Summary, protocol, training: dict[str, float] | None = None) 
     if training:
         notes.append("training queries: benchmark queries spent training a learned policy, counted apart from the budget.")
     return Board(protocol.id, f"Leaderboard: {protocol.id}", headers, rows, notes)
+
+
+def _hitting_values(sto) -> np.ndarray:
+    """Per run: the counted query that first hit the optimum, or the run's queries + 1 if none."""
+    hits = np.asarray(sto.hits, dtype=float)
+    return np.where(np.isnan(hits), np.asarray(sto.queries, dtype=float) + 1, hits)
 
 
 def to_markdown(board: Board, plots: list[str] | None = None) -> str:
