@@ -14,8 +14,8 @@ the folder. Columns:
   learned policies (never hidden: a leaderboard shows the cost of training).
 
 Rows are sorted by the rank at the last checkpoint (ties by ERT); for a protocol whose runs
-stop at the optimum (``until_optimum``), by the rank of the counted queries to the optimum. A user's algorithm (a
-``module:Class`` or an installed plug-in) is a row like any other.
+stop at the optimum (``until_optimum``), by the rank of the counted queries to the optimum.
+A user's algorithm (a ``module:Class`` or an installed plug-in) is a row like any other.
 """
 
 from __future__ import annotations

@@ -420,7 +420,8 @@ def hitting_times(records: Sequence, metric: str = "search") -> tuple[np.ndarray
     (``"search"`` or ``"report"``) was first queried, NaN when the run never queried one
     (censored); ``queries`` is the run's number of counted queries. By value for the mean
     search values and for report values; by the optimum's index under ``noise="sample"``
-    (a noisy value says nothing about the architecture). NaN hits for all runs when the
+    (a noisy value says nothing about the architecture) and for runs of a protocol with
+    ``until_optimum = "index"`` (the benchmark's optimum architecture, not a tied one). NaN hits for all runs when the
     benchmark states no optimum (surrogates).
     """
     hits = np.full(len(records), np.nan)
@@ -431,7 +432,8 @@ def hitting_times(records: Sequence, metric: str = "search") -> tuple[np.ndarray
             opt = m.get("optimum_search")
             if opt is None:
                 continue
-            if m.get("noise", "mean") == "sample" and m.get("optimum_search_index") is not None:
+            by_index = m.get("noise", "mean") == "sample" or m.get("until_optimum") == "index"
+            if by_index and m.get("optimum_search_index") is not None:
                 hit = np.asarray(t.get("index", ())) == int(m["optimum_search_index"])
             else:
                 hit = _reaches(np.asarray(t.get("search", ()), dtype=float), float(opt), bool(m.get("maximize", True)))
@@ -825,6 +827,9 @@ def group_records(records: Iterable) -> dict[str, list]:
         s = n.rsplit(":", 1)[-1]
         return s if shorts.count(s) == 1 and (s == n or s not in by) else n
 
+    for settings in by.values():  # a fixed order (by seed): the same runs give the same bootstrap
+        for recs in settings.values():  # CIs whatever order they finished or were read in
+            recs.sort(key=lambda r: (_seed_order(r.meta.get("seed")), r.run_key or ""))
     out = {}
     for name, settings in sorted(by.items(), key=lambda kv: label(kv[0]).lower()):
         name = label(name)
@@ -834,6 +839,13 @@ def group_records(records: Iterable) -> dict[str, list]:
             for suffix, recs in zip(_variant_suffixes(list(settings)), settings.values()):
                 out[f"{name}{suffix}"] = recs
     return out
+
+
+def _seed_order(seed) -> tuple:
+    try:
+        return (0, int(seed))
+    except (TypeError, ValueError):
+        return (1, 0)
 
 
 def _variant_suffixes(settings: list[str]) -> list[str]:

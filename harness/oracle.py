@@ -25,7 +25,9 @@ The benchmark counts, not the algorithm (COCO's observer, Gymnasium's TimeLimit)
 * Episodic algorithms call ``record_episode`` for the improvement histograms.
 * ``stop_at_optimum`` (a protocol's ``until_optimum``): on a tabular benchmark, the first
   counted query of an architecture whose mean search value is the global optimum is recorded
-  and then ends the run (:class:`BudgetExhausted`; ``found_optimum`` becomes True).
+  and then ends the run (:class:`BudgetExhausted`; ``found_optimum`` becomes True). With
+  ``"index"`` only the benchmark's optimum architecture (``optimum(metric)[1]``) ends it, not
+  another cell that ties with it (NB201 CIFAR-10 has two).
 """
 
 from __future__ import annotations
@@ -54,7 +56,9 @@ class Oracle:
         noise: ``"mean"`` or ``"sample"`` (needs per-repeat columns).
         rng: generator for noise sampling (required when ``noise="sample"``).
         start_states: fixed initial architectures for episodic algorithms, or ``None``.
-        stop_at_optimum: end the run at the first counted query of a global optimum (tabular only).
+        stop_at_optimum: end the run at the first counted query of a global optimum (tabular
+            only): True for any architecture with the optimal value, ``"index"`` for the
+            benchmark's optimum architecture alone.
     """
 
     def __init__(
@@ -67,7 +71,7 @@ class Oracle:
         noise: str = "mean",
         rng: np.random.Generator | None = None,
         start_states: Sequence[Any] | None = None,
-        stop_at_optimum: bool = False,
+        stop_at_optimum: bool | str = False,
     ):
         if int(budget) <= 0:
             raise ConfigError(f"budget must be a positive number of queries, got {budget}")
@@ -104,9 +108,12 @@ class Oracle:
         if stop_at_optimum:
             if not self._tabular or not hasattr(benchmark, "optimum"):
                 raise ConfigError(f"until_optimum needs a tabular benchmark with a known optimum; {benchmark.name} has none")
-            means = benchmark.mean(self.search_metric)
-            best = benchmark.optimum(self.search_metric)[0]
-            self._stop_set = frozenset(np.flatnonzero(means == best).tolist())
+            best, best_index = benchmark.optimum(self.search_metric)
+            if stop_at_optimum == "index":
+                self._stop_set = frozenset([int(best_index)])
+            else:
+                means = benchmark.mean(self.search_metric)
+                self._stop_set = frozenset(np.flatnonzero(means == best).tolist())
         self._cache: dict = {}
         self._used = 0
         self._free = 0

@@ -21,7 +21,9 @@ A protocol file is TOML::
     counting = "unique"             # or "all"
     noise = "mean"                  # or "sample" (one training repeat per query)
     seeds = 10                      # a count (0..9) or a list [0, 4, 7]
-    until_optimum = false           # stop a run when the global optimum is queried
+    until_optimum = false           # stop a run when the global optimum is queried: true (any
+                                    # architecture with the optimal value) or "index" (the
+                                    # benchmark's optimum architecture, its index, only)
 
     [algorithms.random]             # per-algorithm hyperparameter overrides
     replace = false
@@ -83,7 +85,7 @@ class Protocol:
     seeds: tuple[int, ...] = (0,)
     algorithms: dict[str, dict[str, Any]] = field(default_factory=dict)
     episodes: EpisodeSettings = field(default_factory=EpisodeSettings)
-    until_optimum: bool = False
+    until_optimum: bool | str = False  # False, True (by value) or "index" (the optimum's index)
     description: str = ""
     source: str = ""
 
@@ -173,7 +175,7 @@ BENCHMARK_METRICS: dict[str, dict[str, Any]] = {
 KEYS = {
     "name": str, "version": int, "description": str, "benchmark": str, "dataset": str, "data": str,
     "search_metric": str, "report_metric": str, "budget": int, "checkpoints": list, "counting": str,
-    "noise": str, "seeds": (int, list), "until_optimum": bool, "algorithms": dict, "episodes": dict,
+    "noise": str, "seeds": (int, list), "until_optimum": (bool, str), "algorithms": dict, "episodes": dict,
 }
 EPISODE_KEYS = ("start_states", "start_seed", "length", "episodes")
 REQUIRED = ("name", "benchmark", "budget")
@@ -302,6 +304,8 @@ def protocol_from_dict(d: dict[str, Any], source: str = "<dict>") -> Protocol:
         if m is not None and metrics is not None and m not in metrics:
             err(key, f"benchmark {family} has no metric {m!r}; choose one of: {', '.join(metrics)}")
     until_optimum = d.get("until_optimum", False)
+    if isinstance(until_optimum, str) and until_optimum != "index":
+        err("until_optimum", f"must be true, false or \"index\", got {until_optimum!r}")
     if until_optimum and info is not None and not info.get("tabular", True):
         err("until_optimum", f"benchmark {family} is a surrogate without a known global optimum")
 

@@ -135,6 +135,8 @@ def _runs(protocol, rows, args):
     for r in res.records:
         if r.run_key in keys and r.meta.get("status") == "finished":
             by.setdefault(keys[r.run_key], []).append(r)
+    for recs in by.values():  # by seed: the same runs give the same CIs, however they arrived
+        recs.sort(key=lambda r: int(r.meta.get("seed", 0)))
     return by, res
 
 

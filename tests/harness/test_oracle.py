@@ -129,3 +129,48 @@ def test_episodes_get_report_values(toy):
     o.record_episode(s, e, steps=3, start_value=1.0, end_value=5.0)
     (ep,) = o.episodes()
     assert ep["start_report"] == -1.0 and ep["end_report"] == -5.0 and ep["steps"] == 3
+
+
+def test_until_optimum_by_value_or_by_the_optimum_architecture():
+    """Two cells tie at the optimum (as on NB201 CIFAR-10): by value either ends the run; with
+    "index" only the benchmark's optimum architecture (the first of the tied cells) does."""
+    s = get_space("nb201")
+    v = np.zeros(s.size)
+    v[[40, 700]] = 1.0  # tied optima; optimum() names index 40
+    b = TabularBenchmark(name="tied", version="tied-v1", space=s, columns={"acc": v}, default_search="acc",
+                         default_report="acc")
+    assert b.optimum("acc") == (1.0, 40)
+    by_value = Oracle(b, budget=100, stop_at_optimum=True)
+    by_value.query(s.arch_at(3))
+    with pytest.raises(BudgetExhausted):
+        by_value.query(s.arch_at(700))
+    assert by_value.found_optimum and by_value.used == 2
+    by_arch = Oracle(b, budget=100, stop_at_optimum="index")
+    assert by_arch.query(s.arch_at(700)) == 1.0  # the tied cell does not end the run
+    assert not by_arch.found_optimum
+    with pytest.raises(BudgetExhausted):
+        by_arch.query(s.arch_at(40))
+    assert by_arch.found_optimum and by_arch.used == 2
+
+
+def test_samples_to_the_optimum_architecture_through_a_protocol(tmp_path):
+    from harness import metrics
+    from harness.protocol import load_protocol
+    from harness.runner import Job, execute
+
+    text = (tmp_path / "p.toml")
+    text.write_text('name = "arch"\nbenchmark = "nb201-analog"\nbudget = 15625\nseeds = 3\nuntil_optimum = "index"\n'
+                    'search_metric = "baseline_accuracy"\n')
+    p = load_protocol(str(text))
+    assert p.until_optimum == "index"
+    recs = [execute(Job(p, "random", s)) for s in p.seeds]
+    target = recs[0].meta["optimum_search_index"]
+    for r in recs:
+        assert r.meta["found_optimum"] and r.trajectory["index"][-1] == target
+        assert target not in r.trajectory["index"][:-1]
+    hits, queries = metrics.hitting_times(recs)
+    np.testing.assert_array_equal(hits, queries)  # the run ends at the hit
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "arch"\nbenchmark = "nb201-analog"\nbudget = 10\nuntil_optimum = "first"\n')
+    with pytest.raises(ConfigError, match="until_optimum"):
+        load_protocol(str(bad))
