@@ -31,7 +31,8 @@ def _comparable(rec):
     return m, t
 
 
-def test_interrupted_sweep_resumes_only_missing_jobs(tmp_path):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_interrupted_sweep_resumes_only_missing_jobs(tmp_path, workers):
     uri = f"sqlite:///{tmp_path / 'm.db'}"
     p, jobs = _jobs(5)
     seen = []
@@ -41,10 +42,13 @@ def test_interrupted_sweep_resumes_only_missing_jobs(tmp_path):
         if len(seen) == 2:
             raise KeyboardInterrupt
 
-    first = run_sweep(jobs, tracking_uri=uri, on_record=interrupt_after_two)
+    first = run_sweep(jobs, tracking_uri=uri, on_record=interrupt_after_two, workers=workers)
     assert first.interrupted and first.ran == 2
     assert len(read_records(p.id)) == 2  # finished runs kept
-    second = run_sweep(jobs, tracking_uri=uri)
+    from harness.paths import runs_dir
+
+    assert sorted(f.suffix for f in runs_dir(p.id).iterdir()) == [".json", ".json"]  # no staged leftovers
+    second = run_sweep(jobs, tracking_uri=uri, workers=workers)
     assert second.skipped == 2 and second.ran == 3 and not second.interrupted
     third = run_sweep(jobs, tracking_uri=uri)
     assert third.ran == 0 and third.skipped == 5 and third.logged == 0
