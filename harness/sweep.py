@@ -12,7 +12,8 @@ record (``results/runs/<protocol id>/<run key>.json``), then logs it to MLflow. 
 * **Ctrl-C** stops scheduling, cancels pending jobs and keeps everything finished.
 * **Tracking server down**: records stay on disk; ``nas-harness sync`` logs them later.
 
-Executors: ``local`` (a process pool of ``workers``; 1 worker runs in-process) or ``ray``
+Executors: ``local`` (a process pool of ``workers``, forked on Linux when safe, else spawned:
+:func:`harness.runner.start_method`; 1 worker runs in-process) or ``ray``
 (``ray.init(address=...)``: Ray tasks on a cluster or on this machine). The records do not
 depend on the executor: a job is a pure function of its key.
 """
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from harness.record import RunRecord
-from harness.runner import Job, _execute_caught, _worker_init, single_threaded_children
+from harness.runner import Job, _execute_caught, _worker_init, single_threaded_children, start_method
 
 EXECUTORS = ("local", "ray")
 
@@ -138,9 +139,10 @@ def _execute_local(jobs: list[Job], workers: int) -> Iterator[tuple[RunRecord, N
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-    # workers are spawned on demand while the pool runs: keep their environment single-threaded
+    # spawned workers read the thread settings from the environment they start with
     with single_threaded_children():
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=_worker_init)
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context(start_method()),
+                                   initializer=_worker_init)
         futures: list = []
         committed: set = set()
         try:

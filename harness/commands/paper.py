@@ -119,6 +119,8 @@ def _runs(protocol, rows, args):
         jobs += [Job(protocol, row["algorithm"], s, hp) for s in protocol.seeds]
     from tqdm import tqdm
 
+    tqdm.monitor_interval = 0  # no monitor thread: the pool may fork (harness.runner.start_method)
+
     bar = tqdm(total=len(jobs), desc=protocol.name, unit="run", disable=not sys.stderr.isatty(), file=sys.stderr)
 
     def progress(i, total):

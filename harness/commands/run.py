@@ -124,6 +124,8 @@ def main(args) -> int:
     workers = args.workers or os.cpu_count() or 1
     from tqdm import tqdm
 
+    tqdm.monitor_interval = 0  # no monitor thread: the pool may fork (harness.runner.start_method)
+
     bar = tqdm(total=len(jobs), desc="runs", unit="run", disable=args.no_progress or not sys.stderr.isatty(), file=sys.stderr)
 
     def progress(i, total):

@@ -165,3 +165,47 @@ def test_a_real_mlflow_server_receives_a_sweep_and_serves_it_back(tmp_path):
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+def test_forked_pool_gives_the_same_records_and_the_start_method_is_chosen_safely(tmp_path, monkeypatch):
+    """In a clean launcher on Linux the pool forks; the records equal the in-process ones."""
+    from harness.errors import ConfigError
+    from harness.runner import start_method
+
+    script = (
+        "import os, sys\n"
+        "from harness.protocol import Protocol\n"
+        "from harness.runner import Job, start_method\n"
+        "from harness.sweep import run_sweep\n"
+        "print(start_method())\n"
+        "p = Protocol.adhoc('nb201-analog', 40, 4)\n"
+        "jobs = [Job(p, a, s) for a in ('random', 'evolution') for s in p.seeds]\n"
+        "for w, d in ((2, 'pool'), (1, 'inproc')):\n"
+        "    os.environ['NAS_HARNESS_RESULTS'] = os.path.join(sys.argv[1], d)\n"
+        "    assert run_sweep(jobs, workers=w, log=False).ran == len(jobs)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "NAS_HARNESS_START_METHOD"}
+    out = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, env=env,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[0] == ("fork" if sys.platform == "linux" else "spawn")
+
+    def load(d):
+        recs = {}
+        for f in (tmp_path / d / "runs").rglob("*.json"):
+            r = json.loads(f.read_text())
+            r["meta"].pop("wall_time")
+            r["trajectory"].pop("time")
+            recs[f.name] = r
+        return recs
+
+    pool, inproc = load("pool"), load("inproc")
+    assert len(pool) == 8 and pool == inproc
+    import torch  # noqa: F401  (a launcher that imported torch never forks)
+
+    assert start_method() == "spawn"
+    monkeypatch.setenv("NAS_HARNESS_START_METHOD", "forkserver")
+    assert start_method() == "forkserver"
+    monkeypatch.setenv("NAS_HARNESS_START_METHOD", "vfork")
+    with pytest.raises(ConfigError, match="spawn, fork, forkserver"):
+        start_method()
