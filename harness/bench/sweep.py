@@ -24,6 +24,8 @@ import sys
 import tempfile
 import time
 
+import numpy as np
+
 _CHILD = """
 import sys, time
 from harness.protocol import Protocol
@@ -103,6 +105,10 @@ def main(args) -> int:
     print(f"bare, 2 processes: {_spread(c2)}")
     print(f"speed-up 2 vs 1 workers: {speed:.2f}x   (target >= 1.8x on 2 cores)")
     print(f"machine ceiling (bare 2 vs 1 processes, same jobs): {ceil:.2f}x   efficiency {speed / ceil:.0%}")
+    pair = sorted(a / b for a, b in zip(t1, t2))
+    pair_c = sorted(a / b for a, b in zip(c1, c2))
+    print(f"per repeat (1 and 2 workers timed back to back): speed-up {', '.join(f'{x:.2f}' for x in pair)}; "
+          f"ceiling {', '.join(f'{x:.2f}' for x in pair_c)}; medians {np.median(pair):.2f}x / {np.median(pair_c):.2f}x")
     if args.ray:
         import ray
 
