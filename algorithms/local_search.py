@@ -41,13 +41,8 @@ class LocalSearchConfig:
 
 
 @dataclass
-class FirstImprovementConfig:
+class FirstImprovementConfig(LocalSearchConfig):
     max_neighbours: int = field(0, "neighbours considered per step, a random subset when there are more (0: all)")
-    max_steps: int = field(0, "maximum moves per episode (0: until a local optimum)")
-
-    def __post_init__(self):
-        if self.max_neighbours < 0 or self.max_steps < 0:
-            raise ConfigError("local search needs max_neighbours >= 0 and max_steps >= 0")
 
 
 class LocalSearch(Algorithm):

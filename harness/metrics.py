@@ -827,9 +827,9 @@ def group_records(records: Iterable) -> dict[str, list]:
         s = n.rsplit(":", 1)[-1]
         return s if shorts.count(s) == 1 and (s == n or s not in by) else n
 
-    for settings in by.values():  # a fixed order (by seed): the same runs give the same bootstrap
-        for recs in settings.values():  # CIs whatever order they finished or were read in
-            recs.sort(key=lambda r: (_seed_order(r.meta.get("seed")), r.run_key or ""))
+    for settings in by.values():
+        for recs in settings.values():
+            sort_by_seed(recs)
     out = {}
     for name, settings in sorted(by.items(), key=lambda kv: label(kv[0]).lower()):
         name = label(name)
@@ -841,11 +841,12 @@ def group_records(records: Iterable) -> dict[str, list]:
     return out
 
 
-def _seed_order(seed) -> tuple:
-    try:
-        return (0, int(seed))
-    except (TypeError, ValueError):
-        return (1, 0)
+def sort_by_seed(records: list) -> list:
+    """Sort ``records`` in place by seed (then run key) and return them: statistics computed on
+    the same runs then give the same bootstrap CIs whatever order the runs finished or were
+    read in (raw files, MLflow, a sweep's completion order)."""
+    records.sort(key=lambda r: (int(r.meta.get("seed", 0)), r.run_key or ""))
+    return records
 
 
 def _variant_suffixes(settings: list[str]) -> list[str]:

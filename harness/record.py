@@ -17,10 +17,11 @@ import numpy as np
 TRAJECTORY_FLOAT = ("search", "report", "incumbent_search", "incumbent_report", "time")
 TRAJECTORY_INT = ("index", "incumbent_index")
 TRAJECTORY_STR = ("key", "incumbent_key")
-# derived from ``search`` (and ``meta["maximize"]``): not stored in the JSON file, rebuilt on read
 _ORDER = ("index", "key", "search", "report", "incumbent_search", "incumbent_report", "incumbent_index",
           "incumbent_key", "time")
-TRAJECTORY_DERIVED = ("incumbent_search", "incumbent_report", "incumbent_index", "incumbent_key")
+# ``incumbent_<c>`` is column ``c`` at the incumbent's position, a pure function of ``search``
+# (and ``meta["maximize"]``): not stored in the JSON file, rebuilt on read
+_INCUMBENT_OF = ("search", "report", "index", "key")
 
 
 @dataclass
@@ -51,8 +52,8 @@ class RunRecord:
         # the incumbent columns are the per-query columns at the incumbent's position, a pure
         # function of ``search``: not stored (a third of the encoding time), rebuilt on read
         t = self.trajectory
-        derivable = "search" in t and all(k in t for k in ("index", "key", "report"))
-        traj = {k: np.asarray(v).tolist() for k, v in t.items() if not (derivable and k in TRAJECTORY_DERIVED)}
+        derived = {f"incumbent_{c}" for c in _INCUMBENT_OF if c in t} if "search" in t else set()
+        traj = {k: np.asarray(v).tolist() for k, v in t.items() if k not in derived}
         return {"meta": _plain(self.meta), "trajectory": traj, "episodes": _plain(self.episodes)}
 
     def encode(self) -> str:
@@ -69,13 +70,12 @@ class RunRecord:
                 traj[k] = np.asarray(v, dtype=object)
             else:
                 traj[k] = np.asarray(v, dtype=float)
-        if "incumbent_search" not in traj and all(k in traj for k in ("search", "index", "key", "report")):
+        missing = [c for c in _INCUMBENT_OF if c in traj and f"incumbent_{c}" not in traj]
+        if missing and "search" in traj:  # files of older versions stored some of them
             pos = best_positions(traj["search"], bool(d["meta"].get("maximize", True)))
-            for col in ("search", "report", "index", "key"):
-                traj[f"incumbent_{col}"] = traj[col][pos]
+            for c in missing:
+                traj[f"incumbent_{c}"] = traj[c][pos]
             traj = {k: traj[k] for k in _ORDER if k in traj} | {k: v for k, v in traj.items() if k not in _ORDER}
-        elif "incumbent_key" not in traj and "key" in traj and "incumbent_search" in traj:
-            traj["incumbent_key"] = traj["key"][incumbent_positions(traj["incumbent_search"])]
         return cls(meta=dict(d["meta"]), trajectory=traj, episodes=list(d.get("episodes", [])))
 
     def write(self, path: str, text: str | None = None) -> str:
@@ -119,18 +119,6 @@ def best_positions(search, maximize: bool = True) -> np.ndarray:
     new[0] = True
     new[1:] = signed[1:] > run_max[:-1]
     return np.maximum.accumulate(np.where(new, np.arange(n), 0))
-
-
-def incumbent_positions(incumbent_search) -> np.ndarray:
-    """Position of the incumbent at each query: where the incumbent value last changed (the
-    oracle keeps the earlier architecture on ties, so a change marks a new incumbent)."""
-    v = np.asarray(incumbent_search, dtype=float)
-    if not len(v):
-        return np.zeros(0, dtype=np.int64)
-    new = np.empty(len(v), dtype=bool)
-    new[0] = True
-    new[1:] = v[1:] != v[:-1]
-    return np.maximum.accumulate(np.where(new, np.arange(len(v)), 0))
 
 
 def _plain(x):

@@ -8,6 +8,7 @@ in a local process pool (workers return records; only the calling process writes
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -223,11 +224,26 @@ def run_jobs(jobs: Iterable[Job], workers: int = 1, catch: bool = True) -> Itera
         for j in jobs:
             yield fn(j)
         return
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import as_completed
 
-    ctx = mp.get_context(start_method())
-    with single_threaded_children(), ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init) as pool:
+    with job_pool(workers) as pool:
         futures = [pool.submit(fn, j) for j in jobs]
         for f in as_completed(futures):
             yield f.result()
+
+
+@contextlib.contextmanager
+def job_pool(workers: int):
+    """A process pool for jobs: workers started by :func:`start_method` with one thread each;
+    on exit, jobs not started are cancelled and the running ones are waited for."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawned workers read the thread settings from the environment they start with
+    with single_threaded_children():
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context(start_method()),
+                                   initializer=_worker_init)
+        try:
+            yield pool
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from harness.record import RunRecord
-from harness.runner import Job, _execute_caught, _worker_init, single_threaded_children, start_method
+from harness.runner import Job, _execute_caught, job_pool
 
 EXECUTORS = ("local", "ray")
 
@@ -90,8 +90,7 @@ def _execute_staged(job: Job, path: str) -> tuple[RunRecord, str]:
     file beside its final place; the single writer then commits it with one rename (the
     record's bytes never cross the pipe and the writer stays off the workers' cores)."""
     rec = _execute_caught(job)
-    staged = f"{path}.part{os.getpid()}"
-    os.makedirs(os.path.dirname(staged), exist_ok=True)
+    staged = f"{path}.part{os.getpid()}"  # the writer made the folder (record_path)
     with open(staged, "w") as f:
         f.write(rec.encode())
     return rec, staged
@@ -136,16 +135,12 @@ def _execute_local(jobs: list[Job], workers: int) -> Iterator[tuple[RunRecord, N
         for j in jobs:
             yield _execute_caught(j), None, None
         return
-    import multiprocessing as mp
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures import FIRST_COMPLETED, wait
 
-    # spawned workers read the thread settings from the environment they start with
-    with single_threaded_children():
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context(start_method()),
-                                   initializer=_worker_init)
-        futures: list = []
-        committed: set = set()
-        try:
+    futures: list = []
+    committed: set = set()
+    try:
+        with job_pool(workers) as pool:
             futures = [pool.submit(_execute_staged, j, str(record_path(j))) for j in jobs]
             pending = set(futures)
             while pending:
@@ -154,14 +149,13 @@ def _execute_local(jobs: list[Job], workers: int) -> Iterator[tuple[RunRecord, N
                     rec, staged = f.result()
                     committed.add(f)
                     yield rec, None, staged
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-            for f in futures:  # interrupted: staged files nobody will commit
-                if f not in committed and f.done() and not f.cancelled() and f.exception() is None:
-                    try:
-                        os.unlink(f.result()[1])
-                    except OSError:
-                        pass
+    finally:  # the pool is shut down here; after an interrupt, remove staged files nobody commits
+        for f in futures:
+            if f not in committed and f.done() and not f.cancelled() and f.exception() is None:
+                try:
+                    os.unlink(f.result()[1])
+                except OSError:
+                    pass
 
 
 class _Logger:

@@ -46,10 +46,12 @@ def add_arguments(p) -> None:
 
 def _ceiling(budget: int, seeds: list[int], procs: int) -> float:
     """Wall time of ``procs`` bare processes executing ``seeds`` between them (no pool)."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    from harness.runner import single_threaded_children
+
     parts = [",".join(map(str, seeds[i::procs])) for i in range(procs)]
     t0 = time.perf_counter()
-    ps = [subprocess.Popen([sys.executable, "-c", _CHILD, str(budget), part], env=env) for part in parts]
+    with single_threaded_children():  # one BLAS thread each, as in the pool
+        ps = [subprocess.Popen([sys.executable, "-c", _CHILD, str(budget), part]) for part in parts]
     if any(p.wait() for p in ps):
         raise RuntimeError("a ceiling probe process failed")
     return time.perf_counter() - t0

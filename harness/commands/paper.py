@@ -137,8 +137,10 @@ def _runs(protocol, rows, args):
     for r in res.records:
         if r.run_key in keys and r.meta.get("status") == "finished":
             by.setdefault(keys[r.run_key], []).append(r)
-    for recs in by.values():  # by seed: the same runs give the same CIs, however they arrived
-        recs.sort(key=lambda r: int(r.meta.get("seed", 0)))
+    from harness.metrics import sort_by_seed
+
+    for recs in by.values():
+        sort_by_seed(recs)
     return by, res
 
 
