@@ -108,6 +108,13 @@ class Protocol:
         d["seeds"] = list(self.seeds)
         return d
 
+    def to_file_dict(self) -> dict[str, Any]:
+        """The protocol as the keys of a protocol file (what :func:`protocol_from_dict` reads):
+        ``None`` values and the ``source`` left out."""
+        d = self.to_dict()
+        d.pop("source", None)
+        return {k: v for k, v in d.items() if v is not None and v != {} or k in REQUIRED}
+
     def with_budget(self, budget: int) -> "Protocol":
         """The same protocol with another budget, under a derived name (``<name>-budget<Q>``).
 
@@ -127,13 +134,21 @@ class Protocol:
 
     @classmethod
     def adhoc(cls, benchmark: str, budget: int, seeds, dataset=None, data=None, **kw) -> "Protocol":
-        """A protocol built from command-line options (named after the benchmark)."""
+        """A protocol built from command-line options, named after the benchmark and a hash of
+        its settings (``adhoc-<benchmark>-<8 hex>``): different ad-hoc settings (budget,
+        counting, metrics, ...) never share a results folder or an MLflow experiment. The
+        seeds and the data *path* are not in the name (the data's content is in each run key)."""
         from harness.benchmarks import resolve
+        from harness.identity import protocol_hash
 
         family, ds = resolve(benchmark, dataset)
         name = f"{family}-{ds}" if ds and family != "nb201-analog" else family
         seeds = tuple(range(seeds)) if isinstance(seeds, int) else tuple(seeds)
-        return cls(name=f"adhoc-{name}", benchmark=family, dataset=ds, data=data, budget=int(budget), seeds=seeds, **kw)
+        p = cls(name="adhoc", benchmark=family, dataset=ds, data=data, budget=int(budget), seeds=seeds, **kw)
+        settings = replace(p, name="adhoc", description="", source="")
+        p = replace(p, name=f"adhoc-{name}-{protocol_hash(settings)[:8]}")
+        return replace(p, description=p.description or f"ad-hoc protocol (nas-harness run options) on {name}, "
+                                                          f"{p.budget} queries")
 
 
 # --- what a protocol may name ------------------------------------------------------------------
@@ -393,8 +408,49 @@ def load_protocol(name_or_path: str | os.PathLike) -> Protocol:
         if prot.version != int(ver):
             raise ConfigError(f"protocol {base} is at version {prot.version}, not {ver} (file {shipped[base]})")
         return prot
+    stored = stored_protocol(s)
+    if stored is not None:
+        return stored
     raise ConfigError(f"unknown protocol {s!r}; choose one of: {', '.join(shipped) or '(none found)'} "
-                      "(or give the path of your own .toml file)")
+                      "(or give the path of your own .toml file, or the id of protocol you ran, e.g. an ad-hoc one)")
+
+
+def _stored_dir() -> Path:
+    from harness.paths import results_dir
+
+    return results_dir() / "protocols"
+
+
+def save_stored(protocol: Protocol) -> None:
+    """Keep the resolved protocol of a run (``results/protocols/<id>.json``), so that
+    ``report``/``leaderboard --protocol <id>`` find protocols made from options."""
+    import json
+
+    folder = _stored_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{protocol.id}.json"
+    text = json.dumps(protocol.to_file_dict(), indent=1, sort_keys=True)
+    if not path.exists() or path.read_text() != text:
+        tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+        tmp.write_text(text)
+        os.replace(tmp, path)
+
+
+def stored_protocol(name_or_id: str) -> Protocol | None:
+    """A protocol saved beside its runs by :func:`save_stored`, by id (``adhoc-...-v1``) or
+    name; ``None`` when there is none."""
+    import json
+
+    root = _stored_dir()
+    for cand in (name_or_id, f"{name_or_id}-v1"):
+        path = root / f"{cand}.json"
+        if cand and "/" not in cand and path.is_file():
+            try:
+                d = json.loads(path.read_text())
+            except (OSError, ValueError) as e:
+                raise ConfigError(f"{path}: unreadable stored protocol ({type(e).__name__})") from None
+            return protocol_from_dict(d, "<dict>")
+    return None
 
 
 def list_protocols() -> list[Protocol]:

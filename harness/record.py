@@ -3,6 +3,12 @@
 Serializable without pickle: ``to_dict``/``from_dict`` give plain JSON types, and
 ``write``/``read`` store one JSON file per run. Tables, plots and leaderboards are derived from
 these records and can be rebuilt at any time.
+
+The metadata is a typed structure (:class:`RunMeta`) with a schema version
+(:data:`SCHEMA_VERSION`); :meth:`RunRecord.from_dict` checks it: a record of an older schema is
+read (it carries no run identity that can be verified, see :mod:`harness.identity`, so reports
+leave it out and say so), one of a newer schema or with a missing or mistyped field is refused
+with one line (:class:`harness.errors.DataError`).
 """
 
 from __future__ import annotations
@@ -10,9 +16,89 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
+
+from harness.errors import DataError
+
+SCHEMA_VERSION = 2
+
+
+class RunMeta(TypedDict, total=False):
+    """The metadata of a record (schema :data:`SCHEMA_VERSION`). Identity (what the run key
+    hashes, :mod:`harness.identity`) and provenance (what made it) are both here."""
+
+    schema_version: int
+    run_key: str
+    experiment_key: str  # the run key without algorithm and seed: one experiment's runs share it
+    protocol: str  # protocol name
+    protocol_id: str  # name-v<version>
+    protocol_hash: str  # hash of harness.identity.protocol_identity
+    protocol_settings: dict  # that identity itself (plain JSON)
+    algorithm: str  # the name it was asked for (registry name or module:Class)
+    algorithm_class: str  # module:Class
+    algorithm_version: Any  # the class's declared version
+    algorithm_source: str  # sha256 of its source (harness.identity.algorithm_identity)
+    variant: str  # label of this setting, e.g. "bonas(sampler=rl)"
+    hyperparameters: dict
+    seed: int
+    benchmark: str
+    benchmark_version: str
+    dataset: str | None
+    space: str
+    data_checksum: str  # sha256 of the benchmark's numbers
+    data: str | None  # the data path given (informative; the checksum is the identity)
+    search_metric: str
+    report_metric: str
+    maximize: bool
+    maximize_report: bool
+    budget: int
+    counting: str
+    noise: str
+    until_optimum: Any
+    status: str  # "finished" or "failed"
+    error: str
+    stalled: bool
+    found_optimum: bool
+    wall_time: float
+    training_queries: int
+    optimum_search: float
+    optimum_search_index: int
+    optimum_report: float
+    provenance: dict  # package version, git commit/dirty, library versions (harness.identity.provenance)
+
+
+# field -> accepted types, checked on read (schema 2)
+_REQUIRED: dict[str, tuple] = {
+    "schema_version": (int,), "run_key": (str,), "experiment_key": (str,), "protocol": (str,), "protocol_id": (str,),
+    "protocol_hash": (str,), "algorithm": (str,), "algorithm_source": (str,), "hyperparameters": (dict,),
+    "seed": (int,), "benchmark": (str,), "data_checksum": (str,), "search_metric": (str,), "report_metric": (str,),
+    "maximize": (bool,), "budget": (int,), "status": (str,), "provenance": (dict,),
+}
+
+
+def check_meta(meta: Any, where: str = "record") -> None:
+    """Raise :class:`DataError` (one line) unless ``meta`` is valid metadata of a readable schema."""
+    if not isinstance(meta, dict):
+        raise DataError(f"{where}: not a run record (no metadata table)")
+    v = meta.get("schema_version", 1)
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise DataError(f"{where}: schema_version must be an integer, got {v!r}")
+    if v > SCHEMA_VERSION:
+        raise DataError(f"{where}: record schema {v} is newer than this nas-harness reads ({SCHEMA_VERSION}): "
+                        "upgrade nas-harness to read it")
+    if v < SCHEMA_VERSION:
+        return  # older: read as it is; reports leave it out (harness.identity.select_current)
+    for k, types in _REQUIRED.items():
+        if k not in meta:
+            raise DataError(f"{where}: record schema {v} needs the field {k!r}, which is missing")
+        x = meta[k]
+        if not isinstance(x, types) or (isinstance(x, bool) and bool not in types):
+            raise DataError(f"{where}: field {k!r} must be {' or '.join(t.__name__ for t in types)}, "
+                            f"got {type(x).__name__}")
+    if meta["status"] not in ("finished", "failed"):
+        raise DataError(f"{where}: status must be 'finished' or 'failed', got {meta['status']!r}")
 
 TRAJECTORY_FLOAT = ("search", "report", "incumbent_search", "incumbent_report", "time")
 TRAJECTORY_INT = ("index", "incumbent_index")
@@ -61,7 +147,10 @@ class RunRecord:
         return json.dumps(self.to_dict(), separators=(",", ":"))  # dumps: C encoder, ~10x json.dump
 
     @classmethod
-    def from_dict(cls, d: dict) -> "RunRecord":
+    def from_dict(cls, d: dict, where: str = "record") -> "RunRecord":
+        if not isinstance(d, dict):
+            raise DataError(f"{where}: not a run record (the JSON is not an object)")
+        check_meta(d.get("meta"), where)
         traj = {}
         for k, v in d.get("trajectory", {}).items():
             if k in TRAJECTORY_INT:
@@ -94,8 +183,16 @@ class RunRecord:
 
     @classmethod
     def read(cls, path: str) -> "RunRecord":
-        with open(path) as f:
-            return cls.from_dict(json.load(f))
+        """Read one record file; a file that is not a valid record raises :class:`DataError`."""
+        try:
+            with open(path) as f:
+                d = json.load(f)
+        except (ValueError, UnicodeDecodeError) as e:
+            raise DataError(f"{path}: not a JSON run record ({type(e).__name__})") from None
+        try:
+            return cls.from_dict(d, str(path))
+        except (TypeError, ValueError, KeyError, AttributeError) as e:
+            raise DataError(f"{path}: malformed run record ({type(e).__name__}: {e})") from None
 
     def trajectory_frame(self):
         """The trajectory as a pandas DataFrame (one row per counted query)."""

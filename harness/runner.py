@@ -14,6 +14,7 @@ import json
 import os
 import time
 import traceback
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
@@ -32,7 +33,11 @@ def code_version() -> str:
 
 @dataclass(frozen=True)
 class Job:
-    """One run to do. ``hyperparameters`` override the protocol's per-algorithm overrides."""
+    """One run to do. ``hyperparameters`` override the protocol's per-algorithm overrides.
+
+    ``key()`` is the run key (:func:`harness.identity.run_key`): a content hash of the resolved
+    protocol, the benchmark's numbers, the algorithm's identity and source, its resolved
+    hyperparameters and the seed. Computing it loads the benchmark (cached per process)."""
 
     protocol: Protocol
     algorithm: str
@@ -45,14 +50,50 @@ class Job:
         hp = {**self.protocol.overrides(self.algorithm), **self.hyperparameters}
         return make_algorithm(self.algorithm, **hp).hyperparameters()
 
+    def identity(self) -> dict[str, Any]:
+        """Everything the run key hashes, and the hashes (memoized on the job)."""
+        cached = self.__dict__.get("_identity")
+        if cached is not None:
+            return cached
+        from algorithms.registry import get_algorithm_class
+        from harness import identity
+        from harness.benchmarks import get_benchmark
+
+        p = self.protocol
+        bench = get_benchmark(p.benchmark, p.dataset, p.data)
+        prot = identity.protocol_identity(p)
+        bid = identity.benchmark_identity(bench)
+        aid = identity.algorithm_identity(get_algorithm_class(self.algorithm))
+        hp = self.resolved_hyperparameters()
+        ident = {
+            "protocol_settings": prot, "protocol_hash": identity.protocol_hash(p), "benchmark": bid,
+            "algorithm_identity": aid, "hyperparameters": hp,
+            "experiment_key": identity.experiment_key(prot, bid),
+            "run_key": identity.run_key(prot, bid, self.algorithm, aid, hp, self.seed),
+            "variant": variant_label(self.algorithm, self.protocol.overrides(self.algorithm), self.hyperparameters),
+        }
+        object.__setattr__(self, "_identity", ident)  # frozen dataclass: memo only
+        return ident
+
     def key(self) -> str:
-        """Run key: hash of protocol id, algorithm, full hyperparameters, seed, code version."""
-        payload = json.dumps(
-            [self.protocol.id, self.algorithm, self.resolved_hyperparameters(), int(self.seed), code_version()],
-            sort_keys=True,
-            default=str,
-        )
-        return hashlib.sha1(payload.encode()).hexdigest()[:16]
+        """The run key (16 hex digits); see :mod:`harness.identity`."""
+        return self.identity()["run_key"]
+
+
+def variant_label(algorithm: str, overrides: dict, hyperparameters: dict) -> str:
+    """Label of one setting of an algorithm: its name, plus ``(k=v, ...)`` for the
+    hyperparameters given beyond the protocol's overrides that change them (e.g.
+    ``bonas(sampler=rl)``); ``name#<hash>`` when that would be longer than 60 characters."""
+    import json
+
+    name = algorithm.rsplit(":", 1)[-1] if ":" in algorithm else algorithm
+    diff = {k: v for k, v in sorted(hyperparameters.items()) if overrides.get(k, object()) != v}
+    if not diff:
+        return name
+    label = f"{name}(" + ", ".join(f"{k}={v}" for k, v in diff.items()) + ")"
+    if len(label) > 60:
+        label = f"{name}#{hashlib.sha256(json.dumps(diff, sort_keys=True, default=str).encode()).hexdigest()[:6]}"
+    return label
 
 
 def start_states(protocol: Protocol, space) -> list | None:
@@ -106,17 +147,31 @@ def execute(job: Job, catch: bool = False) -> RunRecord:
         if not catch:
             raise
         status, error = "failed", traceback.format_exc()
+    from harness.identity import provenance
+    from harness.record import SCHEMA_VERSION
+
+    ident = job.identity()
     meta = {
+        "schema_version": SCHEMA_VERSION,
+        "run_key": ident["run_key"],
+        "experiment_key": ident["experiment_key"],
         "protocol": p.name,
         "protocol_id": p.id,
+        "protocol_hash": ident["protocol_hash"],
+        "protocol_settings": ident["protocol_settings"],
         "algorithm": job.algorithm,
-        "algorithm_class": f"{type(algo).__module__}:{type(algo).__qualname__}",
+        "algorithm_class": ident["algorithm_identity"]["class"],
+        "algorithm_version": ident["algorithm_identity"]["version"],
+        "algorithm_source": ident["algorithm_identity"]["source"],
+        "variant": ident["variant"],
         "hyperparameters": algo.hyperparameters(),
         "seed": int(job.seed),
         "benchmark": bench.name,
         "benchmark_version": bench.version,
         "dataset": bench.dataset,
         "space": oracle.space.id,
+        "data_checksum": ident["benchmark"]["data_checksum"],
+        "data": str(p.data) if p.data else None,
         "search_metric": oracle.search_metric,
         "report_metric": oracle.report_metric,
         "maximize": oracle.maximize,
@@ -124,8 +179,7 @@ def execute(job: Job, catch: bool = False) -> RunRecord:
         "budget": p.budget,
         "counting": p.counting,
         "noise": p.noise,
-        "code_version": code_version(),
-        "run_key": job.key(),
+        "attempt": uuid.uuid4().hex,  # which execution this is (provenance, not identity)
         "status": status,
         "error": error,
         "stalled": oracle.stalled,
@@ -133,6 +187,7 @@ def execute(job: Job, catch: bool = False) -> RunRecord:
         "found_optimum": oracle.found_optimum,
         "wall_time": time.perf_counter() - t0,
         "training_queries": oracle.training_queries,
+        "provenance": provenance(),
     }
     if hasattr(bench, "optimum"):
         opt_s, opt_i = bench.optimum(oracle.search_metric)
@@ -151,6 +206,7 @@ def _worker_init():
     forked one inherits the parent's thread pools, so they are limited here."""
     import sys
 
+    _die_with_parent()
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(1)
     try:
@@ -158,6 +214,24 @@ def _worker_init():
 
         threadpool_limits(1)
     except ImportError:  # threadpoolctl is a dependency; without it BLAS keeps its threads
+        pass
+
+
+def _die_with_parent():
+    """Linux: have the kernel kill this worker when the launcher dies (even by SIGKILL), so no
+    orphaned worker goes on computing and staging records after its sweep is gone."""
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
         pass
 
 

@@ -1,16 +1,29 @@
 """Sweeps: every (algorithm, seed) job of a protocol, resumable, on a process pool or Ray.
 
-The launching process is the single writer. For each finished job it first writes the raw
-record (``results/runs/<protocol id>/<run key>.json``), then logs it to MLflow. Hence:
+The launching process is the single writer of its runs. For each finished job it first writes
+the raw record (``results/runs/<protocol id>/<run key>.json``), then logs it to MLflow. Hence:
 
-* **Resumable and idempotent**: a job whose run key (protocol id, algorithm, full
-  hyperparameters, seed, code version) already has a finished raw record is not run again,
-  and a record already in the tracking store (tag ``run_key``, status FINISHED) is not logged
-  again.
+* **Identity**: a job's run key (:mod:`harness.identity`) hashes everything that can change
+  its trajectory (resolved protocol, the content of the benchmark's numbers, the algorithm's
+  identity and source, its hyperparameters, the seed). A job whose key already has a finished
+  raw record is *reused*, not run again (``rerun=True`` runs it anew); any change of identity
+  is a new run.
+* **Claims**: before it runs (or logs) a job, the launcher claims its run key
+  (:mod:`harness.locks`); two launchers on one results folder split the work instead of doing
+  it twice, and wait for each other's runs. A killed launcher's claims are stale and taken
+  over on resume.
+* **Staged records**: pool workers stage a record beside its final place (``<key>.json.part<pid>``)
+  and the launcher commits it with a rename. On every start, staged files left by a killed
+  sweep are validated and adopted (or removed when invalid or redundant); pool workers die
+  with their launcher (Linux), so no staged file outlives a sweep.
+* **MLflow**: one run per run key (:func:`harness.tracking.log_record`), logged under the key's
+  claim; a record already there (same attempt) is not logged again, failed runs included.
+  The store is probed before any run: if it is unreachable the sweep runs on raw records only
+  and says so once, with the exact ``nas-harness sync --tracking-uri URI`` to run later.
 * **Failures are data**: an exception inside one run gives a record with status ``failed`` and
-  the traceback (an MLflow run in state FAILED with tag ``error``); the sweep goes on.
+  the traceback (an MLflow run in state FAILED with tag ``error``); the sweep goes on. A
+  failed run is run again on the next resume.
 * **Ctrl-C** stops scheduling, cancels pending jobs and keeps everything finished.
-* **Tracking server down**: records stay on disk; ``nas-harness sync`` logs them later.
 
 Executors: ``local`` (a process pool of ``workers``, forked on Linux when safe, else spawned:
 :func:`harness.runner.start_method`; 1 worker runs in-process) or ``ray``
@@ -21,28 +34,46 @@ depend on the executor: a job is a pure function of its key.
 from __future__ import annotations
 
 import os
+import re
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
+from harness import locks
+from harness.errors import DataError
 from harness.record import RunRecord
 from harness.runner import Job, _execute_caught, job_pool
 
 EXECUTORS = ("local", "ray")
+RECORD_NAME = re.compile(r"^[0-9a-f]{16}\.json$")
+STAGED_NAME = re.compile(r"^([0-9a-f]{16})\.json\.(part|tmp)\d+$")
+WAIT_POLL = 0.25  # s between looks at runs another launcher is making
 
 
 @dataclass
 class SweepResult:
-    """What a sweep did: records of this protocol's jobs (new and reused) and counts."""
+    """What a sweep did: records of this protocol's jobs (new and reused) and counts.
+
+    ``ran``: runs made here; ``skipped``: finished records reused (made earlier, or by another
+    launcher meanwhile: ``from_others`` of them); ``adopted``: staged records of a killed sweep
+    committed on start; ``logged``: MLflow runs written."""
 
     records: list[RunRecord] = field(default_factory=list)
     ran: int = 0
     skipped: int = 0
+    from_others: int = 0
+    adopted: int = 0
     failed: int = 0
     logged: int = 0
     log_error: str = ""
+    store_unreachable: bool = False
     interrupted: bool = False
+
+    @property
+    def reused(self) -> int:
+        return self.skipped
 
 
 def record_path(job_or_record, protocol_id: str | None = None) -> Path:
@@ -53,29 +84,70 @@ def record_path(job_or_record, protocol_id: str | None = None) -> Path:
     return runs_dir(protocol_id or job_or_record.meta["protocol_id"]) / f"{job_or_record.run_key}.json"
 
 
+def _read(p: Path) -> RunRecord | None:
+    try:
+        return RunRecord.read(str(p))
+    except (DataError, OSError):
+        return None
+
+
 def finished_record(job: Job) -> RunRecord | None:
     """The finished raw record of ``job`` if one exists (a corrupt file counts as absent)."""
     p = record_path(job)
     if not p.exists():
         return None
-    try:
-        rec = RunRecord.read(str(p))
-    except (ValueError, KeyError, OSError):
-        return None
-    return rec if rec.meta.get("status") == "finished" else None
+    rec = _read(p)
+    return rec if rec is not None and rec.meta.get("status") == "finished" and rec.run_key == job.key() else None
 
 
 def read_records(protocol_id: str) -> list[RunRecord]:
-    """Every raw record of a protocol (finished and failed)."""
+    """Every raw record of a protocol (finished and failed); unreadable files are skipped with
+    one warning line each."""
     from harness.paths import runs_dir
 
     out = []
     for p in sorted(runs_dir(protocol_id).glob("*.json")):
+        if not RECORD_NAME.match(p.name):
+            continue
         try:
             out.append(RunRecord.read(str(p)))
-        except (ValueError, KeyError, OSError):
-            print(f"nas-harness: warning: skipping unreadable record {p}", file=sys.stderr)
+        except (DataError, OSError) as e:
+            print(f"nas-harness: warning: skipping unreadable record {p} ({str(e).splitlines()[0]})", file=sys.stderr)
     return out
+
+
+def adopt_staged(folder: Path) -> tuple[int, int]:
+    """Commit or remove what killed sweeps left in a runs folder: staged records
+    (``<key>.json.part<pid>``, ``.tmp<pid>``) and stale claims. A staged record that reads as
+    a valid record of its key is renamed into place unless a finished record is already there;
+    anything else is removed. Files of runs claimed by a live launcher are left alone.
+    Returns ``(adopted, removed)``."""
+    adopted = removed = 0
+    if not folder.is_dir():
+        return 0, 0
+    for p in sorted(folder.iterdir()):
+        m = STAGED_NAME.match(p.name)
+        if m:
+            final = folder / f"{m.group(1)}.json"
+            if locks.claimed_by_other(final):
+                continue
+            rec = _read(p)
+            good = rec is not None and rec.run_key == m.group(1)
+            cur = _read(final) if final.exists() else None
+            if good and not (cur is not None and cur.meta.get("status") == "finished"):
+                try:
+                    os.replace(p, final)
+                    adopted += 1
+                    continue
+                except OSError:
+                    pass
+            p.unlink(missing_ok=True)
+            removed += 1
+        elif p.name.endswith(".claim"):
+            info = locks.read_claim(p)
+            if info is not None and not (info and locks.owner_alive(info)):
+                p.unlink(missing_ok=True)
+    return adopted, removed
 
 
 def _execute_encoded(job: Job) -> tuple[RunRecord, str]:
@@ -159,38 +231,65 @@ def _execute_local(jobs: list[Job], workers: int) -> Iterator[tuple[RunRecord, N
 
 
 class _Logger:
-    """Logs records to MLflow one by one; remembers the first failure and stops trying."""
+    """Logs records of one protocol to MLflow; remembers the first failure and stops trying."""
 
-    def __init__(self, uri: str, protocol: str):
+    def __init__(self, uri: str, protocol: str, description: str = ""):
         self.uri = uri
         self.protocol = protocol
+        self.description = description
         self.error = ""
         self._client = None
-        self._known: set[str] | None = None
+        self._known: dict[str, dict] | None = None
 
     def _setup(self):
         from harness import tracking
 
+        tracking.ensure_store(self.uri)
         self._client = tracking._client(self.uri)
-        self._known = tracking.logged_run_keys(self.protocol, self.uri, self._client)
+        self._known = tracking.complete_runs(self.protocol, self.uri, self._client)
+
+    def present(self, rec: RunRecord) -> bool:
+        """Whether the store already holds this very record (same run key and attempt); False
+        when the store cannot be read (``error`` then says why)."""
+        if self.error:
+            return False
+        if self._client is None:
+            try:
+                self._setup()
+            except Exception as e:
+                self.error = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+                return False
+        info = self._known.get(rec.run_key)
+        return info is not None and info["attempt"] == str(rec.meta.get("attempt", ""))
 
     def log(self, rec: RunRecord) -> bool:
+        """Log ``rec`` unless the store holds it already; the caller holds the key's claim.
+        Returns whether a run was written."""
         if self.error:
             return False
         from harness import tracking
 
-        try:
-            if self._client is None:
-                self._setup()
-            if rec.meta.get("status") == "finished" and rec.run_key in self._known:
+        for attempt in range(4):
+            try:
+                if self.present(rec):
+                    return False
+                tracking.log_record(rec, self.uri, self._client, self.description)
+                self._known[rec.run_key] = {"attempt": str(rec.meta.get("attempt", ""))}
+                return True
+            except Exception as e:  # server down, bad URI, ...: the raw record is safe on disk
+                if "locked" in str(e) and attempt < 3:  # SQLite busy with another writer
+                    time.sleep(0.5 * (attempt + 1))
+                    continue
+                self.error = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
                 return False
-            tracking.log_record(rec, self.uri, self._client)
-            if rec.meta.get("status") == "finished":
-                self._known.add(rec.run_key)
-            return True
-        except Exception as e:  # server down, bad URI, ...: the raw record is safe on disk
-            self.error = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
-            return False
+        return False
+
+
+def check_store(uri: str) -> str:
+    """'' if the tracking store at ``uri`` can be used, else why not (fast: a few seconds at most)."""
+    from harness import tracking
+
+    return tracking.probe(uri)
 
 
 def run_sweep(
@@ -202,56 +301,125 @@ def run_sweep(
     log: bool = True,
     progress: Callable[[int, int], None] | None = None,
     on_record: Callable[[RunRecord], None] | None = None,
+    rerun: bool = False,
 ) -> SweepResult:
-    """Run the jobs not already finished, write raw records, log them; see the module docstring."""
+    """Run the jobs not already finished, write raw records, log them; see the module docstring.
+
+    ``rerun``: run every job anew, even when a finished record of its key exists (the record
+    and its MLflow run are replaced)."""
     from harness import tracking
 
-    jobs = list(jobs)
     res = SweepResult()
-    todo = []
-    for j in jobs:
-        rec = finished_record(j)
-        if rec is None:
-            todo.append(j)
-        else:
-            res.records.append(rec)
-            res.skipped += 1
+    uniq: dict[str, Job] = {}
+    for j in jobs:  # the same run asked for twice is one run
+        uniq.setdefault(j.key(), j)
+    jobs = list(uniq.values())
+    for folder in sorted({record_path(j).parent for j in jobs}):
+        a, _ = adopt_staged(folder)
+        res.adopted += a
     uri = tracking.resolve_uri(tracking_uri)
+    if log:
+        why = check_store(uri)
+        if why:
+            res.log_error, res.store_unreachable, log = why, True, False
     loggers: dict[str, _Logger] = {}
 
     def logger_for(rec):
         name = rec.meta["protocol"]
         if name not in loggers:
-            loggers[name] = _Logger(uri, name)
+            desc = next((j.protocol.description for j in jobs if j.protocol.name == name), "")
+            loggers[name] = _Logger(uri, name, desc)
         return loggers[name]
 
-    if log:  # reused records that never reached the store (e.g. the server was down)
-        for rec in res.records:
-            res.logged += logger_for(rec).log(rec)
-    total = len(todo)
+    held: set[Path] = set()  # claims this sweep holds
+
+    def take(j) -> bool:
+        p = record_path(j)
+        if locks.claim(p):
+            held.add(p)
+            return True
+        return False
+
+    def drop(p: Path):
+        locks.release(p)
+        held.discard(p)
+
+    def reuse(rec: RunRecord, j: Job, other: bool):
+        res.records.append(rec)
+        res.skipped += 1
+        res.from_others += other
+        if log and not logger_for(rec).error and not logger_for(rec).present(rec) and take(j):
+            try:  # a record that never reached the store (it was down, or a kill came first)
+                res.logged += logger_for(rec).log(rec)
+            finally:
+                drop(record_path(j))
+
+    todo, waiting = [], []
+    for j in jobs:
+        rec = None if rerun else finished_record(j)
+        if rec is not None:
+            reuse(rec, j, False)
+        elif take(j):
+            todo.append(j)
+        else:
+            waiting.append(j)  # another live launcher is making it
+    done = 0
+    total = len(todo) + len(waiting)
     if progress:
         progress(0, total)
-    stream = _execute_ray(todo, workers, address) if executor == "ray" else _execute_local(todo, workers)
     try:
-        for i, (rec, text, staged) in enumerate(stream, start=1):
-            _commit(rec, text, staged)  # raw record first: never lost
-            res.records.append(rec)
-            res.ran += 1
-            res.failed += rec.meta.get("status") != "finished"
-            if log:
-                res.logged += logger_for(rec).log(rec)
-            if on_record:
-                on_record(rec)
-            if progress:
-                progress(i, total)
+        while todo or waiting:
+            if todo:
+                stream = _execute_ray(todo, workers, address) if executor == "ray" else _execute_local(todo, workers)
+                for rec, text, staged in stream:
+                    _commit(rec, text, staged)  # raw record first: never lost
+                    res.records.append(rec)
+                    res.ran += 1
+                    res.failed += rec.meta.get("status") != "finished"
+                    if log:
+                        res.logged += logger_for(rec).log(rec)
+                    drop(record_path(rec))
+                    if on_record:
+                        on_record(rec)
+                    done += 1
+                    if progress:
+                        progress(done, total)
+                todo = []
+            still = []
+            for j in waiting:  # runs of another launcher: take its record, or the run if it died
+                p = record_path(j)
+                if locks.claimed_by_other(p):
+                    still.append(j)
+                    continue
+                rec = _read(p) if p.exists() else None
+                if rec is not None and rec.run_key == j.key() and rec.meta.get("status") == "finished":
+                    reuse(rec, j, True)
+                    done += 1
+                    if progress:
+                        progress(done, total)
+                elif take(j):
+                    todo.append(j)
+                else:
+                    still.append(j)
+            waiting = still
+            if waiting and not todo:
+                time.sleep(WAIT_POLL)
     except KeyboardInterrupt:
         res.interrupted = True
-    res.log_error = next((lg.error for lg in loggers.values() if lg.error), "")
+    finally:
+        for p in list(held):
+            drop(p)
+    if not res.log_error:
+        res.log_error = next((lg.error for lg in loggers.values() if lg.error), "")
     return res
 
 
 def sync(protocol_id: str | None = None, tracking_uri: str | None = None) -> tuple[int, int]:
-    """Log raw records that are not yet in the tracking store. Returns (logged, already there)."""
+    """Log raw records that are not yet in the tracking store. Returns (logged, already there).
+
+    Each record is logged under its run key's claim, so a sync beside a running sweep never
+    duplicates a run; a record whose claim a live launcher holds is left to that launcher."""
+    from harness.errors import HarnessError
     from harness.paths import results_dir
 
     root = results_dir() / "runs"
@@ -259,19 +427,31 @@ def sync(protocol_id: str | None = None, tracking_uri: str | None = None) -> tup
     from harness import tracking
 
     uri = tracking.resolve_uri(tracking_uri)
+    tracking.check_uri(uri)
+    why = check_store(uri)
+    if why:
+        raise HarnessError(f"cannot reach the tracking store {uri} ({why}); records stay in {root}")
     logged = present = 0
     for pid in ids:
+        adopt_staged(root / pid)
         recs = read_records(pid)
         if not recs:
             continue
-        lg = _Logger(uri, recs[0].meta["protocol"])
+        loggers: dict[str, _Logger] = {}
         for rec in recs:
-            if lg.log(rec):
-                logged += 1
-            elif lg.error:
-                from harness.errors import HarnessError
-
-                raise HarnessError(f"cannot reach the tracking store {uri} ({lg.error}); records stay in {root}")
-            else:
+            lg = loggers.setdefault(rec.meta["protocol"], _Logger(uri, rec.meta["protocol"]))
+            path = record_path(rec)
+            if lg.present(rec):
                 present += 1
+                continue
+            if not locks.claim(path):
+                continue  # a live launcher is making or logging it
+            try:
+                wrote = lg.log(rec)
+            finally:
+                locks.release(path)
+            if lg.error:
+                raise HarnessError(f"cannot reach the tracking store {uri} ({lg.error}); records stay in {root}")
+            logged += wrote
+            present += not wrote
     return logged, present

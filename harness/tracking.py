@@ -1,30 +1,53 @@
 """MLflow logging and reading back. Only the launching process writes to the store.
 
-One MLflow run per (protocol, algorithm, seed), in the experiment ``nas-harness/<protocol>``:
+One MLflow run per run key (:mod:`harness.identity`), in the experiment
+``nas-harness/<protocol>`` (its description is the protocol's; tagged so that the MLflow 3 UI
+opens it on its runs, not on the GenAI views):
 
-* tags: ``run_key``, ``protocol``, ``algorithm``, ``seed``, ``status``;
+* run name: the variant label and seed, e.g. ``bonas(sampler=rl)-s0``;
+* tags: ``run_key``, ``experiment_key``, ``protocol``, ``protocol_id``, ``algorithm``,
+  ``variant``, ``benchmark``, ``dataset``, ``seed``, ``status``, ``git_commit``,
+  ``data_checksum``, ``attempt`` (which execution of the run the raw record holds) and, last of
+  all, ``nas_harness.logged = true``;
 * params: protocol, benchmark (+ version, dataset), metrics, budget, counting, noise, seed,
-  code version, and every hyperparameter as ``hp.<name>``;
+  package version, algorithm class/version/source hash, data checksum, and every
+  hyperparameter as ``hp.<name>``;
 * metrics: ``incumbent_search`` and ``incumbent_report`` at every counted query (the query
   number is the MLflow step), ``final_*``, ``wall_time``, ``training_queries``, sent with
-  ``log_batch`` in chunks of 1,000 (one call per step would be ~70x slower);
+  ``log_batch`` in chunks of 1,000;
 * artifacts: ``trajectory.csv`` (the whole trajectory) and ``record.json`` (the raw record).
 
-Default store: ``sqlite:///results/mlflow.db`` (no server); ``--tracking-uri`` or
-``MLFLOW_TRACKING_URI`` selects another (e.g. a shared ``mlflow server``).
+**Exactly one run per key, whatever is killed when** (:func:`log_record`): a run counts only
+once its ``nas_harness.logged`` tag is set, the last write; before logging a key, every run of
+that key that is not a complete copy of this very record (same ``attempt``) is deleted, so a
+logging attempt that died half-way, or an older attempt of the run, is replaced. The caller
+holds the run key's claim (:mod:`harness.locks`), so two launchers never log one key at once.
+Reading back (:func:`complete_runs`, :func:`load_record`) sees complete runs only, one per key.
+
+Default store: ``sqlite:///results/mlflow.db`` (no server), created under a lock and beside its
+final place, then renamed, so that a kill cannot leave a half-made database
+(:func:`ensure_store`); ``--tracking-uri`` or ``MLFLOW_TRACKING_URI`` selects another (e.g. a
+shared ``mlflow server``). :func:`check_uri` refuses malformed URIs; :func:`probe` finds an
+unreachable store in seconds, before any run.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import tempfile
 import time
+from pathlib import Path
 from typing import Iterable
 
+from harness.errors import ConfigError, HarnessError
 from harness.record import RunRecord
 
 BATCH = 1000
+LOGGED_TAG = "nas_harness.logged"
+PROBE_TIMEOUT = 3.0
+SCHEMES = ("sqlite", "file", "http", "https", "postgresql", "mysql", "mssql", "databricks", "databricks-uc")
 
 
 def resolve_uri(uri: str | None = None) -> str:
@@ -33,11 +56,138 @@ def resolve_uri(uri: str | None = None) -> str:
     return uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri()
 
 
+def check_uri(uri: str) -> str:
+    """``uri`` if it is a well-formed tracking URI, else a :class:`ConfigError` saying why."""
+    from urllib.parse import urlsplit
+
+    hint = "give e.g. sqlite:///results/mlflow.db, http://HOST:PORT or postgresql://USER@HOST/DB"
+    try:
+        parts = urlsplit(uri)
+        port = parts.port
+    except ValueError as e:
+        raise ConfigError(f"malformed tracking URI {uri!r} ({e}); {hint}") from None
+    scheme = parts.scheme.split("+", 1)[0].lower()
+    if not parts.scheme:
+        return uri  # a local folder: MLflow's file store
+    if len(parts.scheme) == 1:  # a Windows drive letter
+        return uri
+    if scheme not in SCHEMES:
+        raise ConfigError(f"unknown tracking URI scheme {parts.scheme!r} in {uri!r}; {hint}")
+    if scheme in ("http", "https", "postgresql", "mysql", "mssql") and not parts.hostname:
+        raise ConfigError(f"tracking URI {uri!r} names no host; {hint}")
+    if scheme == "sqlite" and not uri.startswith("sqlite:///"):
+        raise ConfigError(f"tracking URI {uri!r}: a SQLite store is sqlite:///PATH (three slashes); {hint}")
+    del port
+    return uri
+
+
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URI (``None`` for other stores)."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    path = uri[len("sqlite:///"):].split("?", 1)[0]
+    return None if path in ("", ":memory:") else Path(path)
+
+
+def _sqlite_damage(db: Path) -> str:
+    """Why an existing MLflow SQLite file cannot be used ('' when it looks sound)."""
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+        try:
+            names = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if names and "alembic_version" not in names:
+                return "it has tables but no schema version (not an MLflow store?)"
+            tmp = sorted(n for n in names if n.startswith("_alembic_tmp"))
+            if tmp:
+                return f"a schema migration was interrupted (table {tmp[0]} left behind)"
+        finally:
+            con.close()
+    except sqlite3.DatabaseError as e:
+        return f"not a readable SQLite database ({e})"
+    return ""
+
+
+def ensure_store(uri: str) -> None:
+    """Create a ``sqlite:///`` store safely if it does not exist yet; refuse a damaged one.
+
+    Creation runs under a lock (``<db>.lock``) into a temporary file beside the database,
+    which is renamed into place once MLflow's schema is complete: a kill at any moment leaves
+    either no database or a whole one. A damaged file (e.g. left by an older version killed
+    during creation) raises a one-line :class:`HarnessError` that says how to recover; the raw
+    records are never at risk."""
+    db = sqlite_path(uri)
+    if db is None:
+        return
+    if db.exists() and db.stat().st_size > 0:
+        why = _sqlite_damage(db)
+        if why:
+            raise HarnessError(
+                f"the MLflow store {db} is damaged: {why}; move it aside (mv {db} {db}.broken) and run "
+                f"`nas-harness sync --tracking-uri {uri}` to rebuild it from the raw records, which are intact")
+        return
+    from harness.locks import file_lock
+
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with file_lock(str(db) + ".lock"):
+        if db.exists() and db.stat().st_size > 0:
+            return
+        tmp = db.with_name(f".{db.name}.creating{os.getpid()}")
+        for stale in db.parent.glob(f".{db.name}.creating*"):  # a creation killed earlier
+            stale.unlink(missing_ok=True)
+        client = _client(f"sqlite:///{tmp}")
+        client.search_experiments(max_results=1)  # runs MLflow's schema migrations
+        store = getattr(getattr(client, "_tracking_client", None), "store", None)
+        engine = getattr(store, "engine", None)
+        if engine is not None:
+            engine.dispose()
+        os.replace(tmp, db)
+
+
+def probe(uri: str, timeout: float = PROBE_TIMEOUT) -> str:
+    """'' if the store at ``uri`` answers, else a short reason (at most ``timeout`` s per try)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(uri)
+    scheme = parts.scheme.split("+", 1)[0].lower()
+    if scheme in ("http", "https"):
+        import urllib.error
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout):
+                return ""
+        except urllib.error.HTTPError:
+            return ""  # the server answered (a proxy or an auth layer): reachable
+        except (urllib.error.URLError, OSError, ValueError) as e:
+            reason = getattr(e, "reason", e)
+            return f"{type(reason).__name__}: {reason}"
+    if scheme in ("postgresql", "mysql", "mssql"):
+        port = parts.port or {"postgresql": 5432, "mysql": 3306, "mssql": 1433}[scheme]
+        try:
+            with socket.create_connection((parts.hostname, port), timeout=timeout):
+                return ""
+        except OSError as e:
+            return f"{type(e).__name__}: {e}"
+    if scheme == "sqlite":
+        try:
+            ensure_store(uri)
+        except HarnessError:
+            raise
+        except Exception as e:
+            return f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+    return ""
+
+
 def _client(uri: str):
     import logging
 
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # a server that dies during a sweep costs seconds, not minutes of retries
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
     from mlflow.tracking import MlflowClient
 
     return MlflowClient(tracking_uri=uri)
@@ -47,44 +197,86 @@ def experiment_name(protocol: str) -> str:
     return f"nas-harness/{protocol}"
 
 
-def _experiment_id(client, name: str, uri: str) -> str:
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}  # the MLflow 3 UI then opens on runs
+
+
+def _experiment_id(client, name: str, uri: str, description: str = "") -> str:
     exp = client.get_experiment_by_name(name)
     if exp is not None:
+        if exp.tags.get("mlflow.experimentKind") is None:
+            client.set_experiment_tag(exp.experiment_id, "mlflow.experimentKind", EXPERIMENT_KIND["mlflow.experimentKind"])
+        if description and not exp.tags.get("mlflow.note.content"):
+            client.set_experiment_tag(exp.experiment_id, "mlflow.note.content", description)
         return exp.experiment_id
     artifact_location = None
-    if uri.startswith("sqlite:///"):
-        from pathlib import Path
-
-        db = Path(uri[len("sqlite:///"):])
+    db = sqlite_path(uri)
+    if db is not None:
         artifact_location = (db.parent / "mlartifacts" / name.replace("/", "_")).absolute().as_uri()
+    tags = dict(EXPERIMENT_KIND)
+    if description:
+        tags["mlflow.note.content"] = description
     try:
-        return client.create_experiment(name, artifact_location=artifact_location)
+        return client.create_experiment(name, artifact_location=artifact_location, tags=tags)
     except Exception:  # created concurrently
-        return client.get_experiment_by_name(name).experiment_id
+        exp = client.get_experiment_by_name(name)
+        if exp is None:
+            raise
+        return exp.experiment_id
 
 
 def _params(rec: RunRecord) -> dict[str, str]:
     m = rec.meta
-    keys = ("protocol", "protocol_id", "algorithm", "algorithm_class", "benchmark", "benchmark_version", "dataset",
-            "space", "search_metric", "report_metric", "budget", "counting", "noise", "seed", "code_version")
+    keys = ("protocol", "protocol_id", "algorithm", "algorithm_class", "algorithm_version", "algorithm_source",
+            "benchmark", "benchmark_version", "dataset", "space", "data_checksum", "search_metric", "report_metric",
+            "budget", "counting", "noise", "seed")
     out = {k: str(m.get(k)) for k in keys}
+    out["package_version"] = str((m.get("provenance") or {}).get("package_version", m.get("code_version")))
     for k, v in (m.get("hyperparameters") or {}).items():
         out[f"hp.{k}"] = json.dumps(v) if not isinstance(v, str) else v
     return {k: v[:6000] for k, v in out.items()}
 
 
-def log_record(rec: RunRecord, uri: str | None = None, client=None) -> str:
-    """Log one record as one MLflow run; returns the MLflow run id."""
+def _tags(rec: RunRecord) -> dict[str, str]:
+    m = rec.meta
+    prov = m.get("provenance") or {}
+    tags = {"run_key": rec.run_key, "experiment_key": str(m.get("experiment_key", "")), "protocol": m["protocol"],
+            "protocol_id": str(m.get("protocol_id", "")), "algorithm": m["algorithm"],
+            "variant": str(m.get("variant") or m["algorithm"]), "benchmark": str(m.get("benchmark", "")),
+            "dataset": str(m.get("dataset") or ""), "seed": str(m["seed"]), "status": m.get("status", "finished"),
+            "git_commit": str(prov.get("git_commit", "")) + ("+dirty" if prov.get("git_dirty") else ""),
+            "data_checksum": str(m.get("data_checksum", "")), "attempt": str(m.get("attempt", ""))}
+    return tags
+
+
+def run_name(rec: RunRecord) -> str:
+    return f"{rec.meta.get('variant') or rec.meta['algorithm']}-s{rec.meta['seed']}"
+
+
+def runs_of_key(client, exp_id: str, key: str) -> list:
+    """Every active run of run key ``key`` in the experiment, complete or not."""
+    return list(client.search_runs([exp_id], filter_string=f"tags.run_key = '{key}'", max_results=1000))
+
+
+def log_record(rec: RunRecord, uri: str | None = None, client=None, description: str = "") -> str:
+    """Make the store hold exactly one complete run for ``rec``'s key, mirroring ``rec``;
+    returns its MLflow run id. The caller holds the key's claim (:mod:`harness.locks`)."""
     from mlflow.entities import Metric, Param, RunTag
 
     uri = resolve_uri(uri)
     client = client or _client(uri)
-    exp_id = _experiment_id(client, experiment_name(rec.meta["protocol"]), uri)
+    exp_id = _experiment_id(client, experiment_name(rec.meta["protocol"]), uri, description)
+    attempt = str(rec.meta.get("attempt", ""))
+    keep = None
+    for r in runs_of_key(client, exp_id, rec.run_key):
+        t = r.data.tags
+        if keep is None and t.get(LOGGED_TAG) == "true" and t.get("attempt", "") == attempt:
+            keep = r.info.run_id  # this very record is already logged completely
+        else:
+            client.delete_run(r.info.run_id)  # half-logged, an older attempt, or a duplicate
+    if keep is not None:
+        return keep
     m = rec.meta
-    run_name = f"{m['algorithm']}-s{m['seed']}"
-    tags = {"run_key": rec.run_key, "protocol": m["protocol"], "algorithm": m["algorithm"],
-            "seed": str(m["seed"]), "status": m.get("status", "finished")}
-    run = client.create_run(exp_id, run_name=run_name, tags=tags)
+    run = client.create_run(exp_id, run_name=run_name(rec), tags=_tags(rec))
     rid = run.info.run_id
     client.log_batch(rid, params=[Param(k, v) for k, v in _params(rec).items()])
     ts = int(time.time() * 1000)
@@ -105,33 +297,40 @@ def log_record(rec: RunRecord, uri: str | None = None, client=None) -> str:
         rec.trajectory_frame().to_csv(os.path.join(d, "trajectory.csv"), index=False)
         rec.write(os.path.join(d, "record.json"))
         client.log_artifacts(rid, d)
-        if m.get("error"):
-            client.set_tag(rid, "error", m["error"][-5000:])
+    if m.get("error"):
+        client.set_tag(rid, "error", m["error"][-5000:])
     client.set_terminated(rid, status="FINISHED" if m.get("status", "finished") == "finished" else "FAILED")
+    client.log_batch(rid, tags=[RunTag(LOGGED_TAG, "true")])  # last: from now on the run counts
     return rid
 
 
 def log_records(records: Iterable[RunRecord], uri: str | None = None) -> list[str]:
+    """Log records (no claims taken: for a single writer, e.g. a notebook); returns run ids."""
     uri = resolve_uri(uri)
+    ensure_store(uri)
     client = _client(uri)
     return [log_record(r, uri, client) for r in records]
 
 
-def logged_run_keys(protocol: str, uri: str | None = None, client=None) -> set[str]:
-    """Run keys of the FINISHED runs already logged for a protocol (for idempotent logging)."""
+def complete_runs(protocol: str, uri: str | None = None, client=None) -> dict[str, dict]:
+    """The complete runs of a protocol's experiment, one per run key:
+    ``{run_key: {"run_id", "attempt", "status", "protocol_id"}}`` (partial runs left out)."""
     uri = resolve_uri(uri)
     client = client or _client(uri)
     exp = client.get_experiment_by_name(experiment_name(protocol))
     if exp is None:
-        return set()
-    keys, token = set(), None
+        return {}
+    out, token = {}, None
     while True:
-        page = client.search_runs([exp.experiment_id], filter_string="attributes.status = 'FINISHED'",
+        page = client.search_runs([exp.experiment_id], filter_string=f"tags.`{LOGGED_TAG}` = 'true'",
                                   max_results=5000, page_token=token)
-        keys.update(r.data.tags.get("run_key", "") for r in page)
+        for r in page:
+            t = r.data.tags
+            out.setdefault(t.get("run_key", ""), {"run_id": r.info.run_id, "attempt": t.get("attempt", ""),
+                                                  "status": r.info.status, "protocol_id": t.get("protocol_id", "")})
         token = page.token
         if not token:
-            return keys
+            return out
 
 
 def search_runs(protocol: str | None = None, uri: str | None = None):
@@ -151,6 +350,27 @@ def search_runs(protocol: str | None = None, uri: str | None = None):
 
         return pd.DataFrame()
     return mlflow.search_runs(experiment_names=names, max_results=100_000)
+
+
+def mlflow_records(protocol: str, protocol_id: str | None = None, uri: str | None = None) -> list[RunRecord]:
+    """The raw records of a protocol's complete MLflow runs (artifact ``record.json``), one per
+    run key; a run whose record cannot be read is skipped with a warning line."""
+    import sys
+
+    uri = resolve_uri(uri)
+    out = []
+    for key, info in sorted(complete_runs(protocol, uri).items()):
+        if protocol_id and info["protocol_id"] and info["protocol_id"] != protocol_id:
+            continue
+        try:
+            rec = load_record(info["run_id"], uri)
+        except Exception as e:
+            print(f"nas-harness: warning: skipping MLflow run {info['run_id']} (run key {key}): its record.json "
+                  f"cannot be read ({type(e).__name__})", file=sys.stderr)
+            continue
+        if protocol_id is None or rec.meta.get("protocol_id") == protocol_id:
+            out.append(rec)
+    return out
 
 
 def load_record(run_id: str, uri: str | None = None) -> RunRecord:

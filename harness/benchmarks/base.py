@@ -56,6 +56,17 @@ class TabularBenchmark:
     def metrics(self) -> tuple[str, ...]:
         return tuple(self.columns)
 
+    @property
+    def checksum(self) -> str:
+        """sha256 of every metric column (name, dtype, shape, bytes): the content identity of
+        these numbers, whatever file they came from (:mod:`harness.identity`). Memoized."""
+        c = self.__dict__.get("_checksum")
+        if c is None:
+            from harness.identity import columns_checksum
+
+            c = self.__dict__["_checksum"] = columns_checksum(self.columns)
+        return c
+
     def check_metric(self, metric: str) -> str:
         if metric not in self.columns:
             raise ConfigError(

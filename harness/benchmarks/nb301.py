@@ -589,4 +589,7 @@ def load(dataset: str | None = None, data: str | None = None) -> NB301Benchmark:
         f"{backend} backend), CIFAR-10 validation accuracy (%), ensemble mean"
         + ("; runtime (s)" if "runtime" in models else "")
     )
-    return NB301Benchmark(models, version=f"nb301-{perf['label']}-v1", notes=notes)
+    bench = NB301Benchmark(models, version=f"nb301-{perf['label']}-v1", notes=notes)
+    bench.data_path = layout["root"]  # its files' content is the benchmark's identity (harness.identity)
+    bench.backend = backend
+    return bench

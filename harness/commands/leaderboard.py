@@ -16,8 +16,12 @@ from harness.errors import ConfigError
 
 def register(sub) -> None:
     p = sub.add_parser("leaderboard", help="write the leaderboard of a protocol (Markdown, CSV, LaTeX, plots)")
-    p.add_argument("--protocol", required=True, metavar="NAME|PATH", help="shipped protocol name or your protocol .toml")
+    p.add_argument("--protocol", metavar="NAME|PATH|ID",
+                   help="shipped protocol name, your protocol .toml, or the id of a protocol you ran "
+                        "(default: the protocol of the last `nas-harness run`)")
     p.add_argument("--budget", type=int, metavar="Q", help="the budget override the runs were made with (run --budget)")
+    p.add_argument("--data", metavar="PATH",
+                   help="the data file the runs were made with (needed only when runs on several files exist)")
     p.add_argument("--source", choices=("auto", "raw", "mlflow"), default="auto", help="where runs are read from")
     p.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or sqlite under results/)")
     p.add_argument("--out", default="leaderboards", metavar="DIR", help="folder of the leaderboards (default leaderboards/)")
@@ -45,10 +49,11 @@ def make(protocol, records, out: str, resamples: int = 5000, seed: int = 0, plot
 
 
 def main(args) -> int:
-    from harness.commands.report import load_protocol_for, read_records
+    from harness.commands.report import load_protocol_for, read_records, select
 
     protocol = load_protocol_for(args)
     records, where = read_records(protocol, args.source, args.tracking_uri)
+    records = select(protocol, records, args)
     if not records:
         raise ConfigError(f"no runs of protocol {protocol.id} in {where}; make them with: "
                           f"nas-harness run --protocol {args.protocol}")

@@ -22,8 +22,12 @@ from harness.errors import ConfigError
 
 def register(sub) -> None:
     p = sub.add_parser("report", help="statistics, tables and plots of a protocol's runs")
-    p.add_argument("--protocol", required=True, metavar="NAME|PATH", help="shipped protocol name or your protocol .toml")
+    p.add_argument("--protocol", metavar="NAME|PATH|ID",
+                   help="shipped protocol name, your protocol .toml, or the id of a protocol you ran "
+                        "(default: the protocol of the last `nas-harness run`)")
     p.add_argument("--budget", type=int, metavar="Q", help="the budget override the runs were made with (run --budget)")
+    p.add_argument("--data", metavar="PATH",
+                   help="the data file the runs were made with (needed only when runs on several files exist)")
     p.add_argument("--source", choices=("auto", "raw", "mlflow"), default="auto",
                    help="where the runs are read from (default auto: raw records if any, else MLflow)")
     p.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or sqlite under results/)")
@@ -41,10 +45,39 @@ def register(sub) -> None:
 
 
 def load_protocol_for(args):
+    """The protocol named by ``--protocol`` (+ ``--budget``, ``--data``), or the last run's."""
+    from dataclasses import replace
+
+    from harness.commands.run import last_protocol_id
     from harness.protocol import load_protocol
 
+    if not args.protocol:
+        last = last_protocol_id()
+        if last is None:
+            raise ConfigError("no --protocol given and no run made in this results folder yet; "
+                              "run `nas-harness run` first or pass --protocol NAME")
+        args.protocol = last
     p = load_protocol(args.protocol)
-    return p.with_budget(args.budget) if args.budget else p
+    p = p.with_budget(args.budget) if args.budget else p
+    if getattr(args, "data", None):
+        p = replace(p, data=args.data)
+    return p
+
+
+def select(protocol, records: list, args) -> list:
+    """The records of exactly the experiment asked for (:func:`harness.identity.select_current`);
+    prints a note for each group of records left out."""
+    from harness.identity import data_checksum, select_current
+
+    checksum = None
+    if getattr(args, "data", None) or (protocol.data and any(r.meta.get("data_checksum") for r in records)):
+        from harness.benchmarks import get_benchmark
+
+        checksum = data_checksum(get_benchmark(protocol.benchmark, protocol.dataset, protocol.data))
+    kept, notes = select_current(records, protocol, checksum)
+    for n in notes:
+        print(f"nas-harness: note: {n}", file=sys.stderr)
+    return kept
 
 
 def raw_records(protocol) -> list:
@@ -55,14 +88,12 @@ def raw_records(protocol) -> list:
 
 
 def mlflow_records(protocol, uri: str | None = None) -> list:
-    """The records of a protocol's runs stored in MLflow (artifact ``record.json``)."""
+    """The records of a protocol's complete runs stored in MLflow (artifact ``record.json``),
+    one per run key (:func:`harness.tracking.mlflow_records`)."""
     from harness import tracking
 
-    df = tracking.search_runs(protocol.name, uri)
-    if df.empty or "params.protocol_id" not in df:
-        return []
-    df = df[df["params.protocol_id"] == protocol.id]
-    return [tracking.load_record(rid, uri) for rid in df["run_id"]]
+    tracking.check_uri(tracking.resolve_uri(uri))
+    return tracking.mlflow_records(protocol.name, protocol.id, uri)
 
 
 def read_records(protocol, source: str = "auto", uri: str | None = None) -> tuple[list, str]:
@@ -148,6 +179,7 @@ def main(args) -> int:
 
     protocol = load_protocol_for(args)
     records, where = read_records(protocol, args.source, args.tracking_uri)
+    records = select(protocol, records, args)
     if args.algorithm:  # a module:Class algorithm may be named by its class alone
         want = set(args.algorithm)
         records = [r for r in records if {r.meta.get("algorithm"), str(r.meta.get("algorithm")).rsplit(":", 1)[-1]} & want]

@@ -4,8 +4,12 @@ With no options it runs the small default job: random search on ``nb201-analog``
 300 queries each. ``--protocol NAME|PATH`` runs a shipped protocol (``nas-harness list
 protocols``) or the user's own TOML file; ``--algorithm``, ``--seeds``, ``--budget`` and
 ``--data`` then override it (a different budget makes a derived protocol ``<name>-budget<Q>``,
-stored and reported apart). Raw records are written under ``results/runs/<protocol id>/`` before anything
-is logged, so a tracking failure never loses a finished run.
+stored and reported apart). Without ``--protocol`` the options make an ad-hoc protocol whose id
+carries a hash of its settings (``adhoc-<benchmark>-<hash>-v1``). Runs whose identity (run key,
+:mod:`harness.identity`) already has a finished record are reused (``--rerun`` makes them
+anew). Raw records are written under ``results/runs/<protocol id>/`` before anything is
+logged, so a tracking failure never loses a finished run; an unreachable store is found before
+the first run, and the command to log the runs later is printed.
 """
 
 from __future__ import annotations
@@ -54,6 +58,8 @@ def register(sub) -> None:
                    help="parallel worker processes (default: number of cores)")
     p.add_argument("--executor", choices=("local", "ray"), default="local", help="local process pool or Ray (default local)")
     p.add_argument("--address", help="Ray cluster address for --executor ray (default: start Ray on this machine)")
+    p.add_argument("--rerun", action="store_true",
+                   help="run every job anew even if a finished record of the same run key exists")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=main)
 
@@ -117,10 +123,19 @@ def main(args) -> int:
     from harness.runner import Job
     from harness.sweep import run_sweep
 
+    from harness.protocol import save_stored
+    from harness.sweep import check_store
+
+    uri = tracking.check_uri(tracking.resolve_uri(args.tracking_uri))  # a malformed URI: exit 2 before any run
     protocol = build_protocol(args)
     algorithms = args.algorithm or DEFAULTS["algorithm"]
     check(protocol, algorithms)
     jobs = [Job(protocol, a, s) for a in algorithms for s in protocol.seeds]
+    why = check_store(uri)
+    sync_cmd = f"nas-harness sync --tracking-uri {uri}"
+    if why:
+        print(f"nas-harness: warning: the MLflow store {uri} cannot be reached ({why}); running on raw records "
+              f"only: log them later with `{sync_cmd}`", file=sys.stderr)
     workers = args.workers or os.cpu_count() or 1
     from tqdm import tqdm
 
@@ -133,24 +148,59 @@ def main(args) -> int:
         bar.n = i
         bar.refresh()
 
-    uri = tracking.resolve_uri(args.tracking_uri)
-    res = run_sweep(jobs, workers=workers, executor=args.executor, address=args.address, tracking_uri=uri, progress=progress)
+    save_stored(protocol)
+    res = run_sweep(jobs, workers=workers, executor=args.executor, address=args.address, tracking_uri=uri,
+                    progress=progress, log=not why, rerun=args.rerun)
     bar.close()
     out_dir = runs_dir(protocol.id)
-    if res.log_error:
+    remember_last(protocol)
+    if res.log_error and not why:
         print(f"nas-harness: warning: could not log to MLflow at {uri} ({res.log_error}); raw records are "
-              f"kept in {out_dir}: run `nas-harness sync` when the store is reachable", file=sys.stderr)
+              f"kept in {out_dir}: run `{sync_cmd}` when the store is reachable", file=sys.stderr)
     if res.records:
         print(summary_table(res.records))
-    print(f"\n{res.ran} runs done, {res.skipped} already finished (skipped), {res.failed} failed; "
-          f"raw records in {out_dir}; MLflow store {uri}")
+    others = f" ({res.from_others} made by another nas-harness process)" if res.from_others else ""
+    adopted = f", {res.adopted} finished run(s) of an interrupted sweep kept" if res.adopted else ""
+    print(f"\n{res.ran} runs done, {res.skipped} reused (same run key already finished){others}{adopted}, "
+          f"{res.failed} failed; raw records in {out_dir}; "
+          + (f"MLflow store {uri}" if not why else f"not logged: run `{sync_cmd}`"))
     if getattr(args, "protocol", None):
         extra = f" --budget {protocol.budget}" if protocol.name.endswith(f"-budget{protocol.budget}") else ""
-        print(f"statistics and plots: nas-harness report --protocol {args.protocol}{extra}")
+        data = f" --data {args.data}" if getattr(args, "data", None) else ""
+        print(f"statistics and plots: nas-harness report --protocol {args.protocol}{extra}{data}")
+    else:
+        data = f" --data {args.data}" if getattr(args, "data", None) else ""
+        print(f"statistics and plots: nas-harness report --protocol {protocol.id}{data}")
     if res.interrupted:
         print("nas-harness: interrupted; finished runs are kept, run the same command to resume", file=sys.stderr)
         return 130
     return 0 if res.failed == 0 else 1
+
+
+def remember_last(protocol) -> None:
+    """Note the protocol of the last ``run`` (``results/last_run.json``): ``report`` and
+    ``leaderboard`` without ``--protocol`` use it."""
+    import json
+    import os
+
+    from harness.paths import results_dir
+
+    path = results_dir() / "last_run.json"
+    tmp = path.with_name(f"last_run.json.tmp{os.getpid()}")
+    tmp.write_text(json.dumps({"protocol_id": protocol.id, "protocol": protocol.name}))
+    os.replace(tmp, path)
+
+
+def last_protocol_id() -> str | None:
+    """The protocol id of the last ``run`` in this results folder, or None."""
+    import json
+
+    from harness.paths import results_dir
+
+    try:
+        return json.loads((results_dir() / "last_run.json").read_text())["protocol_id"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def summary_table(records) -> str:
@@ -158,7 +208,7 @@ def summary_table(records) -> str:
     rows = []
     by_algo: dict[str, list] = {}
     for r in records:
-        by_algo.setdefault(r.meta["algorithm"], []).append(r)
+        by_algo.setdefault(r.meta.get("variant") or r.meta["algorithm"], []).append(r)
     for algo, recs in by_algo.items():
         ok = [r for r in recs if r.n_queries]
         fs = np.array([r.trajectory["incumbent_search"][-1] for r in ok])

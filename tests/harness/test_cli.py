@@ -44,10 +44,12 @@ def test_run_logs_to_the_default_store_and_prints_a_summary(tmp_path, monkeypatc
     assert "random" in out and "best baseline_accuracy" in out
     import mlflow
 
+    (folder,) = (tmp_path / "results" / "runs").iterdir()  # adhoc-<benchmark>-<settings hash>-v1
+    assert folder.name.startswith("adhoc-") and f"report --protocol {folder.name}" in out
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'results' / 'mlflow.db'}")
-    df = mlflow.search_runs(experiment_names=["nas-harness/adhoc-nb201-analog"])
+    df = mlflow.search_runs(experiment_names=[f"nas-harness/{folder.name[:-3]}"])
     assert len(df) == 2
-    runs = list((tmp_path / "results" / "runs" / "adhoc-nb201-analog-v1").glob("*.json"))
+    runs = list(folder.glob("*.json"))
     assert len(runs) == 2
 
 

@@ -156,8 +156,12 @@ def test_with_budget_derives_a_separate_protocol():
     q = p.with_budget(120)
     assert q.name == "nb201-analog-budget120" and q.id != p.id and q.checkpoints == (50, 100, 120)
     assert p.with_budget(p.budget) is p
-    a = Protocol.adhoc("nb201-analog", 50, 2)  # the ad-hoc protocol of plain `run` is unchanged
-    assert (a.name, a.seeds, a.budget) == ("adhoc-nb201-analog", (0, 1), 50)
+    a = Protocol.adhoc("nb201-analog", 50, 2)  # ad-hoc: the name carries a hash of the settings
+    assert a.name.startswith("adhoc-nb201-analog-") and (a.seeds, a.budget) == ((0, 1), 50)
+    assert Protocol.adhoc("nb201-analog", 50, 5).name == a.name  # the seeds are not a setting
+    others = [Protocol.adhoc("nb201-analog", 300, 2), Protocol.adhoc("nb201-analog", 50, 2, counting="all"),
+              Protocol.adhoc("nb201-analog", 50, 2, search_metric="analog_accuracy")]
+    assert len({a.name, *(o.name for o in others)}) == 4
 
 
 def test_until_optimum_stops_at_the_global_optimum(analog):

@@ -47,7 +47,7 @@ def test_mlflow_round_trip(tmp_path):
     recs = _records(2)
     ids = tracking.log_records(recs, uri)
     assert len(ids) == 2
-    df = tracking.search_runs("adhoc-nb201-analog", uri)
+    df = tracking.search_runs(recs[0].meta["protocol"], uri)
     assert len(df) == 2
     assert set(df["params.algorithm"]) == {"random"}
     assert sorted(df["params.seed"].astype(int)) == [0, 1]
