@@ -70,7 +70,8 @@ class Job:
             "algorithm_identity": aid, "hyperparameters": hp,
             "experiment_key": identity.experiment_key(prot, bid),
             "run_key": identity.run_key(prot, bid, self.algorithm, aid, hp, self.seed),
-            "variant": variant_label(self.algorithm, self.protocol.overrides(self.algorithm), self.hyperparameters),
+            "variant": self.__dict__.get("_variant")
+            or variant_label(self.algorithm, self.protocol.overrides(self.algorithm), self.hyperparameters),
         }
         object.__setattr__(self, "_identity", ident)  # frozen dataclass: memo only
         return ident
@@ -78,6 +79,30 @@ class Job:
     def key(self) -> str:
         """The run key (16 hex digits); see :mod:`harness.identity`."""
         return self.identity()["run_key"]
+
+
+def assign_variants(jobs: list["Job"]) -> None:
+    """Label the settings of each algorithm among ``jobs`` by the hyperparameters that differ
+    between them (``bonas(sampler=rl)``, as :func:`harness.metrics.group_records` labels them);
+    an algorithm with one setting keeps :func:`variant_label`. A label is presentation (MLflow
+    run names, tables), never part of the run key."""
+    import json
+
+    from harness.metrics import _variant_suffixes
+
+    by: dict[str, dict[str, list]] = {}
+    for j in jobs:
+        hp = json.dumps(j.resolved_hyperparameters(), sort_keys=True, default=str)
+        by.setdefault(j.algorithm, {}).setdefault(hp, []).append(j)
+    for algo, settings in by.items():
+        if len(settings) < 2:
+            continue
+        name = algo.rsplit(":", 1)[-1]
+        for suffix, js in zip(_variant_suffixes(list(settings)), settings.values()):
+            for j in js:
+                if "_identity" in j.__dict__:
+                    j.__dict__["_identity"]["variant"] = f"{name}{suffix}"
+                object.__setattr__(j, "_variant", f"{name}{suffix}")
 
 
 def variant_label(algorithm: str, overrides: dict, hyperparameters: dict) -> str:

@@ -44,7 +44,7 @@ from typing import Callable, Iterable, Iterator
 from harness import locks
 from harness.errors import DataError
 from harness.record import RunRecord
-from harness.runner import Job, _execute_caught, job_pool
+from harness.runner import Job, _execute_caught, assign_variants, job_pool
 
 EXECUTORS = ("local", "ray")
 RECORD_NAME = re.compile(r"^[0-9a-f]{16}\.json$")
@@ -314,6 +314,7 @@ def run_sweep(
     for j in jobs:  # the same run asked for twice is one run
         uniq.setdefault(j.key(), j)
     jobs = list(uniq.values())
+    assign_variants(jobs)
     for folder in sorted({record_path(j).parent for j in jobs}):
         a, _ = adopt_staged(folder)
         res.adopted += a

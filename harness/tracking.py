@@ -172,8 +172,8 @@ def probe(uri: str, timeout: float = PROBE_TIMEOUT) -> str:
     if scheme == "sqlite":
         try:
             ensure_store(uri)
-        except HarnessError:
-            raise
+        except HarnessError as e:  # damaged: the message says how to recover
+            return str(e)
         except Exception as e:
             return f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
     return ""
