@@ -86,6 +86,15 @@ class Protocol:
     algorithms: dict[str, dict[str, Any]] = field(default_factory=dict)
     episodes: EpisodeSettings = field(default_factory=EpisodeSettings)
     until_optimum: bool | str = False  # False, True (by value) or "index" (the optimum's index)
+    # simulated wall-clock budget (harness.simclock): seconds of simulated training, or None
+    time_budget: float | None = None
+    time_metric: str | None = None  # column charged per counted query (default training_time)
+    time_scale: float = 1.0  # factor on time_metric (e.g. 12/200: 200-epoch time -> 12 epochs)
+    sim_workers: int = 1  # simulated asynchronous workers
+    charge_compute: bool = False  # also charge the algorithm's measured compute (not reproducible)
+    time_checkpoints: tuple[float, ...] = ()  # simulated seconds reported in tables (default: budget)
+    cost_metrics: tuple[str, ...] = ()  # report-only costs recorded per query, e.g. latency
+    pareto_cost: str | None = None  # cost minimized in the Pareto front (default: latency if listed)
     description: str = ""
     source: str = ""
 
@@ -99,6 +108,22 @@ class Protocol:
         """The checkpoints, or ``(budget,)`` when the protocol names none."""
         return self.checkpoints or (self.budget,)
 
+    @property
+    def report_time_checkpoints(self) -> tuple[float, ...]:
+        """Simulated-time checkpoints (s): the protocol's, or ``(time_budget,)``; ``()``
+        without a time budget."""
+        if self.time_budget is None:
+            return ()
+        return self.time_checkpoints or (float(self.time_budget),)
+
+    @property
+    def pareto_metric(self) -> str | None:
+        """The cost minimized in the per-run Pareto front: ``pareto_cost``, else ``latency``
+        when it is a cost metric, else None (no front)."""
+        if self.pareto_cost:
+            return self.pareto_cost
+        return "latency" if "latency" in self.cost_metrics else None
+
     def overrides(self, algorithm: str) -> dict[str, Any]:
         return dict(self.algorithms.get(algorithm, {}))
 
@@ -106,6 +131,8 @@ class Protocol:
         d = asdict(self)
         d["checkpoints"] = list(self.checkpoints)
         d["seeds"] = list(self.seeds)
+        d["time_checkpoints"] = list(self.time_checkpoints)
+        d["cost_metrics"] = list(self.cost_metrics)
         return d
 
     def with_budget(self, budget: int) -> "Protocol":
@@ -176,7 +203,10 @@ KEYS = {
     "name": str, "version": int, "description": str, "benchmark": str, "dataset": str, "data": str,
     "search_metric": str, "report_metric": str, "budget": int, "checkpoints": list, "counting": str,
     "noise": str, "seeds": (int, list), "until_optimum": (bool, str), "algorithms": dict, "episodes": dict,
+    "time_budget": (int, float), "time_metric": str, "time_scale": (int, float), "sim_workers": int,
+    "charge_compute": bool, "time_checkpoints": list, "cost_metrics": list, "pareto_cost": str,
 }
+TIME_KEYS = ("time_metric", "time_scale", "sim_workers", "charge_compute", "time_checkpoints")
 EPISODE_KEYS = ("start_states", "start_seed", "length", "episodes")
 REQUIRED = ("name", "benchmark", "budget")
 
@@ -252,7 +282,7 @@ def protocol_from_dict(d: dict[str, Any], source: str = "<dict>") -> Protocol:
     for k, t in KEYS.items():
         if k in d:
             v = d[k]
-            ok = isinstance(v, t) and not (isinstance(v, bool) and t in (int, (int, list)))
+            ok = isinstance(v, t) and not (isinstance(v, bool) and t in (int, (int, list), (int, float)))
             if not ok:
                 err(k, f"must be {typename(t)}, got {type(v).__name__} {v!r}")
 
@@ -309,6 +339,8 @@ def protocol_from_dict(d: dict[str, Any], source: str = "<dict>") -> Protocol:
     if until_optimum and info is not None and not info.get("tabular", True):
         err("until_optimum", f"benchmark {family} is a surrogate without a known global optimum")
 
+    time_budget, time_metric, time_scale, sim_workers, time_cps, cost_metrics = _time_and_costs(d, metrics, family, err)
+
     algos = {}
     for a, hp in d.get("algorithms", {}).items():
         if not isinstance(hp, dict):
@@ -332,8 +364,65 @@ def protocol_from_dict(d: dict[str, Any], source: str = "<dict>") -> Protocol:
         name=name, version=version, benchmark=family, dataset=dataset, data=data, budget=budget,
         search_metric=d.get("search_metric"), report_metric=d.get("report_metric"), checkpoints=tuple(cps),
         counting=counting, noise=noise, seeds=seeds, algorithms=algos, episodes=episodes,
-        until_optimum=until_optimum, description=d.get("description", "").strip(), source=source,
+        until_optimum=until_optimum, time_budget=time_budget, time_metric=time_metric, time_scale=time_scale,
+        sim_workers=sim_workers, charge_compute=d.get("charge_compute", False), time_checkpoints=time_cps,
+        cost_metrics=cost_metrics, pareto_cost=d.get("pareto_cost"),
+        description=d.get("description", "").strip(), source=source,
     )
+
+
+def _time_and_costs(d: dict, metrics, family: str, err):
+    """Validated ``(time_budget, time_metric, time_scale, sim_workers, time_checkpoints,
+    cost_metrics)`` of a protocol table ``d``."""
+    import math
+
+    def known(key, m):
+        if metrics is not None and m not in metrics:
+            err(key, f"benchmark {family} has no metric {m!r}; choose one of: {', '.join(metrics)}")
+
+    def positive(key, v):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+            err(key, f"must be a positive number, got {v!r}")
+        return float(v)
+
+    tb = d.get("time_budget")
+    if tb is None:
+        for k in TIME_KEYS:
+            if k in d:
+                err(k, "needs time_budget (seconds of simulated training) in the same protocol")
+    else:
+        tb = positive("time_budget", tb)
+    time_metric = d.get("time_metric")
+    if time_metric is not None:
+        known("time_metric", time_metric)
+    elif tb is not None and metrics is not None and "training_time" not in metrics:
+        err("time_metric", f"benchmark {family} has no training_time; name the column to charge "
+                           f"(one of: {', '.join(metrics)})")
+    time_scale = positive("time_scale", d.get("time_scale", 1.0))
+    sim_workers = d.get("sim_workers", 1)
+    if isinstance(sim_workers, bool) or not isinstance(sim_workers, int) or sim_workers < 1:
+        err("sim_workers", f"must be an integer >= 1, got {sim_workers!r}")
+    cps = d.get("time_checkpoints", [])
+    for c in cps:
+        positive("time_checkpoints", c)
+        if tb is not None and c > tb:
+            err("time_checkpoints", f"checkpoint {c} s lies beyond the time budget {tb:g} s")
+    if list(cps) != sorted(set(cps)):
+        err("time_checkpoints", f"must be strictly increasing, got {cps}")
+    costs = d.get("cost_metrics", [])
+    for m in costs:
+        if not isinstance(m, str):
+            err("cost_metrics", f"must be metric names, got {m!r}")
+        known("cost_metrics", m)
+    if len(set(costs)) != len(costs):
+        err("cost_metrics", f"repeated metrics in {costs}")
+    for key in ("search_metric", "report_metric"):
+        if d.get(key) is not None and d.get(key) in costs:
+            err("cost_metrics", f"{d[key]!r} is the {key.split('_')[0]} metric; a cost metric is report-only")
+    pc = d.get("pareto_cost")
+    if pc is not None and pc not in costs:
+        err("pareto_cost", f"{pc!r} must be one of the cost_metrics ({', '.join(costs) or 'none given'})")
+    return tb, time_metric, time_scale, sim_workers, tuple(float(c) for c in cps), tuple(costs)
 
 
 # --- where shipped protocols are ---------------------------------------------------------------
