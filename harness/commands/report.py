@@ -107,6 +107,35 @@ def tables(summary, alpha: float = 0.05) -> dict[str, tuple[list[str], list[list
     out["checkpoints"] = (["checkpoint", "algorithm", "rank", "~best", "runs", "#Q", "mean ± std", "95% CI",
                            "median"], rows)
     rows = []
+    for i, t in enumerate(summary.time_checkpoints):
+        cmp = summary.time_comparisons[t]
+        for label in sorted(summary.algorithms, key=lambda k: cmp.ranks.get(k, np.inf)):
+            st = summary.algorithms[label].time_checkpoints[i]
+            if st.n_runs == 0:
+                continue
+            mark = "*" if label in cmp.tied_with_best else ""
+            rows.append([f"{t:g}", label, _f(cmp.ranks.get(label), "g"), mark, st.n_runs, _f(float(np.mean(st.q_runs)), ".1f"),
+                         st.q, f"{_f(st.mean)} ± {_f(st.std)}", _ci(st.ci), _f(st.median)])
+    if rows:
+        out["time_checkpoints"] = (["simulated s", "algorithm", "rank", "~best", "runs", "#Q mean", "#Q max", "mean ± std",
+                                    "95% CI", "median"], rows)
+    rows = []
+    for label, a in summary.algorithms.items():
+        if not a.costs and a.hypervolume is None:
+            continue
+        row = [label]
+        for m in summary.cost_metrics:
+            c = a.costs.get(m)
+            row += [f"{_f(c.mean, '.4g')} ± {_f(c.std, '.2g')}" if c and c.n_runs else "-"]
+        if summary.pareto_cost is not None:
+            hv = a.hypervolume
+            row += [f"{_f(hv.mean, '.4f')} ± {_f(hv.std, '.4f')}" if hv and hv.n_runs else "-",
+                    _ci(hv.ci, ".4f") if hv and hv.n_runs else "-"]
+        rows.append(row)
+    if rows:
+        out["costs"] = (["algorithm"] + [f"incumbent {m} (mean ± std)" for m in summary.cost_metrics]
+                        + ([f"hypervolume ({summary.pareto_cost}) mean ± std", "95% CI"] if summary.pareto_cost else []), rows)
+    rows = []
     for label, a in summary.algorithms.items():
         s = a.samples_to_optimum
         if s is None or not s.n_runs:
@@ -137,6 +166,10 @@ TITLES = {
                    "those not significantly different from it, two-sided Mann-Whitney U, Holm-corrected, alpha {alpha:g})",
     "samples_to_optimum": "Counted queries until the global optimum of the {which} metric is first queried (mean/median "
                           "over successful runs; ERT = all counted queries / successes, COCO; 95% bootstrap CIs)",
+    "time_checkpoints": "Best {report} so far at simulated times (s): the incumbent among the results available by then "
+                        "(mean ± std over runs, bootstrap 95% CI; #Q = results available; rank and ~best as above)",
+    "costs": "Report-only costs of the final incumbent, and the normalized hypervolume of each run's Pareto front of "
+             "({search} maximized, {pareto} minimized), box from the space's worst to its best corner",
     "improvements": "Improvement of {report} over an episode (final - initial): median, intervals around the median "
                     "holding 50/80/95% of episodes, skew, scipy.stats.normaltest",
 }
@@ -158,15 +191,18 @@ def main(args) -> int:
         raise ConfigError(f"--resamples must be positive, got {args.resamples}")
     summary = metrics.summarize(records, np.random.default_rng(args.seed), checkpoints=protocol.report_checkpoints,
                                 resamples=args.resamples, alpha=args.alpha, optimum_metric=args.optimum_metric,
-                                budget=protocol.budget)
+                                budget=protocol.budget,
+                                time_checkpoints=protocol.report_time_checkpoints or None)
     failed = sum(a.failed for a in summary.algorithms.values())
     opt = f"{summary.optimum_report:.4g}" if summary.optimum_report is not None else "unknown"
     print(f"protocol {protocol.id}: {len(records)} runs ({failed} failed, left out) of {len(summary.algorithms)} "
           f"algorithm(s) from {where}")
+    tb = f" and {protocol.time_budget:,g} simulated s" if protocol.time_budget is not None else ""
     print(f"search metric {summary.search_metric}, report metric {summary.report_metric} (optimum {opt}), "
-          f"budget {protocol.budget}, {args.resamples:,} bootstrap resamples\n")
+          f"budget {protocol.budget}{tb}, {args.resamples:,} bootstrap resamples\n")
     tabs = tables(summary, args.alpha)
-    fmt = {"report": summary.report_metric, "which": args.optimum_metric, "alpha": args.alpha}
+    fmt = {"report": summary.report_metric, "which": args.optimum_metric, "alpha": args.alpha,
+           "search": summary.search_metric, "pareto": summary.pareto_cost}
     for name, (headers, rows) in tabs.items():
         print(TITLES[name].format(**fmt))
         print(tabulate(rows, headers=headers, disable_numparse=True))
