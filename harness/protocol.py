@@ -16,6 +16,8 @@ A protocol file is TOML::
     data = "path/to/table.csv"      # optional default data file (relative to this file)
     search_metric = "test_accuracy" # what the algorithm sees
     report_metric = "test_accuracy" # what is reported (never shown to the algorithm)
+    report_fallback = "valid_accuracy"  # optional: reported instead when the data lacks
+                                    # report_metric (e.g. embedded NB201 without a test table)
     budget = 1000                   # counted queries per run
     checkpoints = [100, 500, 1000]  # query counts reported in tables (<= budget)
     counting = "unique"             # or "all"
@@ -79,6 +81,7 @@ class Protocol:
     data: str | None = None
     search_metric: str | None = None
     report_metric: str | None = None
+    report_fallback: str | None = None  # reported when the loaded data lacks report_metric
     checkpoints: tuple[int, ...] = ()
     counting: str = "unique"
     noise: str = "mean"
@@ -126,6 +129,20 @@ class Protocol:
 
     def overrides(self, algorithm: str) -> dict[str, Any]:
         return dict(self.algorithms.get(algorithm, {}))
+
+    def resolve_metrics(self, benchmark) -> tuple[str, str]:
+        """``(search metric, report metric)`` on a loaded benchmark.
+
+        Unset metrics take the benchmark's defaults. When ``report_metric`` is not among the
+        benchmark's metrics and ``report_fallback`` is set, the fallback is reported instead
+        (the run's record then names the metric actually reported).
+        """
+        search = self.search_metric or benchmark.default_search
+        report = self.report_metric or benchmark.default_report
+        metrics = getattr(benchmark, "metrics", None)
+        if self.report_fallback and metrics is not None and report not in metrics:
+            report = self.report_fallback
+        return search, report
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -201,7 +218,7 @@ BENCHMARK_METRICS: dict[str, dict[str, Any]] = {
 
 KEYS = {
     "name": str, "version": int, "description": str, "benchmark": str, "dataset": str, "data": str,
-    "search_metric": str, "report_metric": str, "budget": int, "checkpoints": list, "counting": str,
+    "search_metric": str, "report_metric": str, "report_fallback": str, "budget": int, "checkpoints": list, "counting": str,
     "noise": str, "seeds": (int, list), "until_optimum": (bool, str), "algorithms": dict, "episodes": dict,
     "time_budget": (int, float), "time_metric": str, "time_scale": (int, float), "sim_workers": int,
     "charge_compute": bool, "time_checkpoints": list, "cost_metrics": list, "pareto_cost": str,
@@ -329,7 +346,7 @@ def protocol_from_dict(d: dict[str, Any], source: str = "<dict>") -> Protocol:
 
     family, dataset, info = _resolve_benchmark(d["benchmark"], d.get("dataset"), err)
     metrics = _metrics_of(family, dataset, info)
-    for key in ("search_metric", "report_metric"):
+    for key in ("search_metric", "report_metric", "report_fallback"):
         m = d.get(key)
         if m is not None and metrics is not None and m not in metrics:
             err(key, f"benchmark {family} has no metric {m!r}; choose one of: {', '.join(metrics)}")
@@ -362,7 +379,8 @@ def protocol_from_dict(d: dict[str, Any], source: str = "<dict>") -> Protocol:
         data = str(p if p.is_absolute() else (Path(source).parent / p).resolve())
     return Protocol(
         name=name, version=version, benchmark=family, dataset=dataset, data=data, budget=budget,
-        search_metric=d.get("search_metric"), report_metric=d.get("report_metric"), checkpoints=tuple(cps),
+        search_metric=d.get("search_metric"), report_metric=d.get("report_metric"),
+        report_fallback=d.get("report_fallback"), checkpoints=tuple(cps),
         counting=counting, noise=noise, seeds=seeds, algorithms=algos, episodes=episodes,
         until_optimum=until_optimum, time_budget=time_budget, time_metric=time_metric, time_scale=time_scale,
         sim_workers=sim_workers, charge_compute=d.get("charge_compute", False), time_checkpoints=time_cps,

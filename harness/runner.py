@@ -69,11 +69,12 @@ def make_oracle(protocol: Protocol, noise_rng=None):
     from harness.oracle import Oracle
 
     bench = get_benchmark(protocol.benchmark, protocol.dataset, protocol.data)
+    search_metric, report_metric = protocol.resolve_metrics(bench)  # report_fallback applied
     return Oracle(
         bench,
         budget=protocol.budget,
-        search_metric=protocol.search_metric,
-        report_metric=protocol.report_metric,
+        search_metric=search_metric,
+        report_metric=report_metric,
         counting=protocol.counting,
         noise=protocol.noise,
         rng=noise_rng,
