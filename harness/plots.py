@@ -193,7 +193,7 @@ def plot_samples_to_optimum(summary, path: str, title: str = "", logx: bool | No
         long = max(len(lb.split("\n")[0]) for lb in labels) * len(labels) > 80
         ax2.set_xticks(pos, labels, fontsize=8, rotation=30 if long else 0, ha="right" if long else "center")
         ax2.legend(fontsize=8, loc="best")
-    if logx:
+    if logx and any(len(d) for d in data):  # no successful run: nothing to put on a log axis
         ax2.set_yscale("log")
         _plain_log_ticks(ax2.yaxis)
     ax2.set_ylabel("counted queries to the optimum (successful runs)")
