@@ -276,3 +276,36 @@ def test_default_job_with_a_test_table_reports_test(tmp_path, nb201_csv):
     assert r.returncode == 0, r.stderr
     assert "searched metric valid_accuracy" in r.stdout and "reported metric test_accuracy" in r.stdout
     assert "nb201-cifar10-embedded-table-v1" in r.stdout
+
+
+# --- what reports and leaderboards say ---------------------------------------------------------
+def test_run_report_and_leaderboard_name_the_fallback(tmp_path, capsys):
+    from harness.cli import main
+
+    args = ["--protocol", "nb201-cifar100", "--budget", "20"]
+    assert main(["run", *args, "--seeds", "2", "--workers", "1", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "searched metric valid_accuracy (noise sample), reported metric valid_accuracy" in out
+    assert "the data has no test_accuracy: report_fallback" in out
+    assert main(["report", *args, "--no-plots", "--resamples", "50"]) == 0
+    out = capsys.readouterr().out
+    assert "searched valid_accuracy, reported valid_accuracy (mean over seeds: the data has no test_accuracy)" in out
+    assert "nb201-cifar100-embedded-v1" in out
+    assert main(["leaderboard", *args, "--no-plots", "--resamples", "50", "--out", str(tmp_path / "lb")]) == 0
+    md = (tmp_path / "lb" / "nb201-cifar100-budget20-v2.md").read_text()
+    assert "report metric `valid_accuracy` (reported instead of `test_accuracy`" in md
+
+
+def test_runs_on_different_data_are_never_mixed():
+    from types import SimpleNamespace
+
+    from harness.commands.report import one_source
+
+    def rec(version, report):
+        return SimpleNamespace(meta={"benchmark_version": version, "report_metric": report})
+
+    runs = [rec("nb201-cifar10-embedded-v1", "valid_accuracy")] * 2 + [rec("nb201-cifar10-embedded-table-v1", "test_accuracy")]
+    with pytest.raises(ConfigError, match=r"different data: .*embedded-table-v1 reporting test_accuracy \(1 runs\).*--benchmark-version"):
+        one_source(runs)
+    assert len(one_source(runs, "nb201-cifar10-embedded-v1")) == 2
+    assert one_source(runs[:2]) == runs[:2]
