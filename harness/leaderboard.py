@@ -126,7 +126,10 @@ def build(summary: Summary, protocol, training: dict[str, float] | None = None) 
     opt = f"{summary.optimum_report:.4f}" if summary.optimum_report is not None else "unknown"
     notes = [
         f"Benchmark {protocol.benchmark}" + (f" ({protocol.dataset})" if protocol.dataset else "")
-        + f"; search metric `{summary.search_metric}`, report metric `{summary.report_metric}` (optimum {opt}); "
+        + f"; search metric `{summary.search_metric}`, report metric `{summary.report_metric}`"
+        + (f" (reported instead of `{protocol.report_metric}`, which the data lacks: the protocol's report_fallback)"
+           if protocol.report_metric and summary.report_metric and summary.report_metric != protocol.report_metric else "")
+        + f" (optimum {opt}); "
         f"budget {protocol.budget} counted queries ({protocol.counting} counting, {protocol.noise} noise)"
         + (f" and {_secs(summary.time_budget)} of simulated training ({_clock(protocol)})" if timed else "") + ".",
         "`best @Q`: report value of the incumbent (best by search value) after Q counted queries, mean ± std over runs; "

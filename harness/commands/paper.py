@@ -204,7 +204,7 @@ def main(args) -> int:
                 from harness.benchmarks import get_benchmark
 
                 b = get_benchmark(protocol.benchmark, protocol.dataset, protocol.data)
-                ours = f"{b.optimum(protocol.report_metric or b.default_report)[0]:.2f}"
+                ours = f"{b.optimum(protocol.resolve_metrics(b)[1])[0]:.2f}"
                 table.append([row["method"], f"{row['mean']:.2f}", ours, ""])
                 continue
             k = (row["algorithm"], json.dumps(dict(row.get("hyperparameters", {})), sort_keys=True))

@@ -28,6 +28,8 @@ def register(sub) -> None:
                    help="where the runs are read from (default auto: raw records if any, else MLflow)")
     p.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or sqlite under results/)")
     p.add_argument("--algorithm", nargs="+", metavar="NAME", help="only these algorithms (default all; module:Class or Class)")
+    p.add_argument("--benchmark-version", metavar="V", help="only the runs on this benchmark version (needed when a "
+                   "protocol's runs used different data, e.g. embedded NB201 with and without a test table)")
     p.add_argument("--out", metavar="DIR", help="folder for plots and CSV tables (default results/reports/<protocol id>)")
     p.add_argument("--resamples", type=int, default=5000, help="bootstrap resamples (default 5,000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resampling (default 0)")
@@ -45,6 +47,34 @@ def load_protocol_for(args):
 
     p = load_protocol(args.protocol)
     return p.with_budget(args.budget) if args.budget else p
+
+
+def one_source(records, version: str | None = None) -> list:
+    """The records, all on one benchmark version and report metric (``version`` picks one).
+
+    A protocol with ``report_fallback`` (or ``nb201`` with and without ``--data``) may have runs
+    on different data under one id; mixing them would average test with validation numbers,
+    so a ConfigError lists the versions and asks for ``--benchmark-version``.
+    """
+    if version:
+        records = [r for r in records if r.meta.get("benchmark_version") == version]
+    groups: dict = {}
+    for r in records:
+        groups.setdefault((r.meta.get("benchmark_version"), r.meta.get("report_metric")), []).append(r)
+    if len(groups) > 1:
+        found = "; ".join(f"{v} reporting {m} ({len(rs)} runs)" for (v, m), rs in sorted(groups.items(), key=str))
+        raise ConfigError(f"the runs come from different data: {found}; choose one with --benchmark-version V")
+    return records
+
+
+def metrics_line(protocol, summary) -> str:
+    """Which metric was searched and which reported (and why, when the protocol fell back)."""
+    line = f"searched {summary.search_metric}, reported {summary.report_metric}"
+    if protocol.report_metric and summary.report_metric and summary.report_metric != protocol.report_metric:
+        line += f" (mean over seeds: the data has no {protocol.report_metric})"
+    elif summary.report_metric and summary.report_metric == summary.search_metric:
+        line += " (search = report: not held out)"
+    return line
 
 
 def raw_records(protocol) -> list:
@@ -184,6 +214,7 @@ def main(args) -> int:
     if args.algorithm:  # a module:Class algorithm may be named by its class alone
         want = set(args.algorithm)
         records = [r for r in records if {r.meta.get("algorithm"), str(r.meta.get("algorithm")).rsplit(":", 1)[-1]} & want]
+    records = one_source(records, args.benchmark_version)
     if not records:
         raise ConfigError(f"no runs of protocol {protocol.id} in {where}; make them with: "
                           f"nas-harness run --protocol {args.protocol}" + (f" --budget {args.budget}" if args.budget else ""))
@@ -197,8 +228,9 @@ def main(args) -> int:
     opt = f"{summary.optimum_report:.4g}" if summary.optimum_report is not None else "unknown"
     print(f"protocol {protocol.id}: {len(records)} runs ({failed} failed, left out) of {len(summary.algorithms)} "
           f"algorithm(s) from {where}")
+    version = records[0].meta.get("benchmark_version")
     tb = f" and {protocol.time_budget:,g} simulated s" if protocol.time_budget is not None else ""
-    print(f"search metric {summary.search_metric}, report metric {summary.report_metric} (optimum {opt}), "
+    print(f"{metrics_line(protocol, summary)} (optimum {opt}); benchmark {version}; "
           f"budget {protocol.budget}{tb}, {args.resamples:,} bootstrap resamples\n")
     tabs = tables(summary, args.alpha)
     fmt = {"report": summary.report_metric, "which": args.optimum_metric, "alpha": args.alpha,
@@ -220,7 +252,7 @@ def main(args) -> int:
     if not args.no_plots:
         from harness import plots
 
-        title = f"{protocol.id} ({summary.report_metric})"
+        title = f"{protocol.id} ({metrics_line(protocol, summary)})"
         paths = plots.write_plots(summary, out, title=title, logx=args.logx)
     print(f"tables (CSV){' and plots' if paths else ''} in {out}")
     for p in paths:
