@@ -15,6 +15,12 @@ percentile-bootstrap intervals (95%, 5,000 resamples by default, as in the Ape-X
 * **Checkpoints** (Ape-X Tables 1-2): the value at given query counts, mean +- std and 95% CI,
   with ``#Q`` = the query at which the value was found (the last improvement at or before the
   checkpoint; the table shows the latest over the runs).
+* **Simulated time** (time-budgeted protocols, :mod:`harness.simclock`): the incumbent's value
+  at simulated-time checkpoints and on a time grid, from the results available by then
+  (sorted by ``sim_time``), with the same bootstrap CIs.
+* **Costs and Pareto fronts**: the final incumbent's report-only costs (``cost_<m>``); per run
+  the Pareto front of (search value maximized, cost minimized) and its normalized 2-D
+  hypervolume within the space's box (:func:`pareto_reference`).
 * **Improvement histograms** (Ape-X §4.1.2, §4.2.2, Figs. 7-8): per episode, final minus initial
   report value; median; intervals around the median holding 50/80/95% of the episodes (equal
   mass on each side: the 50% interval is the 25th-75th percentile); skew;
