@@ -19,6 +19,9 @@ from tabulate import tabulate
 
 from harness.errors import ConfigError
 
+# The default job (no --benchmark): held out as the nb201-* protocols are, searching on validation
+# and reporting test accuracy when the data has it, else the mean validation accuracy.
+DEFAULT_METRICS = {"search_metric": "valid_accuracy", "report_metric": "test_accuracy", "report_fallback": "valid_accuracy"}
 DEFAULTS = {"benchmark": "nb201", "dataset": "cifar10", "algorithm": ["random"], "seeds": 3, "budget": 300}
 
 
@@ -83,7 +86,9 @@ def build_protocol(args):
         if args.data:
             p = replace(p, data=args.data)
         return p
-    kw = {}
+    kw = {} if args.benchmark else dict(DEFAULT_METRICS)
+    if getattr(args, "report_metric", None):
+        kw.pop("report_fallback", None)  # the user's report metric, no fallback
     for opt in ("search_metric", "report_metric", "counting"):
         if getattr(args, opt, None):
             kw[opt] = getattr(args, opt)
