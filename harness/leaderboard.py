@@ -11,9 +11,16 @@ the folder. Columns:
 * where the benchmark knows its optimum: success rate, mean counted queries to the optimum
   with its CI, and ERT (COCO's expected running time);
 * runs (failed runs are counted, left out of the statistics) and training queries for
-  learned policies (never hidden: a leaderboard shows the cost of training).
+  learned policies (never hidden: a leaderboard shows the cost of training);
+* for a time-budgeted protocol: the best report value at each simulated-time checkpoint
+  (mean ± std, 95% CI) and the mean number of results available then (``#Q``); the query
+  checkpoint columns appear only when the protocol names query ``checkpoints``;
+* for a protocol with ``cost_metrics``: the final incumbent's cost (mean over runs) per cost
+  metric, and the normalized hypervolume of each run's Pareto front of (search value, cost)
+  (mean with its 95% CI; the box is ``meta["pareto"]``, see ``docs/metrics.md``).
 
-Rows are sorted by the rank at the last checkpoint (ties by ERT); for a protocol whose runs
+Rows are sorted by the rank at the last checkpoint (the last simulated-time checkpoint for a
+time-budgeted protocol; ties by ERT); for a protocol whose runs
 stop at the optimum (``until_optimum``), by the rank of the counted queries to the optimum.
 A user's algorithm (a ``module:Class`` or an installed plug-in) is a row like any other.
 """
@@ -49,12 +56,21 @@ def _f(v, fmt=".2f") -> str:
 
 def build(summary: Summary, protocol, training: dict[str, float] | None = None) -> Board:
     """The rows of a leaderboard from :func:`harness.metrics.summarize`'s summary."""
-    cps = summary.checkpoints
-    last = summary.comparisons[cps[-1]]
+    tcps = summary.time_checkpoints
+    timed = bool(tcps)
+    cps = summary.checkpoints if not timed or getattr(protocol, "checkpoints", ()) else ()
+    last = summary.time_comparisons[tcps[-1]] if timed else summary.comparisons[cps[-1]]
     has_sto = any(a.samples_to_optimum is not None and a.samples_to_optimum.n_runs for a in summary.algorithms.values())
     headers = ["rank", "algorithm", "runs"]
     for c in cps:
         headers += [f"best @{c} (mean ± std)", f"95% CI @{c}"]
+    for t in tcps:
+        headers += [f"best @{_secs(t)} (mean ± std)", f"95% CI @{_secs(t)}", f"#Q @{_secs(t)}"]
+    costs = summary.cost_metrics
+    headers += [f"incumbent {m}" for m in costs]
+    has_hv = summary.pareto_cost is not None
+    if has_hv:
+        headers += [f"hypervolume ({summary.pareto_cost})", "95% CI (HV)"]
     if has_sto:
         headers += ["found optimum", "queries to optimum (mean)", "95% CI", "ERT"]
     if training:
@@ -84,6 +100,19 @@ def build(summary: Summary, protocol, training: dict[str, float] | None = None) 
             m = "*" if label in cm.tied_with_best else ""
             row += [f"{_f(st.mean)} ± {_f(st.std)}{m}" if st.n_runs else "-",
                     f"[{_f(st.ci[0])}, {_f(st.ci[1])}]" if st.n_runs else "-"]
+        for i, t in enumerate(tcps):
+            st = a.time_checkpoints[i]
+            m = "*" if label in summary.time_comparisons[t].tied_with_best else ""
+            row += [f"{_f(st.mean)} ± {_f(st.std)}{m}" if st.n_runs else "-",
+                    f"[{_f(st.ci[0])}, {_f(st.ci[1])}]" if st.n_runs else "-",
+                    _f(float(np.mean(st.q_runs)), ".1f") if st.n_runs else "-"]
+        for mname in costs:
+            cs = a.costs.get(mname)
+            row.append(_f(cs.mean, ".4g") if cs is not None and cs.n_runs else "-")
+        if has_hv:
+            hv = a.hypervolume
+            row += [_f(hv.mean, ".4f") if hv is not None and hv.n_runs else "-",
+                    f"[{_f(hv.ci[0], '.4f')}, {_f(hv.ci[1], '.4f')}]" if hv is not None and hv.n_runs else "-"]
         if has_sto:
             s = a.samples_to_optimum
             if s is None or not s.n_runs:
@@ -97,21 +126,49 @@ def build(summary: Summary, protocol, training: dict[str, float] | None = None) 
     opt = f"{summary.optimum_report:.4f}" if summary.optimum_report is not None else "unknown"
     notes = [
         f"Benchmark {protocol.benchmark}" + (f" ({protocol.dataset})" if protocol.dataset else "")
-        + f"; search metric `{summary.search_metric}`, report metric `{summary.report_metric}` (optimum {opt}); "
-        f"budget {protocol.budget} counted queries ({protocol.counting} counting, {protocol.noise} noise).",
+        + f"; search metric `{summary.search_metric}`, report metric `{summary.report_metric}`"
+        + (f" (reported instead of `{protocol.report_metric}`, which the data lacks: the protocol's report_fallback)"
+           if protocol.report_metric and summary.report_metric and summary.report_metric != protocol.report_metric else "")
+        + f" (optimum {opt}); "
+        f"budget {protocol.budget} counted queries ({protocol.counting} counting, {protocol.noise} noise)"
+        + (f" and {_secs(summary.time_budget)} of simulated training ({_clock(protocol)})" if timed else "") + ".",
         "`best @Q`: report value of the incumbent (best by search value) after Q counted queries, mean ± std over runs; "
-        "95% CI: percentile bootstrap of the mean.",
+        "95% CI: percentile bootstrap of the mean."
+        + (" `best @T s`: the same at simulated time T among the results available by then; `#Q @T s`: mean "
+           "results available by then." if timed else ""),
         ("rank: by mean counted queries to the optimum (a run that never queried it counts its queries + 1)"
-         if by_hits else "rank: by mean at the last checkpoint")
+         if by_hits else "rank: by mean at the last " + ("simulated-time " if timed else "") + "checkpoint")
         + "; `*`: best, or not significantly different from the best (two-sided Mann-Whitney U, Holm-corrected, "
         "alpha 0.05).",
     ]
     if has_sto:
         notes.append("queries to optimum: counted queries until a global optimum of the search metric is first queried "
                      "(mean over successful runs); ERT = all counted queries / successes (COCO).")
+    if costs:
+        notes.append(f"incumbent {', '.join(costs)}: report-only cost of the final incumbent (never shown to the algorithm), "
+                     "mean over runs.")
+    if has_hv:
+        notes.append(f"hypervolume: area dominated by the run's Pareto front of ({summary.search_metric} maximized, "
+                     f"{summary.pareto_cost} minimized) over its evaluated cells, normalized by the box from (worst "
+                     f"{summary.search_metric}, highest {summary.pareto_cost}) to (best, lowest) of the whole space; mean "
+                     "over runs, percentile-bootstrap 95% CI.")
     if training:
         notes.append("training queries: benchmark queries spent training a learned policy, counted apart from the budget.")
     return Board(protocol.id, f"Leaderboard: {protocol.id}", headers, rows, notes)
+
+
+def _secs(t) -> str:
+    """Simulated seconds for a header, e.g. ``12,000 s``."""
+    return f"{float(t):,.6g} s" if float(t) < 1000 else f"{float(t):,.0f} s"
+
+
+def _clock(protocol) -> str:
+    parts = [f"`{getattr(protocol, 'time_metric', None) or 'training_time'}`"
+             + (f" x {protocol.time_scale:g}" if getattr(protocol, "time_scale", 1.0) != 1.0 else "") + " per query",
+             f"{getattr(protocol, 'sim_workers', 1)} simulated worker(s)"]
+    if getattr(protocol, "charge_compute", False):
+        parts.append("the algorithm's compute charged")
+    return ", ".join(parts)
 
 
 def _hitting_values(sto) -> np.ndarray:

@@ -15,6 +15,12 @@ percentile-bootstrap intervals (95%, 5,000 resamples by default, as in the Ape-X
 * **Checkpoints** (Ape-X Tables 1-2): the value at given query counts, mean +- std and 95% CI,
   with ``#Q`` = the query at which the value was found (the last improvement at or before the
   checkpoint; the table shows the latest over the runs).
+* **Simulated time** (time-budgeted protocols, :mod:`harness.simclock`): the incumbent's value
+  at simulated-time checkpoints and on a time grid, from the results available by then
+  (sorted by ``sim_time``), with the same bootstrap CIs.
+* **Costs and Pareto fronts**: the final incumbent's report-only costs (``cost_<m>``); per run
+  the Pareto front of (search value maximized, cost minimized) and its normalized 2-D
+  hypervolume within the space's box (:func:`pareto_reference`).
 * **Improvement histograms** (Ape-X §4.1.2, §4.2.2, Figs. 7-8): per episode, final minus initial
   report value; median; intervals around the median holding 50/80/95% of the episodes (equal
   mass on each side: the 50% interval is the 25th-75th percentile); skew;
@@ -696,6 +702,237 @@ def improvement_stats(
 
 
 # =============================================================================================
+# simulated time (time-budgeted protocols, harness.simclock)
+# =============================================================================================
+def at_times(records: Sequence, times: Sequence[float], metric: str = "report") -> tuple[np.ndarray, np.ndarray]:
+    """``(values, available)``, each ``(n_runs, len(times))``: the incumbent's ``metric`` value
+    (``"report"`` or ``"search"``) at simulated times ``times`` (s), and how many results were
+    available by then.
+
+    A result counts from its ``sim_time`` (the simulated time its training finished); the
+    incumbent at time ``t`` is the best by search value among the results available at ``t``
+    (ties keep the one available first). NaN where no result was available yet, and for a run
+    without ``sim_time`` (not a time-budgeted run).
+    """
+    times = np.asarray(times, dtype=float)
+    values = np.full((len(records), len(times)), np.nan)
+    avail = np.zeros((len(records), len(times)), dtype=np.int64)
+    from harness.record import best_positions
+
+    for i, r in enumerate(records):
+        t = r.trajectory
+        st = np.asarray(t.get("sim_time", ()), dtype=float)
+        if not len(st):
+            continue
+        order = np.argsort(st, kind="stable")
+        s = np.asarray(t["search"], dtype=float)[order]
+        v = np.asarray(t[metric], dtype=float)[order]
+        pos = best_positions(s, bool(r.meta.get("maximize", True)))
+        k = np.searchsorted(st[order], times, side="right")
+        avail[i] = k
+        ok = k > 0
+        values[i, ok] = v[pos[k[ok] - 1]]
+    return values, avail
+
+
+def time_checkpoint_stats(
+    values: np.ndarray,
+    available: np.ndarray,
+    times: Sequence[float],
+    rng: np.random.Generator,
+    resamples: int = DEFAULT_RESAMPLES,
+    level: float = DEFAULT_LEVEL,
+) -> list["CheckpointStats"]:
+    """:func:`checkpoint_stats` at simulated-time checkpoints (from :func:`at_times`).
+
+    Per checkpoint: mean ± std over the runs that had a result by then (a run with none is left
+    out of that checkpoint), bootstrap CI of the mean, median; ``q`` is the largest number of
+    results available at that time over the runs (``q_runs`` per run).
+    """
+    values = np.asarray(values, dtype=float)
+    available = np.asarray(available)
+    out = []
+    for j, c in enumerate(times):
+        ok = ~np.isnan(values[:, j])
+        v, q = values[ok, j], available[ok, j]
+        n = len(v)
+        if n == 0:
+            out.append(CheckpointStats(float(c), 0, np.nan, np.nan, (np.nan, np.nan), np.nan, 0, np.nan, v, q))
+            continue
+        W = resample_counts(resample_indices(n, rng, resamples)) / n
+        lo, hi = percentile_interval(W @ v, level)
+        out.append(CheckpointStats(
+            checkpoint=float(c), n_runs=n, mean=float(v.mean()), std=float(v.std(ddof=1)) if n > 1 else 0.0,
+            ci=(float(lo), float(hi)), median=float(np.median(v)), q=int(q.max()), q_median=float(np.median(q)),
+            values=v, q_runs=q,
+        ))
+    return out
+
+
+@dataclass
+class TimeCurve:
+    """Best-so-far statistics across runs on a grid of simulated times.
+
+    ``times`` ``(G,)`` are seconds; ``curve``'s arrays have shape ``(G,)`` too (its ``queries``
+    field numbers the grid points 1..G). The grid starts at the first time at which every run
+    had a result (earlier, some run has no incumbent yet).
+    """
+
+    times: np.ndarray
+    curve: CurveSummary
+    regret: CurveSummary | None = None
+
+
+def time_grid(records: Sequence, points: int = 400) -> np.ndarray:
+    """A grid of ``points`` simulated times from the latest first result over the runs to the
+    end (the largest time budget, or the last result), plus every run's last result time."""
+    firsts, ends = [], []
+    for r in records:
+        st = np.asarray(r.trajectory.get("sim_time", ()), dtype=float)
+        if len(st):
+            firsts.append(st.min())
+            ends.append(max(float(r.meta.get("time_budget") or 0.0), st.max()))
+    if not firsts:
+        return np.zeros(0)
+    lo, hi = max(firsts), max(ends)
+    return np.unique(np.concatenate([np.linspace(lo, hi, points), [lo, hi]]))
+
+
+def time_curve(records: Sequence, rng: np.random.Generator, times: Sequence[float] | None = None,
+               resamples: int = DEFAULT_RESAMPLES, level: float = DEFAULT_LEVEL, metric: str = "report") -> TimeCurve:
+    """Mean/median/IQR of the best-so-far ``metric`` against simulated time, with bootstrap CIs
+    (:func:`curve_summary` on the values of :func:`at_times`). Grid points at which some run
+    has no result yet are dropped; runs without results are left out."""
+    recs = [r for r in records if len(r.trajectory.get("sim_time", ()))]
+    grid = time_grid(recs) if times is None else np.asarray(times, dtype=float)
+    vals, _ = at_times(recs, grid, metric)
+    keep = ~np.isnan(vals).any(axis=0) if len(recs) else np.zeros(len(grid), dtype=bool)
+    grid, vals = grid[keep], vals[:, keep]
+    cs = curve_summary(vals if len(recs) else np.zeros((0, len(grid))), rng, resamples, level)
+    opt, maximize = report_optimum(recs)
+    reg = cs.regret(opt, maximize) if opt is not None and metric == "report" and cs.n_runs else None
+    return TimeCurve(grid, cs, reg)
+
+
+# =============================================================================================
+# cost metrics and the multi-objective view
+# =============================================================================================
+def pareto_front(values: np.ndarray, costs: np.ndarray, maximize: bool = True) -> np.ndarray:
+    """Indices of the non-dominated points of (``values`` maximized, ``costs`` minimized).
+
+    A point is dominated when another is at least as good in both and better in one. Of
+    identical points the first is kept. Returns the indices sorted by cost (ascending); along
+    the front the value then strictly improves. NaN points are left out. With
+    ``maximize=False`` the values are minimized.
+    """
+    v = np.asarray(values, dtype=float)
+    c = np.asarray(costs, dtype=float)
+    sv = v if maximize else -v
+    ok = np.flatnonzero(~(np.isnan(sv) | np.isnan(c)))
+    if not len(ok):
+        return np.zeros(0, dtype=np.int64)
+    order = ok[np.lexsort((ok, -sv[ok], c[ok]))]  # by cost, then best value, then first
+    s = sv[order]
+    prev_best = np.r_[-np.inf, np.maximum.accumulate(s)[:-1]]
+    return order[s > prev_best]
+
+
+def hypervolume_2d(values: np.ndarray, costs: np.ndarray, reference: Sequence[float],
+                   ideal: Sequence[float] | None = None, maximize: bool = True) -> float:
+    """Area dominated by the points and dominating ``reference = (value, cost)`` (the worst
+    corner: lowest value, highest cost when maximizing values).
+
+    Points beyond the reference contribute nothing; with ``ideal = (value, cost)`` (the best
+    corner) points are clipped to the box and the area is divided by the box's, giving a
+    normalized hypervolume in [0, 1]. Exact: a sum of rectangles along the front.
+    """
+    v = np.asarray(values, dtype=float)
+    c = np.asarray(costs, dtype=float)
+    rv, rc = float(reference[0]), float(reference[1])
+    sign = 1.0 if maximize else -1.0
+    sv, srv = sign * v, sign * rv
+    if ideal is not None:
+        iv, ic = sign * float(ideal[0]), float(ideal[1])
+        sv, c = np.minimum(sv, iv), np.maximum(c, ic)
+    inside = (sv > srv) & (c < rc)
+    if not inside.any():
+        return 0.0
+    sv, c = sv[inside], c[inside]
+    f = pareto_front(sv, c)
+    fv, fc = sv[f], c[f]
+    widths = np.diff(np.r_[fc, rc])
+    area = float(np.sum(widths * (fv - srv)))
+    if ideal is not None:
+        box = (iv - srv) * (rc - ic)
+        return area / box if box > 0 else 0.0
+    return area
+
+
+def pareto_reference(benchmark, search_metric: str, cost: str) -> dict[str, list[float]]:
+    """The hypervolume box of a tabular benchmark: ``reference`` = (worst mean search value,
+    highest mean cost) over the whole space, ``ideal`` = (best mean search value, lowest mean
+    cost). Stored in each run's record (``meta["pareto"]``)."""
+    v = benchmark.mean(search_metric)
+    c = benchmark.mean(cost)
+    maximize = benchmark.maximize(search_metric)
+    worst, best = (np.nanmin(v), np.nanmax(v)) if maximize else (np.nanmax(v), np.nanmin(v))
+    return {"reference": [float(worst), float(np.nanmax(c))], "ideal": [float(best), float(np.nanmin(c))]}
+
+
+def run_pareto(record) -> tuple[np.ndarray, float]:
+    """``(front positions in the trajectory, normalized hypervolume)`` of one run: the Pareto
+    front of (search value, ``meta["pareto"]["cost"]``) over the run's evaluated cells (a cell
+    counted twice under ``all`` counting enters twice, identical points count once), and its
+    hypervolume within the box of :func:`pareto_reference`. ``(empty, NaN)`` without one."""
+    p = record.meta.get("pareto")
+    t = record.trajectory
+    if not p or f"cost_{p['cost']}" not in t or not len(t.get("search", ())):
+        return np.zeros(0, dtype=np.int64), float("nan")
+    v = np.asarray(t["search"], dtype=float)
+    c = np.asarray(t[f"cost_{p['cost']}"], dtype=float)
+    maximize = bool(record.meta.get("maximize", True))
+    hv = hypervolume_2d(v, c, p["reference"], p["ideal"], maximize)
+    return pareto_front(v, c, maximize), hv
+
+
+@dataclass
+class ValueStats:
+    """One number per run, summarized: mean ± std (ddof 1), bootstrap CI of the mean, median."""
+
+    n_runs: int
+    mean: float
+    std: float
+    ci: tuple[float, float]
+    median: float
+    values: np.ndarray = field(repr=False)
+
+
+def value_stats(x: Sequence[float], rng: np.random.Generator, resamples: int = DEFAULT_RESAMPLES,
+                level: float = DEFAULT_LEVEL) -> ValueStats:
+    """:class:`ValueStats` of the per-run values ``x`` (NaN left out)."""
+    x = np.asarray(x, dtype=float)
+    x = x[~np.isnan(x)]
+    if not len(x):
+        return ValueStats(0, np.nan, np.nan, (np.nan, np.nan), np.nan, x)
+    ci = bootstrap_ci(x, rng, "mean", resamples, level)
+    return ValueStats(len(x), float(x.mean()), float(x.std(ddof=1)) if len(x) > 1 else 0.0, ci, float(np.median(x)), x)
+
+
+def incumbent_costs(records: Sequence, metric: str) -> np.ndarray:
+    """``(n_runs,)`` the cost ``metric`` (trajectory column ``cost_<metric>``) of each run's final
+    incumbent (best by search value); NaN for a run without queries or without the column."""
+    from harness.record import best_positions
+
+    out = np.full(len(records), np.nan)
+    for i, r in enumerate(records):
+        c = r.trajectory.get(f"cost_{metric}")
+        s = r.trajectory.get("search")
+        if c is not None and s is not None and len(s):
+            out[i] = float(np.asarray(c, dtype=float)[best_positions(s, bool(r.meta.get("maximize", True)))[-1]])
+    return out
+
+
+# =============================================================================================
 # comparison across algorithms
 # =============================================================================================
 def holm(pvalues: Sequence[float]) -> np.ndarray:
@@ -787,6 +1024,11 @@ class AlgorithmSummary:
     samples_to_optimum: SamplesToOptimum | None
     improvements: ImprovementStats | None
     episode_pairs: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+    time_checkpoints: list[CheckpointStats] = field(default_factory=list)  # at simulated times
+    time_curve: TimeCurve | None = field(default=None, repr=False)
+    costs: dict[str, ValueStats] = field(default_factory=dict)  # cost of the final incumbent
+    hypervolume: ValueStats | None = None  # normalized, per run
+    median_front: tuple[np.ndarray, np.ndarray, float] | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -801,6 +1043,11 @@ class Summary:
     optimum_report: float | None
     maximize: bool
     budget: int
+    time_checkpoints: tuple[float, ...] = ()
+    time_comparisons: dict[float, Comparison] = field(default_factory=dict)
+    cost_metrics: tuple[str, ...] = ()
+    pareto_cost: str | None = None
+    time_budget: float | None = None
 
 
 def group_records(records: Iterable) -> dict[str, list]:
@@ -872,11 +1119,15 @@ def summarize(
     alpha: float = 0.05,
     optimum_metric: str = "search",
     budget: int | None = None,
+    time_checkpoints: Sequence[float] | None = None,
 ) -> Summary:
     """Every statistic of this module for the runs of one protocol, grouped by algorithm.
 
     Failed runs are counted but left out of the statistics. ``checkpoints`` default to the
-    budget; ``optimum_metric`` says which optimum samples-to-optimum waits for.
+    budget; ``optimum_metric`` says which optimum samples-to-optimum waits for. For runs of a
+    time-budgeted protocol (records with ``sim_time``) also the values at ``time_checkpoints``
+    (default: the records' ``meta["time_checkpoints"]``) and the curve against simulated time;
+    for runs with cost metrics, the incumbent's costs and the Pareto hypervolume.
     """
     groups = group_records(records)
     all_ok = [r for recs in groups.values() for r in finished(recs)]
@@ -908,4 +1159,48 @@ def summarize(
     comparisons = {}
     for i, c in enumerate(cps):
         comparisons[c] = compare({k: a.checkpoints[i].values for k, a in algos.items()}, maximize, alpha)
-    return Summary(algos, comparisons, cps, _meta(all_ok, "search_metric"), _meta(all_ok, "report_metric"), opt, maximize, int(budget))
+    tcps, costs, pcost, tbudget = _time_and_cost_setting(all_ok, time_checkpoints)
+    for label, recs in groups.items():
+        _time_and_cost_stats(algos[label], [r for r in finished(recs) if r.n_queries], tcps, costs, pcost, rng,
+                             resamples, level)
+    time_comparisons = {}
+    for i, c in enumerate(tcps):
+        time_comparisons[c] = compare({k: a.time_checkpoints[i].values for k, a in algos.items()}, maximize, alpha)
+    return Summary(algos, comparisons, cps, _meta(all_ok, "search_metric"), _meta(all_ok, "report_metric"), opt, maximize,
+                   int(budget), tcps, time_comparisons, costs, pcost, tbudget)
+
+
+def _time_and_cost_setting(records, time_checkpoints):
+    """``(time checkpoints, cost metrics, Pareto cost, time budget)`` of a protocol's records."""
+    timed = [r for r in records if len(r.trajectory.get("sim_time", ())) or r.meta.get("time_budget") is not None]
+    tbudget = max((float(r.meta["time_budget"]) for r in timed if r.meta.get("time_budget") is not None), default=None)
+    if time_checkpoints is None:
+        found = [tuple(r.meta["time_checkpoints"]) for r in timed if r.meta.get("time_checkpoints")]
+        time_checkpoints = found[0] if found else ((tbudget,) if tbudget is not None else ())
+    tcps = tuple(float(c) for c in time_checkpoints) if timed else ()
+    costs: list[str] = []
+    for r in records:
+        for m in r.meta.get("cost_metrics", ()):
+            if m not in costs:
+                costs.append(m)
+    pcost = next((r.meta["pareto"]["cost"] for r in records if r.meta.get("pareto")), None)
+    return tcps, tuple(costs), pcost, tbudget
+
+
+def _time_and_cost_stats(a: AlgorithmSummary, ok: list, tcps, costs, pcost, rng, resamples, level) -> None:
+    """Fill the simulated-time and cost statistics of one algorithm's finished runs ``ok``."""
+    if tcps:
+        a.time_checkpoints = time_checkpoint_stats(*at_times(ok, tcps), tcps, rng, resamples, level)
+        a.time_curve = time_curve(ok, rng, resamples=resamples, level=level) if ok else None
+    a.costs = {m: value_stats(incumbent_costs(ok, m), rng, resamples, level) for m in costs}
+    if pcost is not None:
+        fronts = [run_pareto(r) for r in ok]
+        hv = np.array([h for _, h in fronts], dtype=float)
+        a.hypervolume = value_stats(hv, rng, resamples, level)
+        good = np.flatnonzero(~np.isnan(hv))
+        if len(good):  # the run whose hypervolume is the (lower) median
+            i = good[np.argsort(hv[good], kind="stable")[(len(good) - 1) // 2]]
+            t = ok[i].trajectory
+            f = fronts[i][0]
+            a.median_front = (np.asarray(t["search"], dtype=float)[f], np.asarray(t[f"cost_{pcost}"], dtype=float)[f],
+                              float(hv[i]))

@@ -28,6 +28,17 @@ The benchmark counts, not the algorithm (COCO's observer, Gymnasium's TimeLimit)
   and then ends the run (:class:`BudgetExhausted`; ``found_optimum`` becomes True). With
   ``"index"`` only the benchmark's optimum architecture (``optimum(metric)[1]``) ends it, not
   another cell that ties with it (NB201 CIFAR-10 has two).
+* Simulated wall-clock budget (``time_budget``, tabular benchmarks): each counted query is
+  charged ``time_scale * mean(time_metric)`` of its cell (plus, with ``charge_compute``, the
+  algorithm's measured compute time since the previous counted query) on a
+  :class:`harness.simclock.SimClock` of ``sim_workers`` asynchronous workers. A counted query
+  whose simulated finish time would exceed the time budget raises :class:`BudgetExhausted`
+  and is **not recorded** (NB201's rule; the crossing query does not count); so does every
+  later counted query. Both limits apply: the query budget and the time budget. The
+  trajectory gains ``sim_time``: the simulated time (s) at which each result was available.
+* Cost metrics (``cost_metrics``, e.g. ``("latency", "parameters")``): report-only columns
+  recorded per counted query as trajectory columns ``cost_<metric>`` (the training-repeat
+  mean), never returned to the algorithm.
 """
 
 from __future__ import annotations
@@ -59,6 +70,13 @@ class Oracle:
         stop_at_optimum: end the run at the first counted query of a global optimum (tabular
             only): True for any architecture with the optimal value, ``"index"`` for the
             benchmark's optimum architecture alone.
+        time_budget: simulated seconds of training allowed (``None``: no time budget); needs
+            a tabular benchmark with the column ``time_metric`` (default ``training_time``).
+        time_scale: factor on ``time_metric`` per counted query (e.g. 12/200).
+        sim_workers: simulated asynchronous workers (see :mod:`harness.simclock`).
+        charge_compute: also charge the algorithm's measured compute time between counted
+            queries (breaks the exact reproducibility of the simulated clock).
+        cost_metrics: report-only metrics recorded per counted query (``cost_<m>`` columns).
     """
 
     def __init__(
@@ -72,6 +90,12 @@ class Oracle:
         rng: np.random.Generator | None = None,
         start_states: Sequence[Any] | None = None,
         stop_at_optimum: bool | str = False,
+        time_budget: float | None = None,
+        time_metric: str | None = None,
+        time_scale: float = 1.0,
+        sim_workers: int = 1,
+        charge_compute: bool = False,
+        cost_metrics: Sequence[str] = (),
     ):
         if int(budget) <= 0:
             raise ConfigError(f"budget must be a positive number of queries, got {budget}")
@@ -114,6 +138,7 @@ class Oracle:
             else:
                 means = benchmark.mean(self.search_metric)
                 self._stop_set = frozenset(np.flatnonzero(means == best).tolist())
+        self._setup_costs(time_budget, time_metric, time_scale, sim_workers, charge_compute, cost_metrics)
         self._cache: dict = {}
         self._used = 0
         self._free = 0
@@ -140,6 +165,51 @@ class Oracle:
     def _stop(self):
         raise BudgetExhausted(f"budget of {self.budget} queries spent")
 
+    def _setup_costs(self, time_budget, time_metric, time_scale, sim_workers, charge_compute, cost_metrics):
+        """The simulated clock and the report-only cost columns (tabular benchmarks only)."""
+        from harness.simclock import SimClock
+
+        self.cost_metrics = tuple(cost_metrics or ())
+        self.time_budget = None if time_budget is None else float(time_budget)
+        self.time_scale = float(time_scale)
+        self.charge_compute = bool(charge_compute)
+        self.time_metric = None
+        self._clock = None
+        if self.time_budget is None and not self.cost_metrics:
+            return
+        if not self._tabular:
+            raise ConfigError(f"time budgets and cost metrics need a tabular benchmark; {self.benchmark.name} is not")
+        self._cost_cols = {m: self.benchmark.mean(self.benchmark.check_metric(m)) for m in self.cost_metrics}
+        if self.time_budget is not None:
+            if self.time_budget <= 0 or self.time_scale <= 0:
+                raise ConfigError(f"time_budget and time_scale must be positive, got {time_budget} and {time_scale}")
+            self.time_metric = self.benchmark.check_metric(time_metric or "training_time")
+            self._time_list = (self.time_scale * self.benchmark.mean(self.time_metric)).tolist()
+            self._clock = SimClock(self.time_budget, sim_workers)
+            self._last_return = None  # perf_counter when the previous counted query returned
+
+    def _tick(self, idx: int) -> None:
+        """Charge counted query ``idx`` to the simulated clock, or end the run (not recorded)."""
+        compute = 0.0
+        if self.charge_compute:
+            now = time.perf_counter()
+            compute = now - (self._t0 if self._last_return is None else self._last_return)
+        cost = self._time_list[idx]
+        if cost != cost:
+            raise ConfigError(f"architecture {idx} has no {self.time_metric}; this benchmark cannot be time-budgeted")
+        if self._clock.charge(cost, compute) is None:
+            raise BudgetExhausted(f"simulated time budget of {self.time_budget:g} s spent")
+
+    @property
+    def sim_time(self) -> float:
+        """Simulated seconds used so far (latest finish time; 0 without a time budget)."""
+        return self._clock.now if self._clock is not None else 0.0
+
+    @property
+    def time_exhausted(self) -> bool:
+        """Whether the run ended on its simulated time budget."""
+        return self._clock is not None and self._clock.exhausted
+
     def query(self, arch) -> float:
         """Search-metric value of ``arch`` (counted by the protocol's rule)."""
         if not self._tabular:
@@ -150,6 +220,8 @@ class Oracle:
             raise InvalidArchitecture(f"{arch!r} is not an architecture of search space {self.space.id}") from None
         if self._used >= self.budget:
             self._stop()
+        if self._clock is not None and self._clock.exhausted:
+            raise BudgetExhausted(f"simulated time budget of {self.time_budget:g} s spent")
         if self._unique:
             v = self._cache.get(idx)
             if v is not None:
@@ -158,6 +230,8 @@ class Oracle:
                     self.stalled = True
                     self._stop()
                 return v
+        if self._clock is not None:
+            self._tick(idx)
         self._used += 1
         if self._repeats is None:
             v = self._search_list[idx]
@@ -175,6 +249,8 @@ class Oracle:
         if self._stop_set is not None and idx in self._stop_set:
             self.found_optimum = True
             raise BudgetExhausted("global optimum found (until_optimum)")
+        if self._clock is not None and self.charge_compute:
+            self._last_return = time.perf_counter()
         return v
 
     def query_batch(self, archs: Sequence[Any]) -> np.ndarray:
@@ -249,7 +325,9 @@ class Oracle:
         return float(self.benchmark.predict([arch], self.report_metric)[0])
 
     def trajectory(self) -> dict[str, np.ndarray]:
-        """Per counted query: index, key, search, report, incumbent_*, time (seconds)."""
+        """Per counted query: index, key, search, report, incumbent_*, time (seconds), and with
+        a time budget ``sim_time`` (simulated s at which the result was available), with cost
+        metrics ``cost_<metric>``."""
         n = self._used
         search = np.asarray(self._t_search, dtype=float)
         if self._tabular:
@@ -261,6 +339,11 @@ class Oracle:
             report = np.asarray(self._t_report, dtype=float)
             keys = np.asarray(self._t_ref, dtype=object)
         inc_pos = best_positions(search, self.maximize)
+        extra = {}
+        if self._clock is not None:
+            extra["sim_time"] = np.asarray(self._clock.finishes[:n], dtype=float)
+        for m in self.cost_metrics:
+            extra[f"cost_{m}"] = self._cost_cols[m][index] if n else np.empty(0)
         return {
             "index": index,
             "key": keys,
@@ -271,6 +354,7 @@ class Oracle:
             "incumbent_index": index[inc_pos],
             "incumbent_key": keys[inc_pos],
             "time": np.asarray(self._t_time, dtype=float) - self._t0,
+            **extra,
         }
 
     def episodes(self) -> list[dict]:

@@ -10,6 +10,10 @@
   (solid) and the 50/80/95% intervals around it (dashed) (Ape-X Fig. 8);
 * :func:`plot_initial_vs_improvement`: initial value vs improvement per episode, with lines of
   constant final value and the unreachable region beyond the optimum (Ape-X Fig. 7);
+* :func:`plot_best_so_far_time`: the same against simulated time (s) for time-budgeted
+  protocols (a result counts from the simulated time its training finished);
+* :func:`plot_pareto_fronts`: per algorithm the Pareto front of (search value, cost) of its
+  median-hypervolume run, as a step line, with the normalized hypervolume in the legend;
 * :func:`write_plots`: all that apply, into one folder.
 
 matplotlib is imported lazily and used through ``matplotlib.figure.Figure`` with the Agg canvas
@@ -189,7 +193,7 @@ def plot_samples_to_optimum(summary, path: str, title: str = "", logx: bool | No
         long = max(len(lb.split("\n")[0]) for lb in labels) * len(labels) > 80
         ax2.set_xticks(pos, labels, fontsize=8, rotation=30 if long else 0, ha="right" if long else "center")
         ax2.legend(fontsize=8, loc="best")
-    if logx:
+    if logx and any(len(d) for d in data):  # no successful run: nothing to put on a log axis
         ax2.set_yscale("log")
         _plain_log_ticks(ax2.yaxis)
     ax2.set_ylabel("counted queries to the optimum (successful runs)")
@@ -312,10 +316,81 @@ def plot_initial_vs_improvement(summary, path: str, title: str = "", max_points:
     return _save(fig, path)
 
 
+def plot_best_so_far_time(summary, path: str, title: str = "", logx: bool = False) -> str:
+    """Mean best-so-far report value (95% bootstrap band) and its regret against simulated
+    time, one colour per algorithm; simulated-time checkpoints dotted."""
+    algos = summary.algorithms
+    has_regret = summary.optimum_report is not None and any(
+        a.time_curve is not None and a.time_curve.regret is not None for a in algos.values())
+    fig = _figure(12 if has_regret else 7, 4.8)
+    axes = fig.subplots(1, 2 if has_regret else 1, squeeze=False)[0]
+    cols = colours(len(algos))
+    for ax, what in zip(axes, ("value", "regret")):
+        for (label, a), c in zip(algos.items(), cols):
+            tc = a.time_curve
+            cs = None if tc is None else (tc.curve if what == "value" else tc.regret)
+            if cs is None or cs.n_runs == 0 or not len(tc.times):
+                continue
+            y, lo, hi = cs.mean, cs.mean_lo, cs.mean_hi
+            if what == "regret":
+                y, lo, hi = (np.where(v > 0, v, np.nan) for v in (y, lo, hi))
+            ax.step(tc.times, y, where="post", color=c, lw=1.8, label=f"{label} (n={cs.n_runs})")
+            ax.fill_between(tc.times, lo, hi, step="post", color=c, alpha=0.22, lw=0)
+        for t in summary.time_checkpoints:
+            ax.axvline(t, color="0.75", lw=0.8, ls=":", zorder=0)
+        if logx:
+            ax.set_xscale("log")
+            _plain_log_ticks(ax.xaxis)
+        ax.set_xlabel("simulated time (s of training)")
+        ax.grid(alpha=0.3)
+        if what == "value":
+            if summary.optimum_report is not None:
+                ax.axhline(summary.optimum_report, color="0.3", ls="--", lw=1, label=f"global optimum {summary.optimum_report:.2f}")
+            ax.set_ylabel(f"best so far: {_label(summary.report_metric)}")
+            ax.set_title(f"mean best-so-far {summary.report_metric} vs simulated time, 95% bootstrap CI", fontsize=10)
+            ax.legend(fontsize=8, loc="lower right")
+        else:
+            ax.set_yscale("log")
+            _plain_log_ticks(ax.yaxis)
+            ax.set_ylabel(f"regret to the optimum: {_label(summary.report_metric)}, log scale")
+            ax.set_title("mean regret vs simulated time, 95% bootstrap CI", fontsize=10)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    return _save(fig, path)
+
+
+def plot_pareto_fronts(summary, path: str, title: str = "") -> str:
+    """Pareto fronts of (search value maximized, cost minimized): for each algorithm the front
+    of its run with the median normalized hypervolume, as a staircase."""
+    algos = {k: a for k, a in summary.algorithms.items() if a.median_front is not None}
+    cols = dict(zip(summary.algorithms, colours(len(summary.algorithms))))
+    fig = _figure(7.5, 5)
+    ax = fig.subplots()
+    for label, a in algos.items():
+        v, c, hv = a.median_front
+        ax.step(c, v, where="post", color=cols[label], lw=1.6, marker="o", ms=3.5,
+                label=f"{label}: HV {hv:.4f} (median run; mean {a.hypervolume.mean:.4f})")
+    ax.set_xlabel(f"{_label(summary.pareto_cost)} (lower is better)")
+    ax.set_ylabel(f"{_label(summary.search_metric)} (higher is better)")
+    ax.set_title("Pareto front of the median-hypervolume run per algorithm", fontsize=10)
+    ax.grid(alpha=0.3)
+    if algos:
+        ax.legend(fontsize=8, loc="lower right")
+    else:
+        ax.text(0.5, 0.5, "no Pareto fronts", ha="center", va="center", transform=ax.transAxes)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    return _save(fig, path)
+
+
 def write_plots(summary, folder: str, title: str = "", logx: bool = False) -> list[str]:
     """Every plot that applies to ``summary``, as PNG files in ``folder``; returns their paths."""
     os.makedirs(folder, exist_ok=True)
     out = [plot_best_so_far(summary, os.path.join(folder, "best_so_far.png"), title, logx=logx)]
+    if any(a.time_curve is not None for a in summary.algorithms.values()):
+        out.append(plot_best_so_far_time(summary, os.path.join(folder, "best_so_far_time.png"), title))
+    if any(a.median_front is not None for a in summary.algorithms.values()):
+        out.append(plot_pareto_fronts(summary, os.path.join(folder, "pareto_fronts.png"), title))
     if any(a.samples_to_optimum is not None and a.samples_to_optimum.n_runs for a in summary.algorithms.values()):
         out.append(plot_samples_to_optimum(summary, os.path.join(folder, "samples_to_optimum.png"), title))
     if any(a.improvements is not None for a in summary.algorithms.values()):

@@ -16,6 +16,8 @@ A protocol file is TOML::
     data = "path/to/table.csv"      # optional default data file (relative to this file)
     search_metric = "test_accuracy" # what the algorithm sees
     report_metric = "test_accuracy" # what is reported (never shown to the algorithm)
+    report_fallback = "valid_accuracy"  # optional: reported instead when the data lacks
+                                    # report_metric (e.g. embedded NB201 without a test table)
     budget = 1000                   # counted queries per run
     checkpoints = [100, 500, 1000]  # query counts reported in tables (<= budget)
     counting = "unique"             # or "all"
@@ -79,6 +81,7 @@ class Protocol:
     data: str | None = None
     search_metric: str | None = None
     report_metric: str | None = None
+    report_fallback: str | None = None  # reported when the loaded data lacks report_metric
     checkpoints: tuple[int, ...] = ()
     counting: str = "unique"
     noise: str = "mean"
@@ -86,6 +89,15 @@ class Protocol:
     algorithms: dict[str, dict[str, Any]] = field(default_factory=dict)
     episodes: EpisodeSettings = field(default_factory=EpisodeSettings)
     until_optimum: bool | str = False  # False, True (by value) or "index" (the optimum's index)
+    # simulated wall-clock budget (harness.simclock): seconds of simulated training, or None
+    time_budget: float | None = None
+    time_metric: str | None = None  # column charged per counted query (default training_time)
+    time_scale: float = 1.0  # factor on time_metric (e.g. 12/200: 200-epoch time -> 12 epochs)
+    sim_workers: int = 1  # simulated asynchronous workers
+    charge_compute: bool = False  # also charge the algorithm's measured compute (not reproducible)
+    time_checkpoints: tuple[float, ...] = ()  # simulated seconds reported in tables (default: budget)
+    cost_metrics: tuple[str, ...] = ()  # report-only costs recorded per query, e.g. latency
+    pareto_cost: str | None = None  # cost minimized in the Pareto front (default: latency if listed)
     description: str = ""
     source: str = ""
 
@@ -99,13 +111,45 @@ class Protocol:
         """The checkpoints, or ``(budget,)`` when the protocol names none."""
         return self.checkpoints or (self.budget,)
 
+    @property
+    def report_time_checkpoints(self) -> tuple[float, ...]:
+        """Simulated-time checkpoints (s): the protocol's, or ``(time_budget,)``; ``()``
+        without a time budget."""
+        if self.time_budget is None:
+            return ()
+        return self.time_checkpoints or (float(self.time_budget),)
+
+    @property
+    def pareto_metric(self) -> str | None:
+        """The cost minimized in the per-run Pareto front: ``pareto_cost``, else ``latency``
+        when it is a cost metric, else None (no front)."""
+        if self.pareto_cost:
+            return self.pareto_cost
+        return "latency" if "latency" in self.cost_metrics else None
+
     def overrides(self, algorithm: str) -> dict[str, Any]:
         return dict(self.algorithms.get(algorithm, {}))
+
+    def resolve_metrics(self, benchmark) -> tuple[str, str]:
+        """``(search metric, report metric)`` on a loaded benchmark.
+
+        Unset metrics take the benchmark's defaults. When ``report_metric`` is not among the
+        benchmark's metrics and ``report_fallback`` is set, the fallback is reported instead
+        (the run's record then names the metric actually reported).
+        """
+        search = self.search_metric or benchmark.default_search
+        report = self.report_metric or benchmark.default_report
+        metrics = getattr(benchmark, "metrics", None)
+        if self.report_fallback and metrics is not None and report not in metrics:
+            report = self.report_fallback
+        return search, report
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["checkpoints"] = list(self.checkpoints)
         d["seeds"] = list(self.seeds)
+        d["time_checkpoints"] = list(self.time_checkpoints)
+        d["cost_metrics"] = list(self.cost_metrics)
         return d
 
     def to_file_dict(self) -> dict[str, Any]:
@@ -189,9 +233,12 @@ BENCHMARK_METRICS: dict[str, dict[str, Any]] = {
 
 KEYS = {
     "name": str, "version": int, "description": str, "benchmark": str, "dataset": str, "data": str,
-    "search_metric": str, "report_metric": str, "budget": int, "checkpoints": list, "counting": str,
+    "search_metric": str, "report_metric": str, "report_fallback": str, "budget": int, "checkpoints": list, "counting": str,
     "noise": str, "seeds": (int, list), "until_optimum": (bool, str), "algorithms": dict, "episodes": dict,
+    "time_budget": (int, float), "time_metric": str, "time_scale": (int, float), "sim_workers": int,
+    "charge_compute": bool, "time_checkpoints": list, "cost_metrics": list, "pareto_cost": str,
 }
+TIME_KEYS = ("time_metric", "time_scale", "sim_workers", "charge_compute", "time_checkpoints")
 EPISODE_KEYS = ("start_states", "start_seed", "length", "episodes")
 REQUIRED = ("name", "benchmark", "budget")
 
@@ -267,7 +314,7 @@ def protocol_from_dict(d: dict[str, Any], source: str = "<dict>") -> Protocol:
     for k, t in KEYS.items():
         if k in d:
             v = d[k]
-            ok = isinstance(v, t) and not (isinstance(v, bool) and t in (int, (int, list)))
+            ok = isinstance(v, t) and not (isinstance(v, bool) and t in (int, (int, list), (int, float)))
             if not ok:
                 err(k, f"must be {typename(t)}, got {type(v).__name__} {v!r}")
 
@@ -314,7 +361,7 @@ def protocol_from_dict(d: dict[str, Any], source: str = "<dict>") -> Protocol:
 
     family, dataset, info = _resolve_benchmark(d["benchmark"], d.get("dataset"), err)
     metrics = _metrics_of(family, dataset, info)
-    for key in ("search_metric", "report_metric"):
+    for key in ("search_metric", "report_metric", "report_fallback"):
         m = d.get(key)
         if m is not None and metrics is not None and m not in metrics:
             err(key, f"benchmark {family} has no metric {m!r}; choose one of: {', '.join(metrics)}")
@@ -323,6 +370,8 @@ def protocol_from_dict(d: dict[str, Any], source: str = "<dict>") -> Protocol:
         err("until_optimum", f"must be true, false or \"index\", got {until_optimum!r}")
     if until_optimum and info is not None and not info.get("tabular", True):
         err("until_optimum", f"benchmark {family} is a surrogate without a known global optimum")
+
+    time_budget, time_metric, time_scale, sim_workers, time_cps, cost_metrics = _time_and_costs(d, metrics, family, err)
 
     algos = {}
     for a, hp in d.get("algorithms", {}).items():
@@ -345,10 +394,68 @@ def protocol_from_dict(d: dict[str, Any], source: str = "<dict>") -> Protocol:
         data = str(p if p.is_absolute() else (Path(source).parent / p).resolve())
     return Protocol(
         name=name, version=version, benchmark=family, dataset=dataset, data=data, budget=budget,
-        search_metric=d.get("search_metric"), report_metric=d.get("report_metric"), checkpoints=tuple(cps),
+        search_metric=d.get("search_metric"), report_metric=d.get("report_metric"),
+        report_fallback=d.get("report_fallback"), checkpoints=tuple(cps),
         counting=counting, noise=noise, seeds=seeds, algorithms=algos, episodes=episodes,
-        until_optimum=until_optimum, description=d.get("description", "").strip(), source=source,
+        until_optimum=until_optimum, time_budget=time_budget, time_metric=time_metric, time_scale=time_scale,
+        sim_workers=sim_workers, charge_compute=d.get("charge_compute", False), time_checkpoints=time_cps,
+        cost_metrics=cost_metrics, pareto_cost=d.get("pareto_cost"),
+        description=d.get("description", "").strip(), source=source,
     )
+
+
+def _time_and_costs(d: dict, metrics, family: str, err):
+    """Validated ``(time_budget, time_metric, time_scale, sim_workers, time_checkpoints,
+    cost_metrics)`` of a protocol table ``d``."""
+    import math
+
+    def known(key, m):
+        if metrics is not None and m not in metrics:
+            err(key, f"benchmark {family} has no metric {m!r}; choose one of: {', '.join(metrics)}")
+
+    def positive(key, v):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+            err(key, f"must be a positive number, got {v!r}")
+        return float(v)
+
+    tb = d.get("time_budget")
+    if tb is None:
+        for k in TIME_KEYS:
+            if k in d:
+                err(k, "needs time_budget (seconds of simulated training) in the same protocol")
+    else:
+        tb = positive("time_budget", tb)
+    time_metric = d.get("time_metric")
+    if time_metric is not None:
+        known("time_metric", time_metric)
+    elif tb is not None and metrics is not None and "training_time" not in metrics:
+        err("time_metric", f"benchmark {family} has no training_time; name the column to charge "
+                           f"(one of: {', '.join(metrics)})")
+    time_scale = positive("time_scale", d.get("time_scale", 1.0))
+    sim_workers = d.get("sim_workers", 1)
+    if isinstance(sim_workers, bool) or not isinstance(sim_workers, int) or sim_workers < 1:
+        err("sim_workers", f"must be an integer >= 1, got {sim_workers!r}")
+    cps = d.get("time_checkpoints", [])
+    for c in cps:
+        positive("time_checkpoints", c)
+        if tb is not None and c > tb:
+            err("time_checkpoints", f"checkpoint {c} s lies beyond the time budget {tb:g} s")
+    if list(cps) != sorted(set(cps)):
+        err("time_checkpoints", f"must be strictly increasing, got {cps}")
+    costs = d.get("cost_metrics", [])
+    for m in costs:
+        if not isinstance(m, str):
+            err("cost_metrics", f"must be metric names, got {m!r}")
+        known("cost_metrics", m)
+    if len(set(costs)) != len(costs):
+        err("cost_metrics", f"repeated metrics in {costs}")
+    for key in ("search_metric", "report_metric"):
+        if d.get(key) is not None and d.get(key) in costs:
+            err("cost_metrics", f"{d[key]!r} is the {key.split('_')[0]} metric; a cost metric is report-only")
+    pc = d.get("pareto_cost")
+    if pc is not None and pc not in costs:
+        err("pareto_cost", f"{pc!r} must be one of the cost_metrics ({', '.join(costs) or 'none given'})")
+    return tb, time_metric, time_scale, sim_workers, tuple(float(c) for c in cps), tuple(costs)
 
 
 # --- where shipped protocols are ---------------------------------------------------------------

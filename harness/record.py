@@ -100,11 +100,14 @@ def check_meta(meta: Any, where: str = "record") -> None:
     if meta["status"] not in ("finished", "failed"):
         raise DataError(f"{where}: status must be 'finished' or 'failed', got {meta['status']!r}")
 
-TRAJECTORY_FLOAT = ("search", "report", "incumbent_search", "incumbent_report", "time")
+
+TRAJECTORY_FLOAT = ("search", "report", "incumbent_search", "incumbent_report", "time", "sim_time")
+# also float: ``cost_<metric>`` (report-only cost metrics of a protocol's ``cost_metrics``)
+COST_PREFIX = "cost_"
 TRAJECTORY_INT = ("index", "incumbent_index")
 TRAJECTORY_STR = ("key", "incumbent_key")
 _ORDER = ("index", "key", "search", "report", "incumbent_search", "incumbent_report", "incumbent_index",
-          "incumbent_key", "time")
+          "incumbent_key", "time", "sim_time")
 # ``incumbent_<c>`` is column ``c`` at the incumbent's position, a pure function of ``search``
 # (and ``meta["maximize"]``): not stored in the JSON file, rebuilt on read
 _INCUMBENT_OF = ("search", "report", "index", "key")

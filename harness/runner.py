@@ -135,16 +135,23 @@ def make_oracle(protocol: Protocol, noise_rng=None):
     from harness.oracle import Oracle
 
     bench = get_benchmark(protocol.benchmark, protocol.dataset, protocol.data)
+    search_metric, report_metric = protocol.resolve_metrics(bench)  # report_fallback applied
     return Oracle(
         bench,
         budget=protocol.budget,
-        search_metric=protocol.search_metric,
-        report_metric=protocol.report_metric,
+        search_metric=search_metric,
+        report_metric=report_metric,
         counting=protocol.counting,
         noise=protocol.noise,
         rng=noise_rng,
         start_states=start_states(protocol, bench.space),
         stop_at_optimum=protocol.until_optimum,
+        time_budget=protocol.time_budget,
+        time_metric=protocol.time_metric,
+        time_scale=protocol.time_scale,
+        sim_workers=protocol.sim_workers,
+        charge_compute=protocol.charge_compute,
+        cost_metrics=protocol.cost_metrics,
     )
 
 
@@ -219,7 +226,26 @@ def execute(job: Job, catch: bool = False) -> RunRecord:
         meta["optimum_search"] = opt_s
         meta["optimum_search_index"] = opt_i
         meta["optimum_report"] = bench.optimum(oracle.report_metric)[0]
+    meta.update(_time_and_cost_meta(p, oracle))
     return RunRecord(meta=meta, trajectory=oracle.trajectory(), episodes=oracle.episodes())
+
+
+def _time_and_cost_meta(p: Protocol, oracle) -> dict[str, Any]:
+    """Record metadata of a time-budgeted protocol and of its cost metrics (empty otherwise):
+    the clock's settings, the simulated time used, and the Pareto reference of the space."""
+    meta: dict[str, Any] = {}
+    if p.time_budget is not None:
+        meta.update(time_budget=p.time_budget, time_metric=oracle.time_metric, time_scale=p.time_scale,
+                    sim_workers=p.sim_workers, charge_compute=p.charge_compute, sim_time=oracle.sim_time,
+                    time_exhausted=oracle.time_exhausted, time_checkpoints=list(p.report_time_checkpoints))
+    if p.cost_metrics:
+        meta["cost_metrics"] = list(p.cost_metrics)
+        cost = p.pareto_metric
+        if cost is not None:
+            from harness.metrics import pareto_reference
+
+            meta["pareto"] = {"cost": cost, **pareto_reference(oracle.benchmark, oracle.search_metric, cost)}
+    return meta
 
 
 _THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")

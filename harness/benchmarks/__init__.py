@@ -32,9 +32,9 @@ BENCHMARKS: dict[str, Entry] = {
     "nb201": Entry(
         "harness.benchmarks.nb201:load",
         datasets=("cifar10", "cifar100", "imagenet16-120", "cifar10-valid"),
-        needs_data=True,
         aliases=(("imagenet16", "imagenet16-120"),),
-        summary="official NAS-Bench-201/NATS-Bench TSS numbers (--data PATH, or the prepared cache)",
+        summary="NAS-Bench-201/NATS-Bench TSS: embedded validation + costs; test with --data TABLE; "
+        "official data (--data PATH or the prepared cache) as is",
     ),
     "nb101": Entry(
         "harness.benchmarks.nb101:load",

@@ -33,6 +33,8 @@ class TabularBenchmark:
         default_report: metric reported (never shown to the algorithm).
         dataset: dataset name where the benchmark has several (else ``None``).
         notes: free text shown by ``nas-harness list benchmarks``.
+        hints: metric name -> how to obtain it, for metrics this data lacks (shown when one
+            is asked for, e.g. ``test_accuracy`` of the embedded NB201 numbers).
     """
 
     name: str
@@ -44,6 +46,7 @@ class TabularBenchmark:
     higher_is_better: dict[str, bool] = field(default_factory=dict)
     dataset: str | None = None
     notes: str = ""
+    hints: dict[str, str] = field(default_factory=dict)
     kind = "tabular"
 
     def __post_init__(self):
@@ -69,6 +72,8 @@ class TabularBenchmark:
 
     def check_metric(self, metric: str) -> str:
         if metric not in self.columns:
+            if metric in self.hints:
+                raise ConfigError(f"benchmark {self.name} ({self.version}) has no metric {metric!r}: {self.hints[metric]}")
             raise ConfigError(
                 f"benchmark {self.name} has no metric {metric!r}; choose one of: "
                 + ", ".join(self.metrics)

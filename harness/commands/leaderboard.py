@@ -24,6 +24,7 @@ def register(sub) -> None:
                    help="the data file the runs were made with (needed only when runs on several files exist)")
     p.add_argument("--source", choices=("auto", "raw", "mlflow"), default="auto", help="where runs are read from")
     p.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or sqlite under results/)")
+    p.add_argument("--benchmark-version", metavar="V", help="only the runs on this benchmark version (see report)")
     p.add_argument("--out", default="leaderboards", metavar="DIR", help="folder of the leaderboards (default leaderboards/)")
     p.add_argument("--resamples", type=int, default=5000, help="bootstrap resamples (default 5,000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resampling (default 0)")
@@ -36,7 +37,8 @@ def make(protocol, records, out: str, resamples: int = 5000, seed: int = 0, plot
     from harness import leaderboard, metrics
 
     summary = metrics.summarize(records, np.random.default_rng(seed), checkpoints=protocol.report_checkpoints,
-                                resamples=resamples, budget=protocol.budget)
+                                resamples=resamples, budget=protocol.budget,
+                                time_checkpoints=protocol.report_time_checkpoints or None)
     groups = metrics.group_records(records)
     training = {k: float(np.mean([r.meta.get("training_queries", 0) for r in v])) for k, v in groups.items()}
     board = leaderboard.build(summary, protocol, training if any(training.values()) else None)
@@ -44,16 +46,18 @@ def make(protocol, records, out: str, resamples: int = 5000, seed: int = 0, plot
     if plots:
         from harness import plots as P
 
-        plot_paths = P.write_plots(summary, os.path.join(out, protocol.id), title=f"{protocol.id} ({summary.report_metric})")
+        from harness.commands.report import metrics_line
+
+        plot_paths = P.write_plots(summary, os.path.join(out, protocol.id), title=f"{protocol.id} ({metrics_line(protocol, summary)})")
     return board, leaderboard.write(board, out, plot_paths)
 
 
 def main(args) -> int:
-    from harness.commands.report import load_protocol_for, read_records, select
+    from harness.commands.report import load_protocol_for, one_source, read_records, select
 
     protocol = load_protocol_for(args)
     records, where = read_records(protocol, args.source, args.tracking_uri)
-    records = select(protocol, records, args)
+    records = one_source(select(protocol, records, args), getattr(args, "benchmark_version", None))
     if not records:
         raise ConfigError(f"no runs of protocol {protocol.id} in {where}; make them with: "
                           f"nas-harness run --protocol {args.protocol}")

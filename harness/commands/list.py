@@ -46,8 +46,14 @@ def main(args) -> int:
     elif args.what == "protocols":
         from harness.protocol import list_protocols
 
-        rows = [[p.name, p.version, p.benchmark, p.dataset or "-", p.budget, " ".join(map(str, p.checkpoints)) or "-",
-                 len(p.seeds), p.description] for p in list_protocols()]
+        def budget(p):  # a time-budgeted protocol shows its simulated seconds beside the query cap
+            return f"{p.budget}" + (f" / {p.time_budget:,g} s" if p.time_budget is not None else "")
+
+        def cps(p):
+            return " ".join([str(c) for c in p.checkpoints] + [f"{c:g}s" for c in p.time_checkpoints]) or "-"
+
+        rows = [[p.name, p.version, p.benchmark, p.dataset or "-", budget(p), cps(p), len(p.seeds), p.description]
+                for p in list_protocols()]
         print(tabulate(rows, headers=["protocol", "v", "benchmark", "dataset", "budget", "checkpoints", "seeds", "what"],
                        maxcolwidths=[None, None, None, None, None, 16, None, 56]))
     return 0

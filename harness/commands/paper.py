@@ -7,8 +7,11 @@ published one. A ``!`` marks a published value outside our 95% CI. Where a bench
 absent (e.g. NB101), it names the file needed and goes on with the rest.
 
 Statistics: ``best_report`` = report value of the incumbent after ``at`` counted queries
-(mean ± std over seeds, bootstrap CI of the mean); ``samples_to_optimum`` = counted queries
-until the global optimum is first queried (mean over successful runs, bootstrap CI).
+(mean ± std over seeds, bootstrap CI of the mean); ``best_report_time`` = the same at ``at``
+seconds of simulated training (time-budgeted protocols, :mod:`harness.simclock`; e.g. L2NAS
+Table 1's RS / REA / REINFORCE rows, which are NB201's time-budgeted baselines);
+``samples_to_optimum`` = counted queries until the global optimum is first queried (mean over
+successful runs, bootstrap CI). A paper's ``closing_note`` is printed at the end.
 """
 
 from __future__ import annotations
@@ -155,6 +158,14 @@ def _ours(stat: str, row: dict, recs: list, rng, resamples: int):
         vals, q = metrics.at_checkpoints(recs, [at])
         st = metrics.checkpoint_stats(vals, q, [at], rng, resamples)[0]
         return f"{st.mean:.2f} ± {st.std:.2f} [{st.ci[0]:.2f}, {st.ci[1]:.2f}] (n={st.n_runs})", st.ci[0], st.ci[1]
+    if stat == "best_report_time":
+        at = float(row["at"])
+        vals, avail = metrics.at_times(recs, [at])
+        st = metrics.time_checkpoint_stats(vals, avail, [at], rng, resamples)[0]
+        if not st.n_runs:
+            return "no results by then", None, None
+        return (f"{st.mean:.2f} ± {st.std:.2f} [{st.ci[0]:.2f}, {st.ci[1]:.2f}] (n={st.n_runs}, "
+                f"{float(np.mean(st.q_runs)):.0f} queries)"), st.ci[0], st.ci[1]
     if stat == "samples_to_optimum":
         s = metrics.samples_to_optimum(*metrics.hitting_times(recs, "search"), rng, resamples)
         return (f"{s.mean:,.1f} [{s.mean_ci[0]:,.1f}, {s.mean_ci[1]:,.1f}] median {s.median:,.1f} "
@@ -181,7 +192,7 @@ def main(args) -> int:
             protocol = _protocol(col["protocol"], data, args.seeds)
             from harness.runner import make_oracle
 
-            make_oracle(protocol)  # fails here, with the file to obtain, when data is missing
+            make_oracle(protocol, np.random.default_rng(0))  # fails here, with the file to obtain, when data is missing
         except HarnessError as e:
             skipped.append(f"{title}: {e}")
             print(f"{title}\n  skipped: {e}\n")
@@ -193,7 +204,7 @@ def main(args) -> int:
                 from harness.benchmarks import get_benchmark
 
                 b = get_benchmark(protocol.benchmark, protocol.dataset, protocol.data)
-                ours = f"{b.optimum(protocol.report_metric or b.default_report)[0]:.2f}"
+                ours = f"{b.optimum(protocol.resolve_metrics(b)[1])[0]:.2f}"
                 table.append([row["method"], f"{row['mean']:.2f}", ours, ""])
                 continue
             k = (row["algorithm"], json.dumps(dict(row.get("hyperparameters", {})), sort_keys=True))
@@ -201,7 +212,11 @@ def main(args) -> int:
             pubv = row.get("mean")  # rows without a published value are ours alone (e.g. same-budget baselines)
             pub_txt = "-" if pubv is None else f"{pubv:,.2f}" + (f" ± {row['std']:.2f}" if "std" in row else "")
             mark = "!" if pubv is not None and lo is not None and not (lo <= pubv <= hi) else ""
-            table.append([row["method"] + (f" @{row['at']}" if "at" in row else ""), pub_txt, text, mark])
+            at = "" if "at" not in row else (f" @{row['at']:,} s" if col["statistic"] == "best_report_time" else f" @{row['at']}")
+            table.append([row["method"] + at, pub_txt, text, mark])
+        reported = sorted({r.meta.get("report_metric") for recs in by.values() for r in recs} - {None})
+        if reported:
+            title += f"; ours report {', '.join(reported)}"
         print(title)
         print(tabulate(table, headers=["method", "published", "ours: mean [95% CI]", "outside CI"], disable_numparse=True))
         notes = [f"{r['method']}: {r['note']}" for r in rows if r.get("note")]
@@ -212,4 +227,6 @@ def main(args) -> int:
         print("Not regenerated (benchmark files absent):")
         for s in skipped:
             print(f"  - {s}")
+    if pub.get("closing_note"):
+        print(f"\nNote: {pub['closing_note']}")
     return 0

@@ -32,6 +32,8 @@ def register(sub) -> None:
                    help="where the runs are read from (default auto: raw records if any, else MLflow)")
     p.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or sqlite under results/)")
     p.add_argument("--algorithm", nargs="+", metavar="NAME", help="only these algorithms (default all; module:Class or Class)")
+    p.add_argument("--benchmark-version", metavar="V", help="only the runs on this benchmark version (needed when a "
+                   "protocol's runs used different data, e.g. embedded NB201 with and without a test table)")
     p.add_argument("--out", metavar="DIR", help="folder for plots and CSV tables (default results/reports/<protocol id>)")
     p.add_argument("--resamples", type=int, default=5000, help="bootstrap resamples (default 5,000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resampling (default 0)")
@@ -69,6 +71,9 @@ def select(protocol, records: list, args) -> list:
     prints a note for each group of records left out."""
     from harness.identity import data_checksum, select_current
 
+    version = getattr(args, "benchmark_version", None)
+    if version:
+        records = [r for r in records if r.meta.get("benchmark_version") == version]
     checksum = None
     if getattr(args, "data", None) or (protocol.data and any(r.meta.get("data_checksum") for r in records)):
         from harness.benchmarks import get_benchmark
@@ -78,6 +83,34 @@ def select(protocol, records: list, args) -> list:
     for n in notes:
         print(f"nas-harness: note: {n}", file=sys.stderr)
     return kept
+
+
+def one_source(records, version: str | None = None) -> list:
+    """The records, all on one benchmark version and report metric (``version`` picks one).
+
+    A protocol with ``report_fallback`` (or ``nb201`` with and without ``--data``) may have runs
+    on different data under one id; mixing them would average test with validation numbers,
+    so a ConfigError lists the versions and asks for ``--benchmark-version``.
+    """
+    if version:
+        records = [r for r in records if r.meta.get("benchmark_version") == version]
+    groups: dict = {}
+    for r in records:
+        groups.setdefault((r.meta.get("benchmark_version"), r.meta.get("report_metric")), []).append(r)
+    if len(groups) > 1:
+        found = "; ".join(f"{v} reporting {m} ({len(rs)} runs)" for (v, m), rs in sorted(groups.items(), key=str))
+        raise ConfigError(f"the runs come from different data: {found}; choose one with --benchmark-version V")
+    return records
+
+
+def metrics_line(protocol, summary) -> str:
+    """Which metric was searched and which reported (and why, when the protocol fell back)."""
+    line = f"searched {summary.search_metric}, reported {summary.report_metric}"
+    if protocol.report_metric and summary.report_metric and summary.report_metric != protocol.report_metric:
+        line += f" (mean over seeds: the data has no {protocol.report_metric})"
+    elif summary.report_metric and summary.report_metric == summary.search_metric:
+        line += " (search = report: not held out)"
+    return line
 
 
 def raw_records(protocol) -> list:
@@ -138,6 +171,35 @@ def tables(summary, alpha: float = 0.05) -> dict[str, tuple[list[str], list[list
     out["checkpoints"] = (["checkpoint", "algorithm", "rank", "~best", "runs", "#Q", "mean ± std", "95% CI",
                            "median"], rows)
     rows = []
+    for i, t in enumerate(summary.time_checkpoints):
+        cmp = summary.time_comparisons[t]
+        for label in sorted(summary.algorithms, key=lambda k: cmp.ranks.get(k, np.inf)):
+            st = summary.algorithms[label].time_checkpoints[i]
+            if st.n_runs == 0:
+                continue
+            mark = "*" if label in cmp.tied_with_best else ""
+            rows.append([f"{t:g}", label, _f(cmp.ranks.get(label), "g"), mark, st.n_runs, _f(float(np.mean(st.q_runs)), ".1f"),
+                         st.q, f"{_f(st.mean)} ± {_f(st.std)}", _ci(st.ci), _f(st.median)])
+    if rows:
+        out["time_checkpoints"] = (["simulated s", "algorithm", "rank", "~best", "runs", "#Q mean", "#Q max", "mean ± std",
+                                    "95% CI", "median"], rows)
+    rows = []
+    for label, a in summary.algorithms.items():
+        if not a.costs and a.hypervolume is None:
+            continue
+        row = [label]
+        for m in summary.cost_metrics:
+            c = a.costs.get(m)
+            row += [f"{_f(c.mean, '.4g')} ± {_f(c.std, '.2g')}" if c and c.n_runs else "-"]
+        if summary.pareto_cost is not None:
+            hv = a.hypervolume
+            row += [f"{_f(hv.mean, '.4f')} ± {_f(hv.std, '.4f')}" if hv and hv.n_runs else "-",
+                    _ci(hv.ci, ".4f") if hv and hv.n_runs else "-"]
+        rows.append(row)
+    if rows:
+        out["costs"] = (["algorithm"] + [f"incumbent {m} (mean ± std)" for m in summary.cost_metrics]
+                        + ([f"hypervolume ({summary.pareto_cost}) mean ± std", "95% CI"] if summary.pareto_cost else []), rows)
+    rows = []
     for label, a in summary.algorithms.items():
         s = a.samples_to_optimum
         if s is None or not s.n_runs:
@@ -168,6 +230,10 @@ TITLES = {
                    "those not significantly different from it, two-sided Mann-Whitney U, Holm-corrected, alpha {alpha:g})",
     "samples_to_optimum": "Counted queries until the global optimum of the {which} metric is first queried (mean/median "
                           "over successful runs; ERT = all counted queries / successes, COCO; 95% bootstrap CIs)",
+    "time_checkpoints": "Best {report} so far at simulated times (s): the incumbent among the results available by then "
+                        "(mean ± std over runs, bootstrap 95% CI; #Q = results available; rank and ~best as above)",
+    "costs": "Report-only costs of the final incumbent, and the normalized hypervolume of each run's Pareto front of "
+             "({search} maximized, {pareto} minimized), box from the space's worst to its best corner",
     "improvements": "Improvement of {report} over an episode (final - initial): median, intervals around the median "
                     "holding 50/80/95% of episodes, skew, scipy.stats.normaltest",
 }
@@ -183,6 +249,7 @@ def main(args) -> int:
     if args.algorithm:  # a module:Class algorithm may be named by its class alone
         want = set(args.algorithm)
         records = [r for r in records if {r.meta.get("algorithm"), str(r.meta.get("algorithm")).rsplit(":", 1)[-1]} & want]
+    records = one_source(records, args.benchmark_version)
     if not records:
         raise ConfigError(f"no runs of protocol {protocol.id} in {where}; make them with: "
                           f"nas-harness run --protocol {args.protocol}" + (f" --budget {args.budget}" if args.budget else ""))
@@ -190,15 +257,19 @@ def main(args) -> int:
         raise ConfigError(f"--resamples must be positive, got {args.resamples}")
     summary = metrics.summarize(records, np.random.default_rng(args.seed), checkpoints=protocol.report_checkpoints,
                                 resamples=args.resamples, alpha=args.alpha, optimum_metric=args.optimum_metric,
-                                budget=protocol.budget)
+                                budget=protocol.budget,
+                                time_checkpoints=protocol.report_time_checkpoints or None)
     failed = sum(a.failed for a in summary.algorithms.values())
     opt = f"{summary.optimum_report:.4g}" if summary.optimum_report is not None else "unknown"
     print(f"protocol {protocol.id}: {len(records)} runs ({failed} failed, left out) of {len(summary.algorithms)} "
           f"algorithm(s) from {where}")
-    print(f"search metric {summary.search_metric}, report metric {summary.report_metric} (optimum {opt}), "
-          f"budget {protocol.budget}, {args.resamples:,} bootstrap resamples\n")
+    version = records[0].meta.get("benchmark_version")
+    tb = f" and {protocol.time_budget:,g} simulated s" if protocol.time_budget is not None else ""
+    print(f"{metrics_line(protocol, summary)} (optimum {opt}); benchmark {version}; "
+          f"budget {protocol.budget}{tb}, {args.resamples:,} bootstrap resamples\n")
     tabs = tables(summary, args.alpha)
-    fmt = {"report": summary.report_metric, "which": args.optimum_metric, "alpha": args.alpha}
+    fmt = {"report": summary.report_metric, "which": args.optimum_metric, "alpha": args.alpha,
+           "search": summary.search_metric, "pareto": summary.pareto_cost}
     for name, (headers, rows) in tabs.items():
         print(TITLES[name].format(**fmt))
         print(tabulate(rows, headers=headers, disable_numparse=True))
@@ -216,7 +287,7 @@ def main(args) -> int:
     if not args.no_plots:
         from harness import plots
 
-        title = f"{protocol.id} ({summary.report_metric})"
+        title = f"{protocol.id} ({metrics_line(protocol, summary)})"
         paths = plots.write_plots(summary, out, title=title, logx=args.logx)
     print(f"tables (CSV){' and plots' if paths else ''} in {out}")
     for p in paths:

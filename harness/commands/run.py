@@ -1,7 +1,9 @@
 """``nas-harness run``: run algorithms x seeds on a benchmark, keep raw records, log to MLflow.
 
-With no options it runs the small default job: random search on ``nb201-analog``, 3 seeds,
-300 queries each. ``--protocol NAME|PATH`` runs a shipped protocol (``nas-harness list
+With no options it runs the small default job: random search on NB201 CIFAR-10 (the embedded
+numbers when no official data is prepared: search = validation accuracy, report = mean
+validation accuracy, or test accuracy with ``--data`` a per-cell test table), 3 seeds, 300
+queries each. Before running it prints which metric is searched and which reported. ``--protocol NAME|PATH`` runs a shipped protocol (``nas-harness list
 protocols``) or the user's own TOML file; ``--algorithm``, ``--seeds``, ``--budget`` and
 ``--data`` then override it (a different budget makes a derived protocol ``<name>-budget<Q>``,
 stored and reported apart). Without ``--protocol`` the options make an ad-hoc protocol whose id
@@ -21,7 +23,10 @@ from tabulate import tabulate
 
 from harness.errors import ConfigError
 
-DEFAULTS = {"benchmark": "nb201-analog", "algorithm": ["random"], "seeds": 3, "budget": 300}
+# The default job (no --benchmark): held out as the nb201-* protocols are, searching on validation
+# and reporting test accuracy when the data has it, else the mean validation accuracy.
+DEFAULT_METRICS = {"search_metric": "valid_accuracy", "report_metric": "test_accuracy", "report_fallback": "valid_accuracy"}
+DEFAULTS = {"benchmark": "nb201", "dataset": "cifar10", "algorithm": ["random"], "seeds": 3, "budget": 300}
 
 
 def _positive(kind):
@@ -44,12 +49,13 @@ def register(sub) -> None:
     p = sub.add_parser("run", help="run algorithms x seeds on a benchmark and log them to MLflow")
     p.add_argument("--protocol", metavar="NAME|PATH",
                    help="a shipped protocol (see `nas-harness list protocols`) or your own protocol .toml file")
-    p.add_argument("--benchmark", help=f"benchmark name (default {DEFAULTS['benchmark']}; see `nas-harness list benchmarks`)")
+    p.add_argument("--benchmark", help=f"benchmark name (default {DEFAULTS['benchmark']} {DEFAULTS['dataset']}; see `nas-harness list benchmarks`)")
     p.add_argument("--dataset", help="dataset of a multi-dataset benchmark (e.g. cifar100, cora)")
     p.add_argument("--algorithm", nargs="+", metavar="NAME", help="algorithm name(s) or module:Class (default random)")
     p.add_argument("--seeds", type=_positive("number of seeds"), metavar="N", help="number of seeds 0..N-1 (default 3)")
     p.add_argument("--budget", type=_positive("budget"), metavar="Q", help="counted queries per run (default 300)")
-    p.add_argument("--data", metavar="PATH", help="official benchmark file, for benchmarks that need one")
+    p.add_argument("--data", metavar="PATH", help="benchmark data file: the official file for benchmarks that need one, or for nb201 a per-cell "
+                   "test table (e.g. nats_tss_200ep_test_accuracy.csv) whose test accuracy joins the embedded numbers")
     p.add_argument("--search-metric", help="metric the algorithm optimizes (default: the benchmark's)")
     p.add_argument("--report-metric", help="metric reported, never shown to the algorithm")
     p.add_argument("--counting", choices=("unique", "all"), help="what a repeated query costs (default unique)")
@@ -86,7 +92,9 @@ def build_protocol(args):
         if args.data:
             p = replace(p, data=args.data)
         return p
-    kw = {}
+    kw = {} if args.benchmark else dict(DEFAULT_METRICS)
+    if getattr(args, "report_metric", None):
+        kw.pop("report_fallback", None)  # the user's report metric, no fallback
     for opt in ("search_metric", "report_metric", "counting"):
         if getattr(args, opt, None):
             kw[opt] = getattr(args, opt)
@@ -94,25 +102,41 @@ def build_protocol(args):
         args.benchmark or DEFAULTS["benchmark"],
         args.budget or DEFAULTS["budget"],
         args.seeds or DEFAULTS["seeds"],
-        dataset=args.dataset,
+        dataset=args.dataset or (None if args.benchmark else DEFAULTS["dataset"]),
         data=args.data,
         **kw,
     )
 
 
-def check(protocol, algorithms) -> None:
-    """Fail fast, before any run, on bad names and values (one clear line each)."""
+def check(protocol, algorithms):
+    """Fail fast, before any run, on bad names and values (one clear line each); returns the
+    oracle that was built (its search and report metrics are the resolved ones)."""
     from algorithms.registry import get_algorithm_class
     from algorithms.base import missing_capabilities
     from harness.runner import make_oracle
 
-    oracle = make_oracle(protocol)  # validates benchmark, data, metrics, budget, counting
+    # validates benchmark, data, metrics, budget, counting, noise (the rng only satisfies
+    # noise="sample"; this oracle is never queried)
+    oracle = make_oracle(protocol, np.random.default_rng(0))
     for name in algorithms:
         cls = get_algorithm_class(name)
         cls(**protocol.overrides(name))
         missing = missing_capabilities(cls.requires, oracle.space)
         if missing:
             raise ConfigError(f"algorithm {name} needs {', '.join(missing)}, which space {oracle.space.id} does not offer")
+    return oracle
+
+
+def metrics_line(protocol, oracle) -> str:
+    """One line: what the algorithm searches on and what is reported (after any fallback)."""
+    bench = oracle.benchmark
+    line = (f"{protocol.id} on {bench.name} ({bench.version}): searched metric {oracle.search_metric} "
+            f"(noise {protocol.noise}), reported metric {oracle.report_metric}")
+    if protocol.report_metric and oracle.report_metric != protocol.report_metric:
+        line += f" (mean over seeds; the data has no {protocol.report_metric}: report_fallback)"
+    elif oracle.report_metric == oracle.search_metric:
+        line += " (the same metric: not a held-out evaluation)"
+    return line
 
 
 def main(args) -> int:
@@ -129,7 +153,8 @@ def main(args) -> int:
     uri = tracking.check_uri(tracking.resolve_uri(args.tracking_uri))  # a malformed URI: exit 2 before any run
     protocol = build_protocol(args)
     algorithms = args.algorithm or DEFAULTS["algorithm"]
-    check(protocol, algorithms)
+    oracle = check(protocol, algorithms)
+    print(metrics_line(protocol, oracle), flush=True)
     jobs = [Job(protocol, a, s) for a in algorithms for s in protocol.seeds]
     why = check_store(uri)
     sync_cmd = f"nas-harness sync --tracking-uri {uri}"

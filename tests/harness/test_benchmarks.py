@@ -51,9 +51,13 @@ def test_benchmark_names_resolve():
         resolve("nasbench-graph", "mnist")
 
 
-def test_official_table_needs_a_file():
+def test_official_data_or_a_test_table_is_needed_beyond_the_embedded_numbers():
+    """Without data nb201 is the embedded benchmark (tests/harness/benchmarks/test_nb201_embedded.py):
+    it has no test accuracy, and cifar10-valid needs the official data; both errors say --data."""
     with pytest.raises(ConfigError, match="--data"):
-        get_benchmark("nb201", "cifar100")
+        get_benchmark("nb201", "cifar100").check_metric("test_accuracy")
+    with pytest.raises(ConfigError, match="--data"):
+        get_benchmark("nb201", "cifar10-valid")
     with pytest.raises(DataError, match="does not exist"):
         get_benchmark("nb201", "cifar100", data="/nonexistent/table.csv")
 

@@ -23,7 +23,8 @@ def run_cli(*args):
         (["run", "--algorithm", "nope"], "unknown algorithm 'nope'; choose one of"),
         (["run", "--seeds", "0"], "--seeds"),
         (["run", "--budget", "-5"], "--budget"),
-        (["run", "--benchmark", "nb201"], "--data"),
+        (["run", "--benchmark", "nb201", "--dataset", "cifar10-valid"], "--data"),
+        (["run", "--benchmark", "nb201", "--report-metric", "test_accuracy"], "--data"),
         (["run", "--benchmark", "nb201", "--data", "/no/such/file.csv"], "does not exist"),
         (["run", "--search-metric", "speed"], "no metric 'speed'"),
         (["list", "nothing"], "invalid choice"),
@@ -41,7 +42,8 @@ def test_run_logs_to_the_default_store_and_prints_a_summary(tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)
     assert main(["run", "--seeds", "2", "--budget", "50", "--no-progress"]) == 0
     out = capsys.readouterr().out
-    assert "random" in out and "best baseline_accuracy" in out
+    assert "random" in out and "best valid_accuracy" in out
+    assert "searched metric valid_accuracy" in out and "reported metric valid_accuracy" in out
     import mlflow
 
     (folder,) = (tmp_path / "results" / "runs").iterdir()  # adhoc-<benchmark>-<settings hash>-v1

@@ -35,9 +35,13 @@ def test_paper_settings():
     assert opt.until_optimum and opt.budget == 15625 and len(opt.seeds) == 100
     assert load_protocol("nb101").checkpoints == (50, 100, 150, 300)
     assert load_protocol("nb301").checkpoints == (150, 200, 300, 400, 800, 1000)
-    img = load_protocol("nb201-imagenet16")
+    img = load_protocol("nb201-imagenet16-test")
     assert img.dataset == "imagenet16-120" and img.search_metric == img.report_metric == "test_accuracy"
-    assert "no validation" in Path(img.source).read_text().lower().replace("\n#", "")
+    assert "not a held-out evaluation" in Path(img.source).read_text().lower().replace("\n#", "")
+    for name, ds in (("nb201-cifar10", "cifar10"), ("nb201-cifar100", "cifar100"), ("nb201-imagenet16", "imagenet16-120")):
+        held = load_protocol(name)  # search on validation, report test (or mean validation without it)
+        assert held.version == 2 and held.dataset == ds
+        assert (held.search_metric, held.report_metric, held.report_fallback) == ("valid_accuracy", "test_accuracy", "valid_accuracy")
 
 
 def test_load_by_name_version_and_path(tmp_path):

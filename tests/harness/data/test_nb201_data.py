@@ -64,6 +64,7 @@ def test_benchmark_from_cache_and_oracle(synthetic):
     arrays, meta = nb201_data.build(synthetic, allow_missing=True)
     cache.write("nb201", arrays, meta, source=synthetic / "meta.pickle.pbz2")
     b = load("cifar10")  # no --data: the prepared cache
+    assert b.version == "nb201-cifar10-v1"  # the official numbers, not the embedded ones
     assert {"valid_accuracy", "test_accuracy", "valid_accuracy_12ep", "test_accuracy_12ep", "parameters", "flops",
             "latency", "training_time", "training_time_12ep"} <= set(b.metrics)
     sp = b.space
@@ -145,10 +146,13 @@ def test_bad_archives_give_clear_errors(tmp_path, arch_strs):
 
 
 def test_no_data_no_cache():
+    """Without data and without a prepared official cache: the embedded numbers, never the
+    official version string (and cifar10-valid, which only the official data has, says how)."""
     from harness.benchmarks.nb201 import load
 
+    assert load("cifar10").version == "nb201-cifar10-embedded-v1"
     with pytest.raises(ConfigError, match="data prepare nb201"):
-        load("cifar10")
+        load("cifar10-valid")
 
 
 def test_get_benchmark_with_a_nats_directory(synthetic, monkeypatch, capsys):
