@@ -9,9 +9,9 @@ Accepted sources (the official benchmark ``NATS-tss-v1_0-3ffb9``):
 * the single file ``NATS-tss-v1_0-3ffb9.pickle.pbz2`` (non-fast mode):
   ``{"meta_archs", "arch2infos": {index: {hp: state dict}}, "evaluated_indexes"}``.
 
-The files are bz2-compressed pickles (the official format). We open them with a restricted
-unpickler (plain containers, numpy and ``nats_bench``'s own classes only; nothing else is
-ever imported) and read every number through ``nats_bench.api_utils.ArchResults``
+The files are bz2-compressed pickles (the official format). We open them with the exact
+allow-list of :mod:`harness.data.safe_pickle` (numpy scalars only; nothing else is ever
+imported or called) and read every number through ``nats_bench.api_utils.ArchResults``
 (``get_metrics`` per seed and averaged, ``get_compute_costs``), i.e. with the package's own
 semantics. Our cache itself is an npz (:mod:`harness.data.cache`), never a pickle.
 
@@ -30,7 +30,6 @@ from __future__ import annotations
 import bz2
 import io
 import os
-import pickle
 import sys
 import time
 from pathlib import Path
@@ -38,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.data import cache as _cache
+from harness.data import safe_pickle as _safe_pickle
 from harness.errors import DataError
 
 CACHE_NAME = "nb201"
@@ -55,29 +55,24 @@ HOW = (
 )
 
 
-class _Unpickler(pickle.Unpickler):
-    _builtins = {"dict", "list", "tuple", "set", "frozenset", "int", "float", "str", "bytes", "bool", "complex", "slice", "range"}
-
-    def find_class(self, module, name):
-        if module == "builtins" and name in self._builtins:
-            return super().find_class(module, name)
-        if module in ("collections", "copyreg", "_codecs") or module == "numpy" or module.startswith("numpy."):
-            return super().find_class(module, name)
-        if module.startswith("nats_bench."):
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(
-            f"refusing to load {module}.{name}: not plain NATS-Bench data (use the '-simple' archive, without weights)"
-        )
+# every global the official files may name: numpy scalars (numbers the package's writer took
+# from numpy). The state dicts, lists, strings and numbers themselves are pickle opcodes (the
+# test writer, which writes the official layout, names no global at all); the package's own
+# classes are rebuilt from those dicts by nats_bench (ArchResults.create_from_state_dict).
+ALLOWED = dict.fromkeys(_safe_pickle.NUMPY_SCALARS)
 
 
 def load_pbz2(path) -> object:
-    """One official ``.pickle.pbz2`` file, unpickled with the restricted unpickler."""
+    """One official ``.pickle.pbz2`` file, unpickled with the exact allow-list."""
     try:
         with bz2.open(path, "rb") as f:
-            return _Unpickler(io.BufferedReader(f)).load()
+            return _safe_pickle.load(
+                io.BufferedReader(f), ALLOWED, f"NATS-Bench file {path}",
+                f"expected a bz2-compressed pickle of {BASE_NAME} (the '-simple' archive, without weights)",
+            )
     except FileNotFoundError:
         raise DataError(f"NATS-Bench file {path} does not exist; {HOW}") from None
-    except (OSError, EOFError, pickle.UnpicklingError, ValueError, AttributeError, ImportError) as e:
+    except OSError as e:
         raise DataError(f"cannot read NATS-Bench file {path} ({e}); expected a bz2-compressed pickle of {BASE_NAME}") from None
 
 
