@@ -180,7 +180,14 @@ def build(path, progress=None, allow_missing: bool = False) -> tuple[dict, dict]
         if states is None:
             continue
         covered += 1
-        for (d, hp), (seeds, valid, test, vmean, tmean, c) in _records(states).items():
+        try:
+            records = _records(states)
+        except DataError:
+            raise
+        except Exception as e:  # nats_bench meets a state dict that is not its own
+            raise DataError(f"{path}: architecture {i} is not NATS-Bench results ({type(e).__name__}: "
+                            f"{(str(e).splitlines() or [''])[0][:200]}); the data is damaged or not {BASE_NAME}") from None
+        for (d, hp), (seeds, valid, test, vmean, tmean, c) in records.items():
             rec = per.setdefault((d, hp), {"rows": [], "seeds": [], "valid": [], "test": [], "vmean": [], "tmean": [], "time": []})
             rec["rows"].append(i)
             rec["seeds"].append(seeds)
@@ -213,11 +220,22 @@ def build(path, progress=None, allow_missing: bool = False) -> tuple[dict, dict]
         arrays[f"{d}__{hp}__seeds"] = seeds
         arrays[f"{d}__{hp}__valid"] = valid
         arrays[f"{d}__{hp}__test"] = test
+        # documented gaps: a cell trained with fewer seeds (NaN beyond its seeds), a cell absent
+        # from a partial copy, and cifar10, which has no validation set of its own
+        absent = seeds < 0
+        uncovered = absent.all(axis=1)
+        for part, setname in (("valid", VALID_SET[d]), ("test", TEST_SET[d])):
+            where_nan = True if setname is None else absent
+            _check(arrays[f"{d}__{hp}__{part}"], path, f"{d}__{hp}__{part}", "%", where_nan)
+            _check(arrays[f"{d}__{hp}__{part}_mean"], path, f"{d}__{hp}__{part}_mean", "%", True if setname is None else uncovered)
+        _check(arrays[f"{d}__{hp}__train_time"], path, f"{d}__{hp}__train_time", "nonnegative", True)
     for d, by_row in costs.items():
         cols = np.full((3, N_ARCHS), np.nan)
         for r, vals in by_row.items():
             cols[:, r] = vals
         arrays[f"{d}__params"], arrays[f"{d}__flops"], arrays[f"{d}__latency"] = cols
+        for name in ("params", "flops", "latency"):  # a cost the file does not give stays NaN
+            _check(arrays[f"{d}__{name}"], path, f"{d}__{name}", "nonnegative", True)
     meta = {
         "benchmark": "nb201",
         "architectures": N_ARCHS,
@@ -229,11 +247,18 @@ def build(path, progress=None, allow_missing: bool = False) -> tuple[dict, dict]
     return arrays, meta
 
 
+def _check(values, path, column, unit, missing) -> None:
+    from harness.benchmarks.base import check_column
+
+    check_column(values, where=str(path), column=column, unit=unit, missing=missing,
+                 row_name=lambda r: f"architecture {r}", how=f"the data is damaged or not {BASE_NAME}")
+
+
 def _stderr_progress(n, secs):
     print(f"  {n:,} architectures, {secs:.0f} s", file=sys.stderr, flush=True)
 
 
-def load(source=None, progress=None) -> _cache.Cache:
+def load(source=None, progress=None, force: bool = False) -> _cache.Cache:
     """The NB201 cache, converted from ``source`` (directory or file) first when needed."""
 
     def _build(path):
@@ -247,8 +272,8 @@ def load(source=None, progress=None) -> _cache.Cache:
             source_id = Path(source) / "meta.pickle.pbz2"
             if not source_id.exists():
                 raise DataError(f"{source} has no meta.pickle.pbz2: not the {BASE_NAME}-simple directory; {HOW}")
-            return _cache.open_cache(CACHE_NAME, lambda _p: _build(source), source=source_id, what=HOW)
-    return _cache.open_cache(CACHE_NAME, _build_dispatch(_build), source=source, what=HOW)
+            return _cache.open_cache(CACHE_NAME, lambda _p: _build(source), source=source_id, what=HOW, force=force)
+    return _cache.open_cache(CACHE_NAME, _build_dispatch(_build), source=source, what=HOW, force=force)
 
 
 def _build_dispatch(_build):
