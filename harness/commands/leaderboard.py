@@ -11,17 +11,18 @@ import os
 
 import numpy as np
 
+from harness.commands.run import _positive
 from harness.errors import ConfigError
 
 
 def register(sub) -> None:
     p = sub.add_parser("leaderboard", help="write the leaderboard of a protocol (Markdown, CSV, LaTeX, plots)")
     p.add_argument("--protocol", required=True, metavar="NAME|PATH", help="shipped protocol name or your protocol .toml")
-    p.add_argument("--budget", type=int, metavar="Q", help="the budget override the runs were made with (run --budget)")
+    p.add_argument("--budget", type=_positive("budget"), metavar="Q", help="the budget override the runs were made with (run --budget)")
     p.add_argument("--source", choices=("auto", "raw", "mlflow"), default="auto", help="where runs are read from")
     p.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or sqlite under results/)")
     p.add_argument("--out", default="leaderboards", metavar="DIR", help="folder of the leaderboards (default leaderboards/)")
-    p.add_argument("--resamples", type=int, default=5000, help="bootstrap resamples (default 5,000)")
+    p.add_argument("--resamples", type=_positive("number of resamples"), default=5000, help="bootstrap resamples (default 5,000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resampling (default 0)")
     p.add_argument("--no-plots", action="store_true", help="tables only")
     p.set_defaults(func=main)
@@ -47,6 +48,9 @@ def make(protocol, records, out: str, resamples: int = 5000, seed: int = 0, plot
 def main(args) -> int:
     from harness.commands.report import load_protocol_for, read_records
 
+    from harness.paths import check_writable_dir
+
+    check_writable_dir(args.out, "the leaderboard folder", "pass --out with a writable folder")
     protocol = load_protocol_for(args)
     records, where = read_records(protocol, args.source, args.tracking_uri)
     if not records:

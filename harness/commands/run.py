@@ -96,14 +96,13 @@ def build_protocol(args):
 
 def check(protocol, algorithms) -> None:
     """Fail fast, before any run, on bad names and values (one clear line each)."""
-    from algorithms.registry import get_algorithm_class
+    from algorithms.registry import make_algorithm
     from algorithms.base import missing_capabilities
     from harness.runner import make_oracle
 
     oracle = make_oracle(protocol)  # validates benchmark, data, metrics, budget, counting
     for name in algorithms:
-        cls = get_algorithm_class(name)
-        cls(**protocol.overrides(name))
+        cls = type(make_algorithm(name, **protocol.overrides(name)))  # types and values of the overrides
         missing = missing_capabilities(cls.requires, oracle.space)
         if missing:
             raise ConfigError(f"algorithm {name} needs {', '.join(missing)}, which space {oracle.space.id} does not offer")
@@ -115,8 +114,10 @@ def main(args) -> int:
     from harness import tracking
     from harness.paths import runs_dir
     from harness.runner import Job
+    from harness.paths import check_results_writable
     from harness.sweep import run_sweep
 
+    check_results_writable()  # before computing anything
     protocol = build_protocol(args)
     algorithms = args.algorithm or DEFAULTS["algorithm"]
     check(protocol, algorithms)
