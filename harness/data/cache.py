@@ -211,7 +211,8 @@ def prepare_from(name: str, path, load, how: str, force: bool = False) -> str:
     if not Path(path).exists():
         raise DataError(f"data file {path} does not exist; {how}")
     try:
-        c = load(path, force=force) if force else load(path)  # force: validate fully, then swap atomically
+        print(f"converting {path} into the {name} cache (one time; minutes for the official files)", flush=True)
+        c = load(path, force=force, announce=False)  # force: validate fully, then swap atomically
     except OSError as e:
         raise DataError(
             f"cannot prepare {name} from {path}: {e.strerror or e}{f' ({e.filename})' if e.filename else ''}; "

@@ -41,6 +41,7 @@ import math
 import struct
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -219,13 +220,16 @@ def _stderr_progress(n, cells, secs):
     print(f"  {n:,} records, {cells:,} cells, {secs:.0f} s", file=sys.stderr, flush=True)
 
 
-def load(source=None, progress=None, force: bool = False) -> _cache.Cache:
+def load(source=None, progress=None, force: bool = False, announce: bool = True) -> _cache.Cache:
     """The NB101 cache, converted from ``source`` first when needed (see :func:`cache.open_cache`)."""
 
     def _build(path):
-        print(f"nas-harness: converting {path} into the NB101 cache (one time; minutes)", file=sys.stderr, flush=True)
+        if announce:  # `data prepare` says it on stdout itself
+            print(f"nas-harness: converting {path} into the NB101 cache (one time; minutes)", file=sys.stderr, flush=True)
         return build(path, progress=progress or _stderr_progress)
 
+    if source is not None and Path(source).is_dir():
+        raise DataError(f"{source} is a directory; NB101 needs the tfrecord file itself ({HOW})")
     return _cache.open_cache(CACHE_NAME, _build, source=source, what=HOW, force=force)
 
 

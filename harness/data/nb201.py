@@ -258,11 +258,12 @@ def _stderr_progress(n, secs):
     print(f"  {n:,} architectures, {secs:.0f} s", file=sys.stderr, flush=True)
 
 
-def load(source=None, progress=None, force: bool = False) -> _cache.Cache:
+def load(source=None, progress=None, force: bool = False, announce: bool = True) -> _cache.Cache:
     """The NB201 cache, converted from ``source`` (directory or file) first when needed."""
 
     def _build(path):
-        print(f"nas-harness: converting {path} into the NB201 cache (one time; minutes)", file=sys.stderr, flush=True)
+        if announce:  # `data prepare` says it on stdout itself
+            print(f"nas-harness: converting {path} into the NB201 cache (one time; minutes)", file=sys.stderr, flush=True)
         return build(path, progress=progress or _stderr_progress)
 
     if source is not None:
