@@ -325,6 +325,8 @@ def protocol_from_dict(d: dict[str, Any], source: str = "<dict>") -> Protocol:
         episodes=int_ge("episodes", ep.get("episodes", 0), 0, "episodes.episodes"),
     )
     data = d.get("data")
+    if data is not None and (not data or not data.isprintable()):
+        err("data", f"must be a file path, got {data!r}")
     if data is not None and source not in ("<dict>", ""):
         p = Path(os.path.expanduser(data))
         data = str(p if p.is_absolute() else (Path(source).parent / p).resolve())

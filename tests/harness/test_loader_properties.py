@@ -189,3 +189,16 @@ def test_csv_one_nasty_cell(folder, row, col, cell):
     p = folder / "nasty.csv"
     p.write_bytes(tiny_csv(rows).encode("utf-8", "surrogatepass"))
     _check_table(p)
+
+
+@SETTINGS
+@given(key=st.sampled_from(["name", "data", "dataset", "benchmark", "search_metric", "description", "counting"]),
+       value=st.text(max_size=12))
+def test_protocol_any_string_value(folder, key, value):
+    import json
+
+    lines = [ln for ln in VALID_TOML.decode().splitlines() if not ln.startswith(f"{key} =")]
+    lines.insert(0, f"{key} = {json.dumps(value)}")  # a JSON string is a valid TOML basic string
+    p = folder / "strings.toml"
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8", errors="surrogatepass")
+    _check_protocol(p)
