@@ -211,8 +211,7 @@ def prepare_from(name: str, path, load, how: str, force: bool = False) -> str:
     if not Path(path).exists():
         raise DataError(f"data file {path} does not exist; {how}")
     try:
-        print(f"converting {path} into the {name} cache (one time; minutes for the official files)", flush=True)
-        c = load(path, force=force, announce=False)  # force: validate fully, then swap atomically
+        c = load(path, force=force, announce=sys.stdout)  # force: validate fully, then swap atomically
     except OSError as e:
         raise DataError(
             f"cannot prepare {name} from {path}: {e.strerror or e}{f' ({e.filename})' if e.filename else ''}; "

@@ -220,12 +220,12 @@ def _stderr_progress(n, cells, secs):
     print(f"  {n:,} records, {cells:,} cells, {secs:.0f} s", file=sys.stderr, flush=True)
 
 
-def load(source=None, progress=None, force: bool = False, announce: bool = True) -> _cache.Cache:
+def load(source=None, progress=None, force: bool = False, announce=None) -> _cache.Cache:
     """The NB101 cache, converted from ``source`` first when needed (see :func:`cache.open_cache`)."""
 
     def _build(path):
-        if announce:  # `data prepare` says it on stdout itself
-            print(f"nas-harness: converting {path} into the NB101 cache (one time; minutes)", file=sys.stderr, flush=True)
+        # announced on stderr, or on ``announce`` (``data prepare``: stdout, so that stderr holds errors only)
+        print(f"nas-harness: converting {path} into the NB101 cache (one time; minutes)", file=announce or sys.stderr, flush=True)
         return build(path, progress=progress or _stderr_progress)
 
     if source is not None and Path(source).is_dir():

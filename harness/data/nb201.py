@@ -258,12 +258,12 @@ def _stderr_progress(n, secs):
     print(f"  {n:,} architectures, {secs:.0f} s", file=sys.stderr, flush=True)
 
 
-def load(source=None, progress=None, force: bool = False, announce: bool = True) -> _cache.Cache:
+def load(source=None, progress=None, force: bool = False, announce=None) -> _cache.Cache:
     """The NB201 cache, converted from ``source`` (directory or file) first when needed."""
 
     def _build(path):
-        if announce:  # `data prepare` says it on stdout itself
-            print(f"nas-harness: converting {path} into the NB201 cache (one time; minutes)", file=sys.stderr, flush=True)
+        # announced on stderr, or on ``announce`` (``data prepare``: stdout, so that stderr holds errors only)
+        print(f"nas-harness: converting {path} into the NB201 cache (one time; minutes)", file=announce or sys.stderr, flush=True)
         return build(path, progress=progress or _stderr_progress)
 
     if source is not None:
