@@ -17,8 +17,14 @@ space (``"neighbours"``, ``"mutate"``, ``"vector"``, ``"onehot"``, ``"graph"``,
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
+import numbers
+import types
+import typing
 from typing import Any, ClassVar
+
+import numpy as np
 
 from harness.errors import ConfigError
 
@@ -46,6 +52,7 @@ class Algorithm:
                 f"algorithm {self.name or type(self).__name__} has no hyperparameter(s) {', '.join(unknown)}; "
                 f"it has: {', '.join(sorted(known)) or '(none)'}"
             )
+        check_hyperparameters(self.Config, hyperparameters, self.name or type(self).__name__)
         self.config = self.Config(**hyperparameters)
 
     def hyperparameters(self) -> dict[str, Any]:
@@ -58,6 +65,59 @@ class Algorithm:
     def supports(self, space) -> bool:
         """Whether ``space`` offers everything listed in ``requires``."""
         return not missing_capabilities(self.requires, space)
+
+
+def _type_ok(value: Any, hint: Any) -> bool:
+    """Whether ``value`` fits the annotation ``hint`` (the few kinds a Config uses; an
+    annotation this does not know accepts anything)."""
+    origin = typing.get_origin(hint)
+    if hint is Any:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_type_ok(value, a) for a in typing.get_args(hint))
+    if hint is type(None) or hint is None:
+        return value is None
+    if hint is bool:
+        return isinstance(value, (bool, np.bool_))
+    if hint is int:
+        return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+    if hint is float:
+        return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+    if hint is str:
+        return isinstance(value, str)
+    if origin is typing.Literal:
+        return value in typing.get_args(hint)
+    if origin in (tuple, list, set, frozenset, collections.abc.Sequence):
+        return isinstance(value, (tuple, list))
+    if origin is dict:
+        return isinstance(value, dict)
+    try:
+        return isinstance(value, origin or hint)
+    except TypeError:
+        return True
+
+
+def _type_name(hint: Any) -> str:
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(hint))
+    if hint is type(None):
+        return "None"
+    return getattr(hint, "__name__", str(hint))
+
+
+def check_hyperparameters(config_cls, values: dict[str, Any], algorithm: str = "") -> None:
+    """A one-line :class:`ConfigError` for the first value whose type is not its Config field's
+    (``population = "big"`` for an ``int``); an ``int`` is accepted for a ``float``."""
+    try:
+        hints = typing.get_type_hints(config_cls)
+    except Exception:  # unresolvable annotations: the dataclass alone judges
+        return
+    for k, v in values.items():
+        if k in hints and not _type_ok(v, hints[k]):
+            raise ConfigError(
+                f"algorithm {algorithm or config_cls.__name__}: hyperparameter {k} must be {_type_name(hints[k])}, "
+                f"got {type(v).__name__} {v!r}"[:300]
+            )
 
 
 def missing_capabilities(requires, space) -> list[str]:

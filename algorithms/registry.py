@@ -6,6 +6,7 @@ an entry point in the group ``nas_harness.algorithms`` (name = the algorithm's n
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 
 from harness.errors import ConfigError
@@ -50,14 +51,34 @@ def list_algorithms() -> list[str]:
 
 def _load_target(target: str):
     mod_name, _, cls_name = target.partition(":")
+    if not all(part.isidentifier() for part in mod_name.split(".")) or not cls_name.isidentifier():
+        raise ConfigError(
+            f"algorithm {target!r} is not of the form module:Class (e.g. mypackage.search:MySearch)"
+        )
     try:
         mod = importlib.import_module(mod_name)
     except ImportError as e:
         raise ConfigError(f"cannot import module {mod_name!r} for algorithm {target!r}: {e}") from None
+    except (Exception, SystemExit) as e:  # the user's module fails while being imported
+        raise ConfigError(
+            f"importing module {mod_name!r} for algorithm {target!r} failed: {type(e).__name__}: {_first_line(e)}"
+        ) from None
     try:
-        return getattr(mod, cls_name)
+        cls = getattr(mod, cls_name)
     except AttributeError:
         raise ConfigError(f"module {mod_name!r} has no class {cls_name!r}") from None
+    from algorithms.base import Algorithm
+
+    if not (isinstance(cls, type) and issubclass(cls, Algorithm)) or not dataclasses.is_dataclass(cls.Config):
+        raise ConfigError(
+            f"{target} is not an algorithm: expected a subclass of algorithms.base.Algorithm with a "
+            f"Config dataclass and run(oracle, rng), got {type(cls).__name__} {getattr(cls, '__qualname__', cls)!r}"[:300]
+        )
+    return cls
+
+
+def _first_line(e: BaseException) -> str:
+    return (str(e).strip().splitlines() or [""])[0][:200]
 
 
 def get_algorithm_class(name: str):
@@ -76,5 +97,20 @@ def get_algorithm_class(name: str):
 
 
 def make_algorithm(name: str, **hyperparameters):
-    """An instance of algorithm ``name`` with the given hyperparameters."""
-    return get_algorithm_class(name)(**hyperparameters)
+    """An instance of algorithm ``name`` with the given hyperparameters.
+
+    A constructor that fails with anything but a :class:`ConfigError` (a user's ``__init__``
+    raising) is reported as one ConfigError line naming the algorithm.
+    """
+    from harness.errors import HarnessError
+
+    cls = get_algorithm_class(name)
+    try:
+        return cls(**hyperparameters)
+    except HarnessError:
+        raise
+    except Exception as e:
+        raise ConfigError(
+            f"algorithm {name} could not be created with {hyperparameters or 'its defaults'}: "
+            f"{type(e).__name__}: {_first_line(e)}"[:400]
+        ) from None

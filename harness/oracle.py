@@ -9,14 +9,15 @@ The benchmark counts, not the algorithm (COCO's observer, Gymnasium's TimeLimit)
 * When ``budget`` counted queries are spent, any further query raises :class:`BudgetExhausted`
   (the runner catches it). Nothing past the budget is ever recorded. As a guard against an
   algorithm that only repeats cached queries forever, more than ``100 * budget + 10_000`` free
-  repeats also end the run (the record is then marked ``stalled``).
+  repeats also end the run (the record is then marked ``stalled``), on every kind of benchmark.
 * Noise ``mean``: the value averaged over the benchmark's training repeats; ``sample``: one
   repeat drawn per counted query with the run's ``noise`` stream (then cached under ``unique``).
   Missing repeats (NaN, e.g. NB201 cells with fewer seeds) are never drawn: a NaN draw is
   redrawn among the present repeats, which keeps the draw uniform over them.
 * The *report* metric (e.g. test accuracy, always the mean over repeats) is recorded but never
   returned. The trajectory keeps, per counted query: space index (-1 for infinite spaces), key,
-  search value, report value, the incumbent (best search value so far; ties keep the earlier)
+  search value, report value, the incumbent (best search value so far; ties keep the earlier;
+  a NaN value never becomes the incumbent)
   with its index and report value, and the elapsed seconds since the oracle was created.
 * Learned policies that train on the benchmark (Ape-X) query through ``oracle.training()``, a
   second ledger that is counted and reported separately and never enters the trajectory.
@@ -305,6 +306,9 @@ class Oracle:
             if self._unique and k in self._cache:
                 out[i] = self._cache[k][0]
                 self._free += 1
+                if self._free > self._free_limit:  # the same guard as the tabular path
+                    self.stalled = True
+                    self._stop()
                 continue
             sv, rv = pred[k]
             self._used += 1

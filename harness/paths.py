@@ -30,3 +30,34 @@ def cache_dir() -> Path:
     p = Path(os.environ.get("NAS_HARNESS_CACHE", Path.home() / ".cache" / "nas-harness"))
     p.mkdir(parents=True, exist_ok=True)
     return p
+
+
+def check_writable_dir(path, what: str, how: str) -> Path:
+    """Create ``path`` if needed and write and remove a probe file in it; any failure is one
+    :class:`harness.errors.ConfigError` line (``what`` is the folder's role, ``how`` the fix)."""
+    import tempfile
+
+    from harness.errors import ConfigError
+
+    p = Path(path).absolute()
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=p, prefix=".write-check-"):
+            pass
+    except OSError as e:
+        why = e.strerror or type(e).__name__
+        raise ConfigError(f"{what} {p} is not writable ({why}); {how}") from None
+    return p
+
+
+def check_results_writable() -> Path:
+    """The results folder, after checking that raw records can be written there (call it
+    before computing anything: a run must not be computed and then lost).
+
+    Creates ``results/runs`` if needed and writes and removes a probe file in it; any
+    failure is one :class:`harness.errors.ConfigError` line saying what to do.
+    """
+    where = Path(os.environ.get("NAS_HARNESS_RESULTS", "results")).absolute()
+    check_writable_dir(where / "runs", "the results folder",
+                       "fix its permissions or set NAS_HARNESS_RESULTS to a writable folder")
+    return where

@@ -324,7 +324,7 @@ def protocol_from_dict(d: dict[str, Any], source: str = "<dict>") -> Protocol:
         return v
 
     name = d["name"]
-    if not name or any(c in name for c in "/\\ \t"):
+    if not name or not name.isprintable() or any(c in name for c in "/\\ \t"):
         err("name", f"must be a non-empty name without spaces or slashes, got {name!r}")
     version = int_ge("version", d.get("version", 1), 1)
     budget = d["budget"]
@@ -389,6 +389,8 @@ def protocol_from_dict(d: dict[str, Any], source: str = "<dict>") -> Protocol:
         episodes=int_ge("episodes", ep.get("episodes", 0), 0, "episodes.episodes"),
     )
     data = d.get("data")
+    if data is not None and (not data or not data.isprintable()):
+        err("data", f"must be a file path, got {data!r}")
     if data is not None and source not in ("<dict>", ""):
         p = Path(os.path.expanduser(data))
         data = str(p if p.is_absolute() else (Path(source).parent / p).resolve())
@@ -493,7 +495,15 @@ def load_protocol_file(path: str | os.PathLike) -> Protocol:
     except FileNotFoundError:
         raise ConfigError(f"protocol file {path} does not exist") from None
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+        raise ConfigError(f"{path}: not valid TOML: {str(e).splitlines()[0] if str(e) else e!r}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not a text file (byte {e.start} is not UTF-8); a protocol is a TOML text file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"protocol file {path} is a directory; give the path of a .toml file") from None
+    except OSError as e:
+        raise ConfigError(f"cannot read protocol file {path}: {e.strerror or e}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid TOML (nested too deeply)") from None
     return protocol_from_dict(d, str(path))
 
 

@@ -208,12 +208,15 @@ class RunRecord:
 
 def best_positions(search, maximize: bool = True) -> np.ndarray:
     """Position of the incumbent after each query: the last strict improvement of ``search``
-    (ties keep the earlier architecture), as :meth:`harness.oracle.Oracle.trajectory` defines it."""
+    (ties keep the earlier architecture), as :meth:`harness.oracle.Oracle.trajectory` defines it.
+
+    NaN-safe: a NaN value is never an improvement and never blocks a later real value (until
+    the first real value the position is 0, whatever it holds)."""
     v = np.asarray(search, dtype=float)
     n = len(v)
     if not n:
         return np.zeros(0, dtype=np.int64)
-    signed = v if maximize else -v
+    signed = np.where(np.isnan(v), -np.inf, v if maximize else -v)
     run_max = np.maximum.accumulate(signed)
     new = np.empty(n, dtype=bool)
     new[0] = True

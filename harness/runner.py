@@ -175,7 +175,7 @@ def execute(job: Job, catch: bool = False) -> RunRecord:
         algo.run(oracle, streams["algorithm"])
     except BudgetExhausted:
         pass
-    except Exception:
+    except (Exception, SystemExit):  # a user's run() exiting is a failed run too; Ctrl-C is not caught
         if not catch:
             raise
         status, error = "failed", traceback.format_exc()

@@ -188,8 +188,12 @@ def _execute_ray(jobs: list[Job], workers: int, address: str | None) -> Iterator
 
         raise ConfigError("--executor ray needs Ray: pip install 'nas-harness[ray]'") from None
     if not ray.is_initialized():
-        kw = {"address": address} if address else {"num_cpus": workers, "include_dashboard": False}
-        ray.init(log_to_driver=False, ignore_reinit_error=True, **kw)
+        if address:
+            ray.init(address=address, log_to_driver=False, ignore_reinit_error=True)
+        else:  # a runtime of our own: loopback only, no dashboard (harness.ray_local)
+            from harness.ray_local import init_local
+
+            init_local(num_cpus=workers, log_to_driver=False, ignore_reinit_error=True)
     remote = ray.remote(num_cpus=1)(_execute_encoded)
     pending = [remote.remote(j) for j in jobs]
     try:

@@ -660,8 +660,10 @@ class _RayActors:
         if not ray.is_initialized():
             root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
             path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
-            ray.init(num_cpus=max(2, len(seeds) + 1), include_dashboard=False, log_to_driver=False,
-                     runtime_env={"env_vars": {"PYTHONPATH": path, "OMP_NUM_THREADS": str(cfg.threads)}})
+            from harness.ray_local import init_local  # loopback only, no dashboard
+
+            init_local(num_cpus=max(2, len(seeds) + 1), log_to_driver=False,
+                       runtime_env={"env_vars": {"PYTHONPATH": path, "OMP_NUM_THREADS": str(cfg.threads)}})
             self._started = True
         remote = ray.remote(num_cpus=1)(ActorWorker)
         self.handles = [remote.remote(cfg, values, i, len(seeds), s) for i, s in enumerate(seeds)]

@@ -15,8 +15,69 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from harness.errors import ConfigError
+from harness.errors import ConfigError, DataError
 from harness.spaces.base import SearchSpace
+
+# the units a metric column may be in, and the values each admits (closed intervals)
+UNITS: dict[str, tuple[float, float, str]] = {
+    "%": (0.0, 100.0, "an accuracy in % must lie in [0, 100]"),
+    "fraction": (0.0, 1.0, "an accuracy as a fraction must lie in [0, 1]"),
+    "nonnegative": (0.0, np.inf, "a time, size or count cannot be negative"),
+    "any": (-np.inf, np.inf, ""),
+}
+
+
+def unit_of(metric: str) -> str:
+    """The default unit of a metric by its name: accuracies in %, times, sizes, latencies and
+    costs non-negative, anything else only finite."""
+    m = metric.lower()
+    if "accuracy" in m or m.endswith("_perf") or m == "perf":
+        return "%"
+    if any(w in m for w in ("time", "latency", "param", "flops", "size", "runtime")):
+        return "nonnegative"
+    return "any"
+
+
+def check_column(values, *, where: str, column: str, unit: str = "any", missing=None, row_name=None, how: str = "") -> None:
+    """Raise a one-line :class:`DataError` at the first bad value of a metric column.
+
+    Args:
+        values: array of any shape (rows first).
+        where: the file (or cache) the values come from, named in the error.
+        column: the column's name in that file.
+        unit: a key of :data:`UNITS` (``"%"``: [0, 100]; ``"fraction"``: [0, 1];
+            ``"nonnegative"``: >= 0; ``"any"``: any finite number).
+        missing: boolean mask of the same shape marking values a benchmark documents as
+            absent (NaN there is accepted, e.g. NB201 cells with fewer training seeds);
+            ``True`` accepts NaN anywhere. Infinite values are never accepted.
+        row_name: ``row index -> str`` for the error (default ``"row <i+1>"``).
+        how: what to do, appended to the error.
+    """
+    v = np.asarray(values, dtype=float)
+    lo, hi, rule = UNITS[unit]
+    nan = np.isnan(v)
+    if missing is True:
+        allowed_nan = nan
+    elif missing is None or missing is False:
+        allowed_nan = np.zeros_like(nan)
+    else:
+        allowed_nan = nan & np.asarray(missing, dtype=bool)
+    with np.errstate(invalid="ignore"):
+        bad = (nan & ~allowed_nan) | np.isinf(v) | (~nan & ((v < lo) | (v > hi)))
+    if not bad.any():
+        return
+    pos = np.unravel_index(int(np.flatnonzero(bad.ravel())[0]), bad.shape)
+    x = float(v[pos])
+    row = row_name(int(pos[0])) if row_name else f"row {int(pos[0]) + 1}"
+    if len(pos) > 1:
+        row += f" (repeat {int(pos[1]) + 1})"
+    if np.isnan(x):
+        what = "is empty or NaN (a missing value this benchmark does not allow)"
+    elif np.isinf(x):
+        what = f"is {x} (not a finite number)"
+    else:
+        what = f"is {x:g}: {rule}"
+    raise DataError(f"{where}: {row}, column {column!r} {what}" + (f"; {how}" if how else "; fix or re-obtain the file"))
 
 
 @dataclass

@@ -36,8 +36,8 @@ Two backends (environment variable ``NAS_HARNESS_NB301_BACKEND``):
 * ``official``: ``nasbench301.load_ensemble`` in an environment where ``nasbench301`` imports
   (see docs/nb301.md); predictions are batched through the members' own config loaders.
 
-The member pickles are read with a restricted unpickler that only admits the XGBoost and
-LightGBM booster classes. Predictions are cached in memory per canonical genotype key, so an
+The member pickles are read with the exact allow-list of :mod:`harness.data.safe_pickle` (the XGBoost and
+LightGBM booster classes and what their state needs). Predictions are cached in memory per canonical genotype key, so an
 architecture is sent to the surrogate once per process and metric.
 """
 
@@ -56,6 +56,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from harness.data.safe_pickle import RestrictedUnpickler
 from harness.errors import ConfigError, DataError
 from harness.spaces import get_space
 from harness.spaces.darts import CELLS, N_NODES, N_ROWS, OPS, ROW_START
@@ -487,27 +488,21 @@ def check_nb301() -> list[tuple[str, bool, str]] | None:
     return checks
 
 
-class _BoosterUnpickler(pickle.Unpickler):
-    """Admits only the XGBoost/LightGBM booster classes and the builtins their state uses."""
-
-    _allowed = {
-        ("xgboost.core", "Booster"), ("lightgbm.basic", "Booster"), ("copyreg", "_reconstructor"),
-        ("builtins", "object"), ("builtins", "bytearray"), ("builtins", "bytes"), ("builtins", "dict"),
-        ("builtins", "list"), ("builtins", "set"), ("builtins", "tuple"), ("collections", "OrderedDict"), ("collections", "defaultdict"),
-        ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "_reconstruct"),
-        ("numpy._core.multiarray", "_reconstruct"), ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
-    }
-
-    def find_class(self, module, name):
-        if (module, name) in self._allowed:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a NB301 model file")
+# every global the official booster pickles name: the XGBoost/LightGBM booster classes and the
+# builtins and numpy reconstructors their state uses (exact pairs; see harness.data.safe_pickle)
+BOOSTER_ALLOWED = dict.fromkeys([
+    ("xgboost.core", "Booster"), ("lightgbm.basic", "Booster"), ("copyreg", "_reconstructor"),
+    ("builtins", "object"), ("builtins", "bytearray"), ("builtins", "bytes"), ("builtins", "dict"),
+    ("builtins", "list"), ("builtins", "set"), ("builtins", "tuple"), ("collections", "OrderedDict"), ("collections", "defaultdict"),
+    ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"), ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+])
 
 
 def _load_member(path: Path):
     try:
         with open(path, "rb") as f:
-            return _BoosterUnpickler(f).load()
+            return RestrictedUnpickler(f, BOOSTER_ALLOWED, "a NB301 model file").load()
     except ModuleNotFoundError as e:
         raise ConfigError(
             f"loading {path} needs the package {e.name}: pip install 'nas-harness[nb301]' (xgboost<3.1, lightgbm)"

@@ -11,6 +11,7 @@ import os
 
 import numpy as np
 
+from harness.commands.run import _positive
 from harness.errors import ConfigError
 
 
@@ -19,14 +20,14 @@ def register(sub) -> None:
     p.add_argument("--protocol", metavar="NAME|PATH|ID",
                    help="shipped protocol name, your protocol .toml, or the id of a protocol you ran "
                         "(default: the protocol of the last `nas-harness run`)")
-    p.add_argument("--budget", type=int, metavar="Q", help="the budget override the runs were made with (run --budget)")
+    p.add_argument("--budget", type=_positive("budget"), metavar="Q", help="the budget override the runs were made with (run --budget)")
     p.add_argument("--data", metavar="PATH",
                    help="the data file the runs were made with (needed only when runs on several files exist)")
     p.add_argument("--source", choices=("auto", "raw", "mlflow"), default="auto", help="where runs are read from")
     p.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or sqlite under results/)")
     p.add_argument("--benchmark-version", metavar="V", help="only the runs on this benchmark version (see report)")
     p.add_argument("--out", default="leaderboards", metavar="DIR", help="folder of the leaderboards (default leaderboards/)")
-    p.add_argument("--resamples", type=int, default=5000, help="bootstrap resamples (default 5,000)")
+    p.add_argument("--resamples", type=_positive("number of resamples"), default=5000, help="bootstrap resamples (default 5,000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resampling (default 0)")
     p.add_argument("--no-plots", action="store_true", help="tables only")
     p.set_defaults(func=main)
@@ -55,6 +56,9 @@ def make(protocol, records, out: str, resamples: int = 5000, seed: int = 0, plot
 def main(args) -> int:
     from harness.commands.report import load_protocol_for, one_source, read_records, select
 
+    from harness.paths import check_writable_dir
+
+    check_writable_dir(args.out, "the leaderboard folder", "pass --out with a writable folder")
     protocol = load_protocol_for(args)
     records, where = read_records(protocol, args.source, args.tracking_uri)
     records = one_source(select(protocol, records, args), getattr(args, "benchmark_version", None))

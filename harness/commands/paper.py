@@ -107,9 +107,11 @@ def _runs(protocol, rows, args):
     """Run (or reuse) the jobs of the rows' algorithms; return records by (algorithm, hp json)."""
     import json
 
+    from harness.paths import check_results_writable
     from harness.runner import Job
     from harness.sweep import run_sweep
 
+    check_results_writable()  # before computing anything
     jobs, seen = [], set()
     for row in rows:
         if row.get("optimum"):

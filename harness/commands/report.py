@@ -17,7 +17,22 @@ import sys
 import numpy as np
 from tabulate import tabulate
 
+from harness.commands.run import _positive
 from harness.errors import ConfigError
+
+
+def _probability(text):
+    """argparse type: a significance level strictly between 0 and 1."""
+    import argparse
+    import math
+
+    try:
+        v = float(text)
+    except ValueError:
+        v = math.nan
+    if not 0.0 < v < 1.0:
+        raise argparse.ArgumentTypeError(f"alpha must be a significance level between 0 and 1 (e.g. 0.05), got {text!r}")
+    return v
 
 
 def register(sub) -> None:
@@ -25,7 +40,7 @@ def register(sub) -> None:
     p.add_argument("--protocol", metavar="NAME|PATH|ID",
                    help="shipped protocol name, your protocol .toml, or the id of a protocol you ran "
                         "(default: the protocol of the last `nas-harness run`)")
-    p.add_argument("--budget", type=int, metavar="Q", help="the budget override the runs were made with (run --budget)")
+    p.add_argument("--budget", type=_positive("budget"), metavar="Q", help="the budget override the runs were made with (run --budget)")
     p.add_argument("--data", metavar="PATH",
                    help="the data file the runs were made with (needed only when runs on several files exist)")
     p.add_argument("--source", choices=("auto", "raw", "mlflow"), default="auto",
@@ -35,9 +50,9 @@ def register(sub) -> None:
     p.add_argument("--benchmark-version", metavar="V", help="only the runs on this benchmark version (needed when a "
                    "protocol's runs used different data, e.g. embedded NB201 with and without a test table)")
     p.add_argument("--out", metavar="DIR", help="folder for plots and CSV tables (default results/reports/<protocol id>)")
-    p.add_argument("--resamples", type=int, default=5000, help="bootstrap resamples (default 5,000)")
+    p.add_argument("--resamples", type=_positive("number of resamples"), default=5000, help="bootstrap resamples (default 5,000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resampling (default 0)")
-    p.add_argument("--alpha", type=float, default=0.05, help="significance level of the pairwise tests (default 0.05)")
+    p.add_argument("--alpha", type=_probability, default=0.05, help="significance level of the pairwise tests (default 0.05)")
     p.add_argument("--optimum-metric", choices=("search", "report"), default="search",
                    help="which metric's global optimum samples-to-optimum waits for (default search)")
     p.add_argument("--logx", action="store_true", help="log-scaled query axis in the best-so-far plot")
@@ -241,7 +256,7 @@ TITLES = {
 
 def main(args) -> int:
     from harness import metrics
-    from harness.paths import results_dir
+    from harness.paths import check_writable_dir, results_dir
 
     protocol = load_protocol_for(args)
     records, where = read_records(protocol, args.source, args.tracking_uri)
@@ -275,7 +290,7 @@ def main(args) -> int:
         print(tabulate(rows, headers=headers, disable_numparse=True))
         print()
     out = args.out or str(results_dir() / "reports" / protocol.id)
-    os.makedirs(out, exist_ok=True)
+    check_writable_dir(out, "the report folder", "pass --out with a writable folder")
     import csv
 
     for name, (headers, rows) in tabs.items():

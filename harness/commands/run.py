@@ -111,7 +111,7 @@ def build_protocol(args):
 def check(protocol, algorithms):
     """Fail fast, before any run, on bad names and values (one clear line each); returns the
     oracle that was built (its search and report metrics are the resolved ones)."""
-    from algorithms.registry import get_algorithm_class
+    from algorithms.registry import make_algorithm
     from algorithms.base import missing_capabilities
     from harness.runner import make_oracle
 
@@ -119,8 +119,7 @@ def check(protocol, algorithms):
     # noise="sample"; this oracle is never queried)
     oracle = make_oracle(protocol, np.random.default_rng(0))
     for name in algorithms:
-        cls = get_algorithm_class(name)
-        cls(**protocol.overrides(name))
+        cls = type(make_algorithm(name, **protocol.overrides(name)))  # types and values of the overrides
         missing = missing_capabilities(cls.requires, oracle.space)
         if missing:
             raise ConfigError(f"algorithm {name} needs {', '.join(missing)}, which space {oracle.space.id} does not offer")
@@ -145,12 +144,14 @@ def main(args) -> int:
     from harness import tracking
     from harness.paths import runs_dir
     from harness.runner import Job
+    from harness.paths import check_results_writable
     from harness.sweep import run_sweep
 
     from harness.protocol import save_stored
     from harness.sweep import check_store
 
     uri = tracking.check_uri(tracking.resolve_uri(args.tracking_uri))  # a malformed URI: exit 2 before any run
+    check_results_writable()  # before computing anything
     protocol = build_protocol(args)
     algorithms = args.algorithm or DEFAULTS["algorithm"]
     oracle = check(protocol, algorithms)

@@ -10,7 +10,8 @@ A cache is used only when its sidecar parses, its format version is :data:`FORMA
 the sha256 of the ``.npz`` matches and the arrays load. Anything else makes it *corrupt*:
 :func:`open_cache` then rebuilds it from its source file (saying so on stderr) or, when no
 source file is at hand, raises :class:`harness.errors.DataError` naming the command to run.
-Writes are atomic (temporary files, then ``os.replace``; the sidecar last).
+Writes are atomic (temporary files beside the cache, then ``os.replace``; the sidecar last),
+and a rebuild writes nothing until the new arrays are complete and validated.
 """
 
 from __future__ import annotations
@@ -75,6 +76,15 @@ def write(name: str, arrays: dict[str, np.ndarray], meta: dict | None = None, so
         if np.asarray(a).dtype == object:
             raise ValueError(f"cache {name}: array {k} has dtype object (would need pickle)")
     tmp = npz.with_name(f".{npz.name}.{os.getpid()}.tmp")
+    tmp_side = side.with_name(f".{side.name}.{os.getpid()}.tmp")
+    try:
+        return _write_beside(name, arrays, meta, source, npz, side, tmp, tmp_side)
+    finally:  # after a failure (disk full, ...) no temporary file stays; the old cache is untouched
+        tmp.unlink(missing_ok=True)
+        tmp_side.unlink(missing_ok=True)
+
+
+def _write_beside(name, arrays, meta, source, npz: Path, side: Path, tmp: Path, tmp_side: Path) -> Path:
     with open(tmp, "wb") as f:
         np.savez(f, **arrays)
     digest = _sha256_file(tmp)
@@ -89,7 +99,6 @@ def write(name: str, arrays: dict[str, np.ndarray], meta: dict | None = None, so
         "source": source_identity(source) if source is not None else None,
         "meta": meta or {},
     }
-    tmp_side = side.with_name(f".{side.name}.{os.getpid()}.tmp")
     tmp_side.write_text(json.dumps(sidecar, indent=1))
     os.replace(tmp, npz)
     os.replace(tmp_side, side)
@@ -145,6 +154,7 @@ def open_cache(
     source=None,
     what: str = "",
     root: Path | None = None,
+    force: bool = False,
 ) -> Cache:
     """The cache ``name``, (re)built with ``build(source_path) -> (arrays, meta)`` when needed.
 
@@ -153,6 +163,9 @@ def open_cache(
     * ``source`` not given: the cache is used if it is sound; a corrupt cache is rebuilt from
       the source recorded in its sidecar when that file still exists.
     * ``what``: how to obtain the source, used in the error when nothing can be done.
+    * ``force``: rebuild from ``source`` even when the cache is up to date. The new arrays are
+      built (which validates the whole file) before anything is written, and then swapped in
+      with ``os.replace``: a bad file leaves the previous cache as it was.
     """
     npz, _ = paths(name, root)
     reason = None
@@ -162,7 +175,7 @@ def open_cache(
         cache, reason = None, str(e)
     except DataError:
         cache = None
-    if cache is not None:
+    if cache is not None and not force:
         if source is None:
             return cache
         recorded = cache.meta.get("source") or {}
@@ -197,10 +210,13 @@ def prepare_from(name: str, path, load, how: str, force: bool = False) -> str:
     ``name`` with ``load(path)`` (afresh with ``force``); ``how`` says where to get the file."""
     if not Path(path).exists():
         raise DataError(f"data file {path} does not exist; {how}")
-    if force:
-        for p in paths(name):
-            p.unlink(missing_ok=True)
-    c = load(path)
+    try:
+        c = load(path, force=force, announce=sys.stdout)  # force: validate fully, then swap atomically
+    except OSError as e:
+        raise DataError(
+            f"cannot prepare {name} from {path}: {e.strerror or e}{f' ({e.filename})' if e.filename else ''}; "
+            "check that the file is readable and the cache folder writable (NAS_HARNESS_CACHE)"
+        ) from None
     return f"{name}: cache {c.path} ({c.path.stat().st_size / 1e6:.0f} MB) from {path}"
 
 

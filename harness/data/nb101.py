@@ -38,11 +38,14 @@ from __future__ import annotations
 import base64
 import json
 import math
+import struct
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
+from harness.benchmarks.base import check_column
 from harness.data import cache as _cache
 from harness.data.protobuf import double, fields, int32
 from harness.data.tfrecord import iter_batches
@@ -134,7 +137,7 @@ def build(path, progress=None) -> tuple[dict, dict]:
             try:
                 h, e, rows, ops, raw = parse_record(data)
                 p, t, va, te = _final(raw)
-            except (ValueError, TypeError, KeyError, UnicodeDecodeError) as err:
+            except (ValueError, TypeError, KeyError, IndexError, AttributeError, struct.error, UnicodeDecodeError) as err:
                 raise DataError(f"{path}: record {n} is not a NAS-Bench-101 record ({err})") from None
             if e not in ep_index:
                 raise DataError(f"{path}: record {n} has {e} epochs, expected one of {EPOCHS}")
@@ -180,12 +183,20 @@ def build(path, progress=None) -> tuple[dict, dict]:
     order = np.argsort(h_arr, kind="stable")
     present = [i for i, e in enumerate(EPOCHS) if count[:N, i].any()]
     arrays = {"hashes": h_arr[order], "codes": codes[:N][order], "parameters": params[:N][order]}
+    sorted_hashes = h_arr[order]
     for i in present:
         e = EPOCHS[i]
         v = vals[:N, i][order]
+        absent = np.arange(N_REPEATS)[None, :] >= count[:N, i][order][:, None]  # runs the file lacks
         arrays[f"training_time_{e}"] = v[..., 0].copy()
         arrays[f"valid_accuracy_{e}"] = v[..., 1] * 100.0
         arrays[f"test_accuracy_{e}"] = v[..., 2] * 100.0
+        for name, unit in ((f"training_time_{e}", "nonnegative"), (f"valid_accuracy_{e}", "%"), (f"test_accuracy_{e}", "%")):
+            check_column(arrays[name], where=path, column=name, unit=unit, missing=absent,
+                         row_name=lambda r: f"cell {sorted_hashes[r].decode()}",
+                         how="the file is damaged or not an official NAS-Bench-101 file")
+    check_column(arrays["parameters"], where=path, column="parameters", unit="nonnegative",
+                 row_name=lambda r: f"cell {sorted_hashes[r].decode()}")
     complete = {str(EPOCHS[i]): int((count[:N, i] == N_REPEATS).sum()) for i in present}
     meta = {
         "benchmark": "nb101",
@@ -209,14 +220,17 @@ def _stderr_progress(n, cells, secs):
     print(f"  {n:,} records, {cells:,} cells, {secs:.0f} s", file=sys.stderr, flush=True)
 
 
-def load(source=None, progress=None) -> _cache.Cache:
+def load(source=None, progress=None, force: bool = False, announce=None) -> _cache.Cache:
     """The NB101 cache, converted from ``source`` first when needed (see :func:`cache.open_cache`)."""
 
     def _build(path):
-        print(f"nas-harness: converting {path} into the NB101 cache (one time; minutes)", file=sys.stderr, flush=True)
+        # announced on stderr, or on ``announce`` (``data prepare``: stdout, so that stderr holds errors only)
+        print(f"nas-harness: converting {path} into the NB101 cache (one time; minutes)", file=announce or sys.stderr, flush=True)
         return build(path, progress=progress or _stderr_progress)
 
-    return _cache.open_cache(CACHE_NAME, _build, source=source, what=HOW)
+    if source is not None and Path(source).is_dir():
+        raise DataError(f"{source} is a directory; NB101 needs the tfrecord file itself ({HOW})")
+    return _cache.open_cache(CACHE_NAME, _build, source=source, what=HOW, force=force)
 
 
 def verify(c: _cache.Cache) -> list[tuple[str, bool, str]]:

@@ -9,9 +9,9 @@ Accepted sources (the official benchmark ``NATS-tss-v1_0-3ffb9``):
 * the single file ``NATS-tss-v1_0-3ffb9.pickle.pbz2`` (non-fast mode):
   ``{"meta_archs", "arch2infos": {index: {hp: state dict}}, "evaluated_indexes"}``.
 
-The files are bz2-compressed pickles (the official format). We open them with a restricted
-unpickler (plain containers, numpy and ``nats_bench``'s own classes only; nothing else is
-ever imported) and read every number through ``nats_bench.api_utils.ArchResults``
+The files are bz2-compressed pickles (the official format). We open them with the exact
+allow-list of :mod:`harness.data.safe_pickle` (numpy scalars only; nothing else is ever
+imported or called) and read every number through ``nats_bench.api_utils.ArchResults``
 (``get_metrics`` per seed and averaged, ``get_compute_costs``), i.e. with the package's own
 semantics. Our cache itself is an npz (:mod:`harness.data.cache`), never a pickle.
 
@@ -30,7 +30,6 @@ from __future__ import annotations
 import bz2
 import io
 import os
-import pickle
 import sys
 import time
 from pathlib import Path
@@ -38,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.data import cache as _cache
+from harness.data import safe_pickle as _safe_pickle
 from harness.errors import DataError
 
 CACHE_NAME = "nb201"
@@ -55,29 +55,24 @@ HOW = (
 )
 
 
-class _Unpickler(pickle.Unpickler):
-    _builtins = {"dict", "list", "tuple", "set", "frozenset", "int", "float", "str", "bytes", "bool", "complex", "slice", "range"}
-
-    def find_class(self, module, name):
-        if module == "builtins" and name in self._builtins:
-            return super().find_class(module, name)
-        if module in ("collections", "copyreg", "_codecs") or module == "numpy" or module.startswith("numpy."):
-            return super().find_class(module, name)
-        if module.startswith("nats_bench."):
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(
-            f"refusing to load {module}.{name}: not plain NATS-Bench data (use the '-simple' archive, without weights)"
-        )
+# every global the official files may name: numpy scalars (numbers the package's writer took
+# from numpy). The state dicts, lists, strings and numbers themselves are pickle opcodes (the
+# test writer, which writes the official layout, names no global at all); the package's own
+# classes are rebuilt from those dicts by nats_bench (ArchResults.create_from_state_dict).
+ALLOWED = dict.fromkeys(_safe_pickle.NUMPY_SCALARS)
 
 
 def load_pbz2(path) -> object:
-    """One official ``.pickle.pbz2`` file, unpickled with the restricted unpickler."""
+    """One official ``.pickle.pbz2`` file, unpickled with the exact allow-list."""
     try:
         with bz2.open(path, "rb") as f:
-            return _Unpickler(io.BufferedReader(f)).load()
+            return _safe_pickle.load(
+                io.BufferedReader(f), ALLOWED, f"NATS-Bench file {path}",
+                f"expected a bz2-compressed pickle of {BASE_NAME} (the '-simple' archive, without weights)",
+            )
     except FileNotFoundError:
         raise DataError(f"NATS-Bench file {path} does not exist; {HOW}") from None
-    except (OSError, EOFError, pickle.UnpicklingError, ValueError, AttributeError, ImportError) as e:
+    except OSError as e:
         raise DataError(f"cannot read NATS-Bench file {path} ({e}); expected a bz2-compressed pickle of {BASE_NAME}") from None
 
 
@@ -185,7 +180,14 @@ def build(path, progress=None, allow_missing: bool = False) -> tuple[dict, dict]
         if states is None:
             continue
         covered += 1
-        for (d, hp), (seeds, valid, test, vmean, tmean, c) in _records(states).items():
+        try:
+            records = _records(states)
+        except DataError:
+            raise
+        except Exception as e:  # nats_bench meets a state dict that is not its own
+            raise DataError(f"{path}: architecture {i} is not NATS-Bench results ({type(e).__name__}: "
+                            f"{(str(e).splitlines() or [''])[0][:200]}); the data is damaged or not {BASE_NAME}") from None
+        for (d, hp), (seeds, valid, test, vmean, tmean, c) in records.items():
             rec = per.setdefault((d, hp), {"rows": [], "seeds": [], "valid": [], "test": [], "vmean": [], "tmean": [], "time": []})
             rec["rows"].append(i)
             rec["seeds"].append(seeds)
@@ -218,11 +220,22 @@ def build(path, progress=None, allow_missing: bool = False) -> tuple[dict, dict]
         arrays[f"{d}__{hp}__seeds"] = seeds
         arrays[f"{d}__{hp}__valid"] = valid
         arrays[f"{d}__{hp}__test"] = test
+        # documented gaps: a cell trained with fewer seeds (NaN beyond its seeds), a cell absent
+        # from a partial copy, and cifar10, which has no validation set of its own
+        absent = seeds < 0
+        uncovered = absent.all(axis=1)
+        for part, setname in (("valid", VALID_SET[d]), ("test", TEST_SET[d])):
+            where_nan = True if setname is None else absent
+            _check(arrays[f"{d}__{hp}__{part}"], path, f"{d}__{hp}__{part}", "%", where_nan)
+            _check(arrays[f"{d}__{hp}__{part}_mean"], path, f"{d}__{hp}__{part}_mean", "%", True if setname is None else uncovered)
+        _check(arrays[f"{d}__{hp}__train_time"], path, f"{d}__{hp}__train_time", "nonnegative", True)
     for d, by_row in costs.items():
         cols = np.full((3, N_ARCHS), np.nan)
         for r, vals in by_row.items():
             cols[:, r] = vals
         arrays[f"{d}__params"], arrays[f"{d}__flops"], arrays[f"{d}__latency"] = cols
+        for name in ("params", "flops", "latency"):  # a cost the file does not give stays NaN
+            _check(arrays[f"{d}__{name}"], path, f"{d}__{name}", "nonnegative", True)
     meta = {
         "benchmark": "nb201",
         "architectures": N_ARCHS,
@@ -234,15 +247,23 @@ def build(path, progress=None, allow_missing: bool = False) -> tuple[dict, dict]
     return arrays, meta
 
 
+def _check(values, path, column, unit, missing) -> None:
+    from harness.benchmarks.base import check_column
+
+    check_column(values, where=str(path), column=column, unit=unit, missing=missing,
+                 row_name=lambda r: f"architecture {r}", how=f"the data is damaged or not {BASE_NAME}")
+
+
 def _stderr_progress(n, secs):
     print(f"  {n:,} architectures, {secs:.0f} s", file=sys.stderr, flush=True)
 
 
-def load(source=None, progress=None) -> _cache.Cache:
+def load(source=None, progress=None, force: bool = False, announce=None) -> _cache.Cache:
     """The NB201 cache, converted from ``source`` (directory or file) first when needed."""
 
     def _build(path):
-        print(f"nas-harness: converting {path} into the NB201 cache (one time; minutes)", file=sys.stderr, flush=True)
+        # announced on stderr, or on ``announce`` (``data prepare``: stdout, so that stderr holds errors only)
+        print(f"nas-harness: converting {path} into the NB201 cache (one time; minutes)", file=announce or sys.stderr, flush=True)
         return build(path, progress=progress or _stderr_progress)
 
     if source is not None:
@@ -252,8 +273,8 @@ def load(source=None, progress=None) -> _cache.Cache:
             source_id = Path(source) / "meta.pickle.pbz2"
             if not source_id.exists():
                 raise DataError(f"{source} has no meta.pickle.pbz2: not the {BASE_NAME}-simple directory; {HOW}")
-            return _cache.open_cache(CACHE_NAME, lambda _p: _build(source), source=source_id, what=HOW)
-    return _cache.open_cache(CACHE_NAME, _build_dispatch(_build), source=source, what=HOW)
+            return _cache.open_cache(CACHE_NAME, lambda _p: _build(source), source=source_id, what=HOW, force=force)
+    return _cache.open_cache(CACHE_NAME, _build_dispatch(_build), source=source, what=HOW, force=force)
 
 
 def _build_dispatch(_build):

@@ -33,6 +33,10 @@ def iter_batches(path, batch_size: int = 8192, verify: bool = True) -> Iterator[
     path = str(path)
     if not os.path.exists(path):
         raise DataError(f"data file {path} does not exist")
+    if os.path.isdir(path):
+        raise DataError(f"{path} is a directory, expected a TFRecord file (e.g. nasbench_only108.tfrecord)")
+    if not os.access(path, os.R_OK):
+        raise DataError(f"{path} is not readable (permission denied); check its permissions")
     size = os.path.getsize(path)
     if size == 0:
         raise DataError(f"{path} is empty, expected TFRecord data")

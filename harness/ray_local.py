@@ -1,0 +1,92 @@
+"""Starting a local Ray runtime that only this machine can reach.
+
+A Ray runtime the harness starts for itself (``--executor ray`` without ``--address``, Ape-X's
+actors) is a single-node runtime: nothing outside the machine needs to reach it, and by
+default Ray's processes (GCS, raylet, workers, dashboard agent) listen on every interface,
+where anyone on the network could submit code to them. :func:`init_local` starts it bound to
+the loopback interface with the dashboard off:
+
+* ``_node_ip_address="127.0.0.1"``: the node's address (``ray.init`` keyword);
+* ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` (Ray's switch for single-machine mode): without it
+  Ray replaces a loopback node address by the machine's network address, and its gRPC
+  servers then listen on all interfaces. Set in this process's environment (the Ray
+  processes inherit it) and in Ray's already-imported constants;
+* ``include_dashboard=False``.
+
+Connecting to an existing cluster (``address=...``) is left as the cluster is configured.
+Ray is imported only when called.
+"""
+
+from __future__ import annotations
+
+import os
+
+LOOPBACK = "127.0.0.1"
+SINGLE_MACHINE_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+
+
+def init_local(**kwargs):
+    """``ray.init(**kwargs)`` of a new local runtime on the loopback interface, dashboard off.
+
+    ``kwargs`` may not name an address (use ``ray.init`` directly to join a cluster).
+    """
+    if kwargs.get("address"):
+        raise ValueError("init_local starts a local runtime; call ray.init(address=...) to join a cluster")
+    os.environ[SINGLE_MACHINE_ENV] = "0"
+    import ray
+    from ray._private import ray_constants
+
+    ray_constants.ENABLE_RAY_CLUSTER = False  # read when ray.init resolves the node's address
+    kwargs.setdefault("include_dashboard", False)
+    kwargs["_node_ip_address"] = LOOPBACK
+    return ray.init(**kwargs)
+
+
+def listening_addresses(pids) -> list[tuple[int, str, int]]:
+    """``(pid, local ip, port)`` of every listening TCP socket of the processes ``pids``
+    (Linux, from ``/proc``): how tests check that nothing listens beyond loopback."""
+    inodes: dict[str, int] = {}
+    for pid in pids:
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                try:
+                    target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                except OSError:
+                    continue
+                if target.startswith("socket:["):
+                    inodes[target[8:-1]] = pid
+        except OSError:
+            continue
+    out = []
+    for table, v6 in (("/proc/net/tcp", False), ("/proc/net/tcp6", True)):
+        try:
+            with open(table) as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            parts = row.split()
+            if len(parts) < 10 or parts[3] != "0A":  # 0A: LISTEN
+                continue
+            if parts[9] in inodes:
+                ip_hex, port_hex = parts[1].split(":")
+                out.append((inodes[parts[9]], _ip(ip_hex, v6), int(port_hex, 16)))
+    return out
+
+
+def _ip(hexaddr: str, v6: bool) -> str:
+    import ipaddress
+
+    raw = bytes.fromhex(hexaddr)
+    # /proc writes each 32-bit word in host (little-endian) order
+    fixed = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+    addr = ipaddress.ip_address(fixed)
+    if v6 and addr.ipv4_mapped is not None:
+        return str(addr.ipv4_mapped)
+    return str(addr)
+
+
+def is_loopback(ip: str) -> bool:
+    import ipaddress
+
+    return ipaddress.ip_address(ip).is_loopback
