@@ -9,7 +9,13 @@ from pathlib import Path
 def results_dir() -> Path:
     """``$NAS_HARNESS_RESULTS`` or ``./results`` (created on demand)."""
     p = Path(os.environ.get("NAS_HARNESS_RESULTS", "results")).absolute()
-    p.mkdir(parents=True, exist_ok=True)
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        from harness.errors import ConfigError
+
+        raise ConfigError(f"the results folder {p} is not writable ({e.strerror}): fix its permissions or set "
+                          "NAS_HARNESS_RESULTS to a writable folder") from None
     return p
 
 

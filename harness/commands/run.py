@@ -150,8 +150,8 @@ def main(args) -> int:
     from harness.protocol import save_stored
     from harness.sweep import check_store
 
-    uri = tracking.check_uri(tracking.resolve_uri(args.tracking_uri))  # a malformed URI: exit 2 before any run
     check_results_writable()  # before computing anything
+    uri = tracking.check_uri(tracking.resolve_uri(args.tracking_uri))  # a malformed URI: exit 2 before any run
     protocol = build_protocol(args)
     algorithms = args.algorithm or DEFAULTS["algorithm"]
     oracle = check(protocol, algorithms)
