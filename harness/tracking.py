@@ -13,8 +13,10 @@ opens it on its runs, not on the GenAI views):
   package version, algorithm class/version/source hash, data checksum, and every
   hyperparameter as ``hp.<name>``;
 * metrics: ``incumbent_search`` and ``incumbent_report`` at every counted query (the query
-  number is the MLflow step), ``final_*``, ``wall_time``, ``training_queries``, sent with
-  ``log_batch`` in chunks of 1,000;
+  number is the MLflow step), ``final_*``, ``wall_time``, ``training_queries``; on
+  time-budgeted protocols ``sim_time`` per query and ``incumbent_report_by_time`` (step = whole
+  simulated seconds); ``hypervolume`` and ``incumbent_cost_<metric>`` where the protocol records
+  costs; sent with ``log_batch`` in chunks of 1,000;
 * artifacts: ``trajectory.csv`` (the whole trajectory) and ``record.json`` (the raw record).
 
 **Exactly one run per key, whatever is killed when** (:func:`log_record`): a run counts only
@@ -40,6 +42,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Iterable
+
+import numpy as np
 
 from harness.errors import ConfigError, HarnessError
 from harness.record import RunRecord
@@ -228,8 +232,8 @@ def _params(rec: RunRecord) -> dict[str, str]:
     m = rec.meta
     keys = ("protocol", "protocol_id", "algorithm", "algorithm_class", "algorithm_version", "algorithm_source",
             "benchmark", "benchmark_version", "dataset", "space", "data_checksum", "search_metric", "report_metric",
-            "budget", "counting", "noise", "seed")
-    out = {k: str(m.get(k)) for k in keys}
+            "budget", "counting", "noise", "seed", "time_budget", "time_scale", "sim_workers")
+    out = {k: str(m.get(k)) for k in keys if k in m or not k.startswith(("time_", "sim_"))}
     out["package_version"] = str((m.get("provenance") or {}).get("package_version", m.get("code_version")))
     for k, v in (m.get("hyperparameters") or {}).items():
         out[f"hp.{k}"] = json.dumps(v) if not isinstance(v, str) else v
@@ -290,7 +294,25 @@ def log_record(rec: RunRecord, uri: str | None = None, client=None, description:
     if rec.n_queries:
         summary["final_incumbent_search"] = float(t["incumbent_search"][-1])
         summary["final_incumbent_report"] = float(t["incumbent_report"][-1])
-    metrics.extend(Metric(k, float(v), ts, 0) for k, v in summary.items())
+    if len(t.get("sim_time", ())):  # time-budgeted protocols: the simulated clock, and the curve against it
+        from harness import metrics as M
+
+        sim = np.asarray(t["sim_time"], dtype=float)
+        metrics.extend(Metric("sim_time", float(x), ts, step) for step, x in enumerate(sim, start=1))
+        secs = np.unique(np.ceil(sim).astype(np.int64))
+        vals, _ = M.at_times([rec], secs.astype(float), "report")
+        metrics.extend(Metric("incumbent_report_by_time", float(v), ts, int(sec))
+                       for sec, v in zip(secs, vals[0]) if np.isfinite(v))
+        summary["sim_time"] = float(m.get("sim_time") or sim.max())
+    if m.get("pareto"):
+        from harness import metrics as M
+
+        summary["hypervolume"] = M.run_pareto(rec)[1]
+    for c in (k[5:] for k in t if k.startswith("cost_")):
+        from harness import metrics as M
+
+        summary[f"incumbent_cost_{c}"] = float(M.incumbent_costs([rec], c)[0])
+    metrics.extend(Metric(k, float(v), ts, 0) for k, v in summary.items() if np.isfinite(float(v)))
     for i in range(0, len(metrics), BATCH):
         client.log_batch(rid, metrics=metrics[i : i + BATCH])
     with tempfile.TemporaryDirectory() as d:

@@ -68,3 +68,28 @@ def test_default_store_is_sqlite_under_results(tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5999")
     assert tracking.resolve_uri() == "http://127.0.0.1:5999"
     assert tracking.resolve_uri("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_time_budgeted_runs_log_their_simulated_clock_and_costs(tmp_path):
+    """A time protocol's run shows its curve against simulated seconds in MLflow, and the
+    Pareto hypervolume and incumbent costs as run metrics."""
+    from dataclasses import replace
+
+    from mlflow.tracking import MlflowClient
+
+    from harness import metrics
+    from harness.protocol import load_protocol
+
+    p = replace(load_protocol("nb201-cifar10-time"), seeds=(0,))
+    rec = execute(Job(p, "random", 0))
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    (rid,) = tracking.log_records([rec], uri)
+    run = MlflowClient(uri).get_run(rid)
+    assert run.data.params["time_budget"] == str(p.time_budget)
+    m = run.data.metrics
+    assert m["hypervolume"] == metrics.run_pareto(rec)[1]
+    assert m["incumbent_cost_latency"] == metrics.incumbent_costs([rec], "latency")[0]
+    hist = MlflowClient(uri).get_metric_history(rid, "incumbent_report_by_time")
+    assert hist[-1].step <= p.time_budget and 0 < len(hist) <= rec.n_queries
+    secs = np.array([h.step for h in hist], dtype=float)
+    np.testing.assert_allclose([h.value for h in hist], metrics.at_times([rec], secs)[0][0])
