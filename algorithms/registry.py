@@ -81,8 +81,31 @@ def _first_line(e: BaseException) -> str:
     return (str(e).strip().splitlines() or [""])[0][:200]
 
 
-def get_algorithm_class(name: str):
-    """The algorithm class for a registered name or a ``module:Class`` path."""
+def algorithm_name(algorithm) -> str:
+    """The name under which ``algorithm`` is run and recorded: a name stays as it is; an
+    algorithm class becomes ``module:Class``, which must import back to that same class (runs
+    may execute in other processes, and the run identity records the path)."""
+    if isinstance(algorithm, str):
+        return algorithm
+    from algorithms.base import Algorithm
+
+    if not (isinstance(algorithm, type) and issubclass(algorithm, Algorithm)):
+        raise ConfigError(f"an algorithm is a name, a module:Class path or a subclass of algorithms.base.Algorithm, "
+                          f"got {type(algorithm).__name__} {algorithm!r}"[:300])
+    target = f"{algorithm.__module__}:{algorithm.__qualname__}"
+    try:
+        found = getattr(importlib.import_module(algorithm.__module__), algorithm.__qualname__, None)
+    except Exception:
+        found = None
+    if found is not algorithm or "." in algorithm.__qualname__ or algorithm.__module__ == "__main__":
+        raise ConfigError(f"algorithm class {algorithm.__qualname__} cannot be imported as {target}: define it at the "
+                          "top level of an importable module (a .py file on sys.path, not __main__ or a notebook cell)")
+    return target
+
+
+def get_algorithm_class(name):
+    """The algorithm class for a registered name, a ``module:Class`` path or a class."""
+    name = algorithm_name(name)
     if name in BUILTIN:
         return _load_target(BUILTIN[name])
     eps = _entry_points()
@@ -104,6 +127,7 @@ def make_algorithm(name: str, **hyperparameters):
     """
     from harness.errors import HarnessError
 
+    name = algorithm_name(name)
     cls = get_algorithm_class(name)
     try:
         return cls(**hyperparameters)
