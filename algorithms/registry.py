@@ -56,7 +56,7 @@ def _load_target(target: str):
             f"algorithm {target!r} is not of the form module:Class (e.g. mypackage.search:MySearch)"
         )
     try:
-        mod = importlib.import_module(mod_name)
+        mod = _import_module(mod_name)
     except ImportError as e:
         raise ConfigError(f"cannot import module {mod_name!r} for algorithm {target!r}: {e}") from None
     except (Exception, SystemExit) as e:  # the user's module fails while being imported
@@ -75,6 +75,25 @@ def _load_target(target: str):
             f"Config dataclass and run(oracle, rng), got {type(cls).__name__} {getattr(cls, '__qualname__', cls)!r}"[:300]
         )
     return cls
+
+
+def _import_module(mod_name: str):
+    """Import ``mod_name``; a module that is not on ``sys.path`` but lies in the current folder
+    (``mypackage/greedy.py`` for ``mypackage.greedy``) is found there too, as ``python -m``
+    would: the current folder is appended to ``sys.path`` (after everything else, so it never
+    shadows an installed module; worker processes inherit it)."""
+    import os
+    import sys
+
+    try:
+        return importlib.import_module(mod_name)
+    except ModuleNotFoundError as e:
+        top = mod_name.split(".")[0]
+        cwd = os.getcwd()
+        if e.name != top or cwd in sys.path or not (os.path.isdir(top) or os.path.isfile(f"{top}.py")):
+            raise
+        sys.path.append(cwd)
+        return importlib.import_module(mod_name)
 
 
 def _first_line(e: BaseException) -> str:
