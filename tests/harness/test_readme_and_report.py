@@ -56,8 +56,9 @@ def test_report_algorithm_accepts_the_declared_name(tmp_path, monkeypatch, capsy
 
     monkeypatch.chdir(tmp_path)
     algo = "tests.harness.plugin_algorithms:Greedy"
-    assert main(["run", "--benchmark", "nb201-analog", "--algorithm", algo, "random", "--seeds", "2",
-                 "--budget", "15", "--no-progress"]) == 0
+    import harness
+
+    harness.run("nb201-analog", algorithms=[algo, "random"], seeds=2, budget=15, log=False)  # the last run
     capsys.readouterr()
     for name in ("greedy", "Greedy", algo):
         assert main(["report", "--algorithm", name]) == 0
