@@ -56,7 +56,7 @@ def _load_target(target: str):
             f"algorithm {target!r} is not of the form module:Class (e.g. mypackage.search:MySearch)"
         )
     try:
-        mod = importlib.import_module(mod_name)
+        mod = _import_module(mod_name)
     except ImportError as e:
         raise ConfigError(f"cannot import module {mod_name!r} for algorithm {target!r}: {e}") from None
     except (Exception, SystemExit) as e:  # the user's module fails while being imported
@@ -77,12 +77,54 @@ def _load_target(target: str):
     return cls
 
 
+def _import_module(mod_name: str):
+    """Import ``mod_name``; a module that is not on ``sys.path`` but lies in the current folder
+    (``mypackage/greedy.py`` for ``mypackage.greedy``) is found there too, as ``python -m``
+    would: the current folder is appended to ``sys.path`` (after everything else, so it never
+    shadows an installed module; worker processes inherit it)."""
+    import os
+    import sys
+
+    try:
+        return importlib.import_module(mod_name)
+    except ModuleNotFoundError as e:
+        top = mod_name.split(".")[0]
+        cwd = os.getcwd()
+        if e.name != top or cwd in sys.path or not (os.path.isdir(top) or os.path.isfile(f"{top}.py")):
+            raise
+        sys.path.append(cwd)
+        return importlib.import_module(mod_name)
+
+
 def _first_line(e: BaseException) -> str:
     return (str(e).strip().splitlines() or [""])[0][:200]
 
 
-def get_algorithm_class(name: str):
-    """The algorithm class for a registered name or a ``module:Class`` path."""
+def algorithm_name(algorithm) -> str:
+    """The name under which ``algorithm`` is run and recorded: a name stays as it is; an
+    algorithm class becomes ``module:Class``, which must import back to that same class (runs
+    may execute in other processes, and the run identity records the path)."""
+    if isinstance(algorithm, str):
+        return algorithm
+    from algorithms.base import Algorithm
+
+    if not (isinstance(algorithm, type) and issubclass(algorithm, Algorithm)):
+        raise ConfigError(f"an algorithm is a name, a module:Class path or a subclass of algorithms.base.Algorithm, "
+                          f"got {type(algorithm).__name__} {algorithm!r}"[:300])
+    target = f"{algorithm.__module__}:{algorithm.__qualname__}"
+    try:
+        found = getattr(importlib.import_module(algorithm.__module__), algorithm.__qualname__, None)
+    except Exception:
+        found = None
+    if found is not algorithm or "." in algorithm.__qualname__ or algorithm.__module__ == "__main__":
+        raise ConfigError(f"algorithm class {algorithm.__qualname__} cannot be imported as {target}: define it at the "
+                          "top level of an importable module (a .py file on sys.path, not __main__ or a notebook cell)")
+    return target
+
+
+def get_algorithm_class(name):
+    """The algorithm class for a registered name, a ``module:Class`` path or a class."""
+    name = algorithm_name(name)
     if name in BUILTIN:
         return _load_target(BUILTIN[name])
     eps = _entry_points()
@@ -104,6 +146,7 @@ def make_algorithm(name: str, **hyperparameters):
     """
     from harness.errors import HarnessError
 
+    name = algorithm_name(name)
     cls = get_algorithm_class(name)
     try:
         return cls(**hyperparameters)

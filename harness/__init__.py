@@ -10,3 +10,18 @@ Heavy libraries (torch, torch-geometric, mlflow, ray) are imported lazily, where
 """
 
 __version__ = "0.1.0"
+
+# The Python API (harness.api), loaded on first use so that ``import harness`` stays light.
+_API = ("run", "load_results", "benchmark", "Results", "Benchmark", "summary_frame")
+
+
+def __getattr__(name):
+    if name in _API:
+        from harness import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'harness' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_API))

@@ -63,13 +63,22 @@ def check_space(space, n: int = 50, seed: int = 0) -> None:
 
 
 class _SpyOracle:
-    """Wraps an oracle: checks that every queried architecture is a member of the space."""
+    """Wraps an oracle's narrow view (:class:`harness.oracle.OracleView`): checks that every
+    queried architecture is a member of the space; anything the view does not offer (the
+    benchmark's table, ``report_value``, ...) fails the check with an AssertionError."""
 
     def __init__(self, oracle):
-        self._o = oracle
+        from harness.oracle import OracleView
+
+        self._o = oracle.view() if not isinstance(oracle, OracleView) else oracle
         self.space = oracle.space
 
     def __getattr__(self, name):
+        from harness.oracle import OracleView
+
+        if name not in OracleView.EXPOSED:
+            raise AssertionError(f"the algorithm reached oracle.{name}, which an algorithm may not use "
+                                 f"(allowed: {', '.join(OracleView.EXPOSED)})")
         return getattr(self._o, name)
 
     def query(self, arch):

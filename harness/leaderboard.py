@@ -2,7 +2,8 @@
 
 A leaderboard is written as ``<out>/<protocol>.md`` (the public record, with the plots in
 ``<out>/<protocol>/``), ``.csv`` and ``.tex``; ``<out>/README.md`` indexes every leaderboard in
-the folder. Columns:
+the folder. The same statistics as numbers, for programs (:func:`tidy`): ``<protocol>.tidy.csv``
+and ``<protocol>.json`` (which also records how many runs the board was made from). Columns:
 
 * the best report value so far at each of the protocol's checkpoints: mean ± std over runs and
   the percentile-bootstrap 95% CI of the mean;
@@ -204,8 +205,96 @@ def to_latex(board: Board) -> str:
     return "\n".join(lines)
 
 
-def write(board: Board, out_dir: str, plots: list[str] | None = None) -> dict[str, str]:
-    """Write ``.md``, ``.csv``, ``.tex`` of one board and refresh the folder's README index."""
+TIDY_COLUMNS = ("algorithm", "unit", "checkpoint", "n_runs", "failed", "mean", "std", "ci_low", "ci_high", "median",
+                "queries", "rank", "tied_with_best", "training_queries", "success_rate", "success_rate_ci_low",
+                "success_rate_ci_high", "queries_to_optimum", "queries_to_optimum_ci_low", "queries_to_optimum_ci_high",
+                "ert", "hypervolume", "hypervolume_ci_low", "hypervolume_ci_high")
+
+
+def tidy(summary: Summary, training: dict[str, float] | None = None):
+    """The leaderboard's statistics as numbers: a pandas DataFrame with one row per algorithm
+    and checkpoint (``unit`` ``queries``, or ``s`` for simulated-time checkpoints) and one numeric
+    column per quantity (:data:`TIDY_COLUMNS`, then ``cost_<metric>`` per cost metric): the
+    checkpoint statistics (:func:`harness.api.summary_frame`; ``tied_with_best`` is the ``*``
+    of the Markdown board, a boolean), then per algorithm its training queries,
+    samples-to-optimum (success rate, mean counted queries to the optimum, ERT; NaN where the
+    optimum is unknown) and Pareto hypervolume, repeated on each of its rows."""
+    import pandas as pd
+
+    from harness.api import summary_frame
+
+    df = summary_frame(summary)
+    nan = float("nan")
+    per = {}
+    for label, a in summary.algorithms.items():
+        sto, hv = a.samples_to_optimum, a.hypervolume
+        row = {"training_queries": float((training or {}).get(label, 0.0))}
+        if sto is not None and sto.n_runs:
+            row.update(success_rate=sto.success_rate, success_rate_ci_low=sto.success_rate_ci[0],
+                       success_rate_ci_high=sto.success_rate_ci[1], queries_to_optimum=sto.mean,
+                       queries_to_optimum_ci_low=sto.mean_ci[0], queries_to_optimum_ci_high=sto.mean_ci[1], ert=sto.ert)
+        if hv is not None:
+            row.update(hypervolume=hv.mean, hypervolume_ci_low=hv.ci[0], hypervolume_ci_high=hv.ci[1])
+        for m, v in a.costs.items():
+            row[f"cost_{m}"] = v.mean
+        per[label] = row
+    extra = [c for c in TIDY_COLUMNS if c not in df.columns]
+    costs = [f"cost_{m}" for m in summary.cost_metrics]
+    for c in extra + costs:
+        df[c] = pd.Series([float(per.get(lbl, {}).get(c, nan)) for lbl in df["algorithm"]], index=df.index, dtype=float)
+    return df[list(TIDY_COLUMNS) + costs]
+
+
+def write_tidy(frame, out_dir: str, protocol_id: str, n_runs: int) -> dict[str, str]:
+    """``<protocol>.tidy.csv`` and ``<protocol>.json`` (``{"protocol_id", "n_runs", "columns",
+    "rows"}``, NaN as null) of :func:`tidy`'s frame."""
+    import json
+
+    base = os.path.join(out_dir, protocol_id)
+    paths = {"tidy_csv": base + ".tidy.csv", "json": base + ".json"}
+    frame.to_csv(paths["tidy_csv"], index=False)
+    rows = json.loads(frame.to_json(orient="records"))  # NaN -> null, numpy -> plain numbers
+    with open(paths["json"], "w") as f:
+        json.dump({"protocol_id": protocol_id, "n_runs": int(n_runs), "columns": list(frame.columns), "rows": rows},
+                  f, indent=1)
+        f.write("\n")
+    return paths
+
+
+def board_runs(out_dir: str, protocol_id: str) -> int | None:
+    """How many runs the leaderboard of ``protocol_id`` in ``out_dir`` was made from: its JSON's
+    ``n_runs``, else the sum of the ``runs`` column of its CSV (boards written before the JSON
+    existed); ``None`` when there is no board."""
+    import csv
+    import json
+
+    base = os.path.join(out_dir, protocol_id)
+    try:
+        with open(base + ".json") as f:
+            return int(json.load(f)["n_runs"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    try:
+        with open(base + ".csv", newline="") as f:
+            rows = list(csv.reader(f))
+    except OSError:
+        return None
+    if not rows or "runs" not in rows[0]:
+        return None
+    i = rows[0].index("runs")
+    total = 0
+    for r in rows[1:]:
+        try:
+            total += int(str(r[i]).split()[0].replace(",", ""))
+        except (ValueError, IndexError):
+            continue
+    return total
+
+
+def write(board: Board, out_dir: str, plots: list[str] | None = None, tidy_frame=None,
+          n_runs: int | None = None) -> dict[str, str]:
+    """Write ``.md``, ``.csv``, ``.tex`` of one board (and, given :func:`tidy`'s frame,
+    ``.tidy.csv`` and ``.json``) and refresh the folder's README index."""
     import csv
 
     os.makedirs(out_dir, exist_ok=True)
@@ -220,6 +309,8 @@ def write(board: Board, out_dir: str, plots: list[str] | None = None) -> dict[st
         w.writerows(board.rows)
     with open(paths["tex"], "w") as f:
         f.write(to_latex(board))
+    if tidy_frame is not None:
+        paths.update(write_tidy(tidy_frame, out_dir, board.protocol_id, n_runs or 0))
     write_index(out_dir)
     return paths
 

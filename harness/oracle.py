@@ -271,6 +271,10 @@ class Oracle:
         ref = self._index_of.get(arch) if self._tabular else self.space.key(arch)
         return ref in self._cache
 
+    def view(self) -> OracleView:
+        """The narrow view an algorithm is given (:class:`OracleView`)."""
+        return OracleView(self)
+
     def training(self) -> "TrainingOracle":
         """A view for training a learned policy: counted in its own ledger, never recorded."""
         return TrainingOracle(self)
@@ -376,6 +380,40 @@ class Oracle:
     @property
     def training_queries(self) -> int:
         return self._training_used
+
+
+class OracleView:
+    """What an algorithm gets of an :class:`Oracle`: the narrow, budgeted door.
+
+    ``query``, ``query_batch``, ``is_cached``, ``space``, ``maximize``, ``budget``, ``used``,
+    ``remaining``, ``start_states``, the simulated clock (``sim_time``, ``time_exhausted``), the
+    episode hook ``record_episode`` and the training ledger ``training()``. Nothing else: not
+    the benchmark's table, not the report metric (``report_value``, ``episodes()``), not the
+    trajectory. Reaching anything else raises ``AttributeError`` (the runner and
+    :func:`harness.conformance.check_algorithm` give algorithms only this view)."""
+
+    __slots__ = ("_oracle",)
+    EXPOSED = ("query", "query_batch", "is_cached", "space", "maximize", "budget", "used", "remaining",
+               "start_states", "sim_time", "time_exhausted", "record_episode", "training")
+
+    def __init__(self, oracle: "Oracle"):
+        object.__setattr__(self, "_oracle", oracle)
+
+    def __getattr__(self, name):
+        if name in OracleView.EXPOSED:
+            return getattr(object.__getattribute__(self, "_oracle"), name)
+        raise AttributeError(f"an algorithm's oracle offers only {', '.join(OracleView.EXPOSED)}; "
+                             f"{name!r} is not among them")
+
+    def __setattr__(self, name, value):
+        raise AttributeError("an algorithm's oracle is read-only")
+
+    def __dir__(self):
+        return list(OracleView.EXPOSED)
+
+    def __repr__(self) -> str:
+        o = object.__getattribute__(self, "_oracle")
+        return f"OracleView({o.space.id}, budget {o.budget}, {o.used} used)"
 
 
 class TrainingOracle:

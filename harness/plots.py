@@ -87,7 +87,11 @@ def _plain_log_ticks(axis) -> None:
     axis.set_minor_formatter(FuncFormatter(minor))
 
 
-def _save(fig, path: str) -> str:
+def _save(fig, path: str | None):
+    """Write ``fig`` to ``path`` and return the path; with ``path=None`` return the Figure
+    itself (:meth:`harness.api.Results.plot`)."""
+    if path is None:
+        return fig
     os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)
     fig.savefig(path, dpi=DPI)
     return path

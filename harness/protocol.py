@@ -154,10 +154,13 @@ class Protocol:
 
     def to_file_dict(self) -> dict[str, Any]:
         """The protocol as the keys of a protocol file (what :func:`protocol_from_dict` reads):
-        ``None`` values and the ``source`` left out."""
+        ``None`` values, settings at their defaults and the ``source`` left out (a file may not
+        name e.g. ``time_scale`` without ``time_budget``, so defaults must not be written)."""
         d = self.to_dict()
         d.pop("source", None)
-        return {k: v for k, v in d.items() if v is not None and v != {} or k in REQUIRED}
+        default = Protocol(name=self.name, benchmark=self.benchmark, budget=self.budget).to_dict()
+        return {k: v for k, v in d.items()
+                if k in REQUIRED or k == "version" or (v is not None and v != {} and v != default.get(k))}
 
     def with_budget(self, budget: int) -> "Protocol":
         """The same protocol with another budget, under a derived name (``<name>-budget<Q>``).

@@ -2,7 +2,9 @@
 
 Reads the runs (raw records, or the MLflow store), computes the statistics
 (:func:`harness.metrics.summarize`) and writes ``leaderboards/<protocol id>.md`` (+ ``.csv``,
-``.tex``, plots in ``leaderboards/<protocol id>/``) and ``leaderboards/README.md``.
+``.tex``, numeric ``.tidy.csv`` and ``.json``, plots in ``leaderboards/<protocol id>/``; stale plots
+removed) and ``leaderboards/README.md``. A board made from more runs than are found now is not
+overwritten without ``--force``.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ def register(sub) -> None:
     p.add_argument("--resamples", type=_positive("number of resamples"), default=5000, help="bootstrap resamples (default 5,000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resampling (default 0)")
     p.add_argument("--no-plots", action="store_true", help="tables only")
+    p.add_argument("--force", action="store_true",
+                   help="replace a board made from more runs than are found now (refused otherwise)")
     p.set_defaults(func=main)
 
 
@@ -50,7 +54,24 @@ def make(protocol, records, out: str, resamples: int = 5000, seed: int = 0, plot
         from harness.commands.report import metrics_line
 
         plot_paths = P.write_plots(summary, os.path.join(out, protocol.id), title=f"{protocol.id} ({metrics_line(protocol, summary)})")
-    return board, leaderboard.write(board, out, plot_paths)
+    remove_stale_plots(os.path.join(out, protocol.id), plot_paths)
+    frame = leaderboard.tidy(summary, training)
+    return board, leaderboard.write(board, out, plot_paths, tidy_frame=frame, n_runs=len(records))
+
+
+def remove_stale_plots(folder: str, keep: list[str]) -> list[str]:
+    """Remove the PNG files in a board's plot folder that this board did not write (a plot
+    that no longer applies must not sit beside the new board); returns what was removed."""
+    if not os.path.isdir(folder):
+        return []
+    keep_set = {os.path.abspath(p) for p in keep}
+    gone = []
+    for f in sorted(os.listdir(folder)):
+        p = os.path.abspath(os.path.join(folder, f))
+        if f.endswith(".png") and p not in keep_set:
+            os.remove(p)
+            gone.append(p)
+    return gone
 
 
 def main(args) -> int:
@@ -65,6 +86,13 @@ def main(args) -> int:
     if not records:
         raise ConfigError(f"no runs of protocol {protocol.id} in {where}; make them with: "
                           f"nas-harness run --protocol {args.protocol}")
+    from harness.leaderboard import board_runs
+
+    before = board_runs(args.out, protocol.id)
+    if before is not None and before > len(records) and not args.force:
+        raise ConfigError(f"{os.path.join(args.out, protocol.id)}.md was made from {before} runs, more than the "
+                          f"{len(records)} found now: make the missing runs, write elsewhere with --out DIR, "
+                          "or replace it with --force")
     board, paths = make(protocol, records, args.out, args.resamples, args.seed, not args.no_plots)
     from harness.leaderboard import to_markdown
 

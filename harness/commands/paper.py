@@ -12,6 +12,12 @@ seconds of simulated training (time-budgeted protocols, :mod:`harness.simclock`;
 Table 1's RS / REA / REINFORCE rows, which are NB201's time-budgeted baselines);
 ``samples_to_optimum`` = counted queries until the global optimum is first queried (mean over
 successful runs, bootstrap CI). A paper's ``closing_note`` is printed at the end.
+
+Besides printing, the tables are written to ``results/papers/<paper>/`` (``--out DIR``):
+``<paper>.md`` (what is printed, as Markdown tables), ``<paper>.csv`` and ``<paper>.json`` (one
+row per published value, one numeric column per quantity: published mean and std, our mean,
+std, CI ends, median, runs, and ``outside_ci`` as a boolean). With ``--table ID`` the files are
+``<paper>-table<ID>.*``.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ def register(sub) -> None:
     p.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or sqlite under results/)")
     p.add_argument("--resamples", type=int, default=5000, help="bootstrap resamples (default 5,000)")
     p.add_argument("--no-log", action="store_true", help="do not log the runs to MLflow")
+    p.add_argument("--out", metavar="DIR", help="folder of the written tables (default results/papers/<paper>/)")
     p.set_defaults(func=main)
 
 
@@ -149,16 +156,20 @@ def _runs(protocol, rows, args):
     return by, res
 
 
-def _ours(stat: str, row: dict, recs: list, rng, resamples: int):
-    """``(text, lo, hi)`` of our value for one published row."""
+def _ours(stat: str, row: dict, recs: list, rng, resamples: int, numbers: dict | None = None):
+    """``(text, lo, hi)`` of our value for one published row; ``numbers`` (a dict), when given,
+    receives the same values as numbers (mean, std, ci_low, ci_high, median, n_runs, ...)."""
     from harness import metrics
 
+    numbers = {} if numbers is None else numbers
     if not recs:
         return "no runs", None, None
     if stat == "best_report":
         at = int(row["at"])
         vals, q = metrics.at_checkpoints(recs, [at])
         st = metrics.checkpoint_stats(vals, q, [at], rng, resamples)[0]
+        numbers.update(mean=st.mean, std=st.std, ci_low=st.ci[0], ci_high=st.ci[1], median=st.median, n_runs=st.n_runs,
+                       queries=st.q)
         return f"{st.mean:.2f} ± {st.std:.2f} [{st.ci[0]:.2f}, {st.ci[1]:.2f}] (n={st.n_runs})", st.ci[0], st.ci[1]
     if stat == "best_report_time":
         at = float(row["at"])
@@ -166,10 +177,14 @@ def _ours(stat: str, row: dict, recs: list, rng, resamples: int):
         st = metrics.time_checkpoint_stats(vals, avail, [at], rng, resamples)[0]
         if not st.n_runs:
             return "no results by then", None, None
+        numbers.update(mean=st.mean, std=st.std, ci_low=st.ci[0], ci_high=st.ci[1], median=st.median, n_runs=st.n_runs,
+                       queries=float(np.mean(st.q_runs)))
         return (f"{st.mean:.2f} ± {st.std:.2f} [{st.ci[0]:.2f}, {st.ci[1]:.2f}] (n={st.n_runs}, "
                 f"{float(np.mean(st.q_runs)):.0f} queries)"), st.ci[0], st.ci[1]
     if stat == "samples_to_optimum":
         s = metrics.samples_to_optimum(*metrics.hitting_times(recs, "search"), rng, resamples)
+        numbers.update(mean=s.mean, ci_low=s.mean_ci[0], ci_high=s.mean_ci[1], median=s.median, n_runs=s.n_runs,
+                       successes=s.successes)
         return (f"{s.mean:,.1f} [{s.mean_ci[0]:,.1f}, {s.mean_ci[1]:,.1f}] median {s.median:,.1f} "
                 f"(found {s.successes}/{s.n_runs})"), s.mean_ci[0], s.mean_ci[1]
     raise ConfigError(f"unknown statistic {stat!r} in the published values")
@@ -178,8 +193,12 @@ def _ours(stat: str, row: dict, recs: list, rng, resamples: int):
 def main(args) -> int:
     import json
 
+    from harness.paths import check_writable_dir, results_dir
+
     data = data_paths(args.data)
     pub = published(args.paper)
+    check_writable_dir(getattr(args, "out", None) or results_dir() / "papers" / args.paper, "the paper tables folder",
+                       "pass --out with a writable folder")  # before any run
     columns = [v for v in pub["value"] if not args.table or str(v["table"]) == str(args.table)]
     if not columns:
         tables = sorted({str(v["table"]) for v in pub["value"]})
@@ -187,6 +206,8 @@ def main(args) -> int:
     print(f"{pub['paper']}: {pub['source']}\n")
     rng = np.random.default_rng(0)
     skipped = []
+    md = [f"# {pub['paper']}", "", str(pub["source"]), ""]
+    tidy: list[dict] = []
     for col in columns:
         rows = [r for r in col["rows"] if not args.algorithm or r.get("optimum") or r["algorithm"] in args.algorithm]
         title = f"Table {col['table']}, {col['column']} (protocol {col['protocol']})"
@@ -206,29 +227,86 @@ def main(args) -> int:
                 from harness.benchmarks import get_benchmark
 
                 b = get_benchmark(protocol.benchmark, protocol.dataset, protocol.data)
-                ours = f"{b.optimum(protocol.resolve_metrics(b)[1])[0]:.2f}"
+                opt = b.optimum(protocol.resolve_metrics(b)[1])[0]
+                ours = f"{opt:.2f}"
                 table.append([row["method"], f"{row['mean']:.2f}", ours, ""])
+                tidy.append(_tidy_row(pub, col, row, {"mean": opt}, False))
                 continue
             k = (row["algorithm"], json.dumps(dict(row.get("hyperparameters", {})), sort_keys=True))
-            text, lo, hi = _ours(col["statistic"], row, by.get(k, []), rng, args.resamples)
+            nums: dict = {}
+            text, lo, hi = _ours(col["statistic"], row, by.get(k, []), rng, args.resamples, nums)
             pubv = row.get("mean")  # rows without a published value are ours alone (e.g. same-budget baselines)
             pub_txt = "-" if pubv is None else f"{pubv:,.2f}" + (f" ± {row['std']:.2f}" if "std" in row else "")
             mark = "!" if pubv is not None and lo is not None and not (lo <= pubv <= hi) else ""
             at = "" if "at" not in row else (f" @{row['at']:,} s" if col["statistic"] == "best_report_time" else f" @{row['at']}")
             table.append([row["method"] + at, pub_txt, text, mark])
+            tidy.append(_tidy_row(pub, col, row, nums, bool(mark)))
         reported = sorted({r.meta.get("report_metric") for recs in by.values() for r in recs} - {None})
         if reported:
             title += f"; ours report {', '.join(reported)}"
         print(title)
-        print(tabulate(table, headers=["method", "published", "ours: mean [95% CI]", "outside CI"], disable_numparse=True))
+        headers = ["method", "published", "ours: mean [95% CI]", "outside CI"]
+        print(tabulate(table, headers=headers, disable_numparse=True))
+        md += [f"## {title}", "", tabulate(table, headers=headers, disable_numparse=True, tablefmt="github"), ""]
         notes = [f"{r['method']}: {r['note']}" for r in rows if r.get("note")]
         for n in notes:
             print(f"  note: {n}")
+            md.append(f"- note: {n}")
         print(f"  ({res.ran} runs made, {res.skipped} reused; seeds {len(protocol.seeds)})\n")
+        md += [f"({res.ran} runs made, {res.skipped} reused; seeds {len(protocol.seeds)})", ""]
     if skipped:
         print("Not regenerated (benchmark files absent):")
+        md += ["## Not regenerated (benchmark files absent)", ""]
         for s in skipped:
             print(f"  - {s}")
+            md.append(f"- {s}")
+        md.append("")
     if pub.get("closing_note"):
         print(f"\nNote: {pub['closing_note']}")
+        md += [f"Note: {pub['closing_note']}", ""]
+    paths = write_files(args, md, tidy)
+    print(f"\nwritten: {', '.join(paths)}")
     return 0
+
+
+TIDY = ("paper", "table", "column", "protocol", "method", "algorithm", "statistic", "at", "published_mean",
+        "published_std", "mean", "std", "ci_low", "ci_high", "median", "n_runs", "successes", "queries", "outside_ci")
+
+
+def _tidy_row(pub: dict, col: dict, row: dict, nums: dict, outside: bool) -> dict:
+    nan = float("nan")
+    out = {"paper": pub.get("paper", ""), "table": str(col["table"]), "column": col.get("column", ""),
+           "protocol": col["protocol"], "method": row["method"],
+           "algorithm": "" if row.get("optimum") else row.get("algorithm", ""),
+           "statistic": "optimum" if row.get("optimum") else col["statistic"],
+           "at": float(row["at"]) if "at" in row else nan,
+           "published_mean": float(row["mean"]) if row.get("mean") is not None else nan,
+           "published_std": float(row["std"]) if "std" in row else nan}
+    for k in ("mean", "std", "ci_low", "ci_high", "median", "n_runs", "successes", "queries"):
+        v = nums.get(k)
+        out[k] = nan if v is None else float(v)
+    out["outside_ci"] = bool(outside)
+    return out
+
+
+def write_files(args, md: list[str], tidy: list[dict]) -> list[str]:
+    """``<paper>.md``, ``.csv`` and ``.json`` into ``--out`` (default results/papers/<paper>/)."""
+    import json
+
+    import pandas as pd
+
+    from harness.paths import check_writable_dir, results_dir
+
+    out = getattr(args, "out", None) or str(results_dir() / "papers" / args.paper)
+    check_writable_dir(out, "the paper tables folder", "pass --out with a writable folder")
+    os.makedirs(out, exist_ok=True)
+    base = os.path.join(out, args.paper + (f"-table{args.table}" if args.table else ""))
+    with open(base + ".md", "w") as f:
+        f.write("\n".join(md).rstrip() + "\n")
+    frame = pd.DataFrame(tidy, columns=list(TIDY))
+    frame.to_csv(base + ".csv", index=False)
+    with open(base + ".json", "w") as f:
+        json.dump({"paper": args.paper, "table": args.table, "rows": json.loads(frame.to_json(orient="records"))}, f,
+                  indent=1)
+        f.write("\n")
+    return [base + ".md", base + ".csv", base + ".json"]

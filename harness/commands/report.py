@@ -118,6 +118,24 @@ def one_source(records, version: str | None = None) -> list:
     return records
 
 
+def algorithm_names(record, _declared: dict = {}) -> set[str]:
+    """Every name ``report --algorithm`` knows a record's algorithm by: the name it was run
+    under (``greedy`` or ``mypackage.greedy:Greedy``), its class name (``Greedy``), its
+    ``module:Class`` and the class's declared ``name`` (when the class can be imported)."""
+    algo = str(record.meta.get("algorithm"))
+    cls_path = str(record.meta.get("algorithm_class") or "")
+    names = {algo, algo.rsplit(":", 1)[-1], cls_path, cls_path.rsplit(":", 1)[-1]} - {""}
+    if algo not in _declared:  # memo per process: one import per algorithm
+        from algorithms.registry import get_algorithm_class
+        from harness.errors import HarnessError
+
+        try:
+            _declared[algo] = getattr(get_algorithm_class(algo), "name", "") or ""
+        except HarnessError:
+            _declared[algo] = ""
+    return names | ({_declared[algo]} - {""})
+
+
 def metrics_line(protocol, summary) -> str:
     """Which metric was searched and which reported (and why, when the protocol fell back)."""
     line = f"searched {summary.search_metric}, reported {summary.report_metric}"
@@ -263,7 +281,7 @@ def main(args) -> int:
     records = select(protocol, records, args)
     if args.algorithm:  # a module:Class algorithm may be named by its class alone
         want = set(args.algorithm)
-        records = [r for r in records if {r.meta.get("algorithm"), str(r.meta.get("algorithm")).rsplit(":", 1)[-1]} & want]
+        records = [r for r in records if algorithm_names(r) & want]
     records = one_source(records, args.benchmark_version)
     if not records:
         raise ConfigError(f"no runs of protocol {protocol.id} in {where}; make them with: "

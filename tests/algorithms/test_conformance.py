@@ -127,3 +127,44 @@ def test_episodic_algorithms_run_from_the_protocols_start_states(analog, name):
     for e in eps:
         assert {"end", "steps", "start_search", "end_search", "start_report", "end_report"} <= set(e)
         assert isinstance(e["terminated"], bool)
+
+
+def test_conformance_fails_an_algorithm_that_reaches_past_the_oracle_view(analog):
+    """The narrow oracle view: the benchmark's table and the report metric are out of reach."""
+    from dataclasses import dataclass
+
+    from algorithms.base import Algorithm
+
+    @dataclass
+    class C:
+        pass
+
+    class Peek(Algorithm):
+        Config = C
+        reach = "benchmark"
+
+        def run(self, oracle, rng):
+            a = oracle.space.sample(rng)
+            oracle.query(a)
+            getattr(oracle, self.reach)
+            while True:
+                oracle.query(oracle.space.sample(rng))
+
+    for reach in ("benchmark", "report_value", "trajectory", "_cache"):
+        Peek.reach = reach
+        with pytest.raises(AssertionError, match=f"oracle.{reach}"):
+            check_algorithm(Peek, analog, budget=10)
+    Peek.reach = "remaining"  # offered: passes
+    check_algorithm(Peek, analog, budget=10)
+
+
+def test_runner_gives_algorithms_only_the_view(analog):
+    from harness.oracle import OracleView
+
+    o = Oracle(analog, budget=5)
+    v = o.view()
+    assert isinstance(v, OracleView) and v.budget == 5 and v.space is o.space
+    with pytest.raises(AttributeError, match="offers only"):
+        v.benchmark
+    with pytest.raises(AttributeError):
+        v.report_value
