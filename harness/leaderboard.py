@@ -17,7 +17,12 @@ the folder. Columns:
   checkpoint columns appear only when the protocol names query ``checkpoints``;
 * for a protocol with ``cost_metrics``: the final incumbent's cost (mean over runs) per cost
   metric, and the normalized hypervolume of each run's Pareto front of (search value, cost)
-  (mean with its 95% CI; the box is ``meta["pareto"]``, see ``docs/metrics.md``).
+  (mean with its 95% CI; the box is ``meta["pareto"]``, see ``docs/metrics.md``);
+* on a tabular benchmark: the anytime regret (mean over queries ``1..budget`` of the incumbent's
+  normalized report regret, :func:`harness.metrics.anytime_regret`) with its CI and the rank by
+  it, so that algorithms tied at the budget are told apart by how soon they got there; and in
+  the header, when search and report metrics differ, their Spearman agreement among the top 1%
+  of cells by search value.
 
 Rows are sorted by the rank at the last checkpoint (the last simulated-time checkpoint for a
 time-budgeted protocol; ties by ERT); for a protocol whose runs
