@@ -18,7 +18,7 @@ import sys
 from harness.errors import HarnessError
 
 # subcommand modules under harness.commands, in help order
-COMMANDS = ("run", "report", "leaderboard", "paper", "list", "sync", "bench", "data")
+COMMANDS = ("run", "report", "leaderboard", "aggregate", "paper", "list", "sync", "bench", "data")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -18,7 +18,12 @@ and ``<protocol>.json`` (which also records how many runs the board was made fro
   checkpoint columns appear only when the protocol names query ``checkpoints``;
 * for a protocol with ``cost_metrics``: the final incumbent's cost (mean over runs) per cost
   metric, and the normalized hypervolume of each run's Pareto front of (search value, cost)
-  (mean with its 95% CI; the box is ``meta["pareto"]``, see ``docs/metrics.md``).
+  (mean with its 95% CI; the box is ``meta["pareto"]``, see ``docs/metrics.md``);
+* on a tabular benchmark: the anytime regret (mean over queries ``1..budget`` of the incumbent's
+  normalized report regret, :func:`harness.metrics.anytime_regret`) with its CI and the rank by
+  it, so that algorithms tied at the budget are told apart by how soon they got there; and in
+  the header, when search and report metrics differ, their Spearman agreement among the top 1%
+  of cells by search value.
 
 Rows are sorted by the rank at the last checkpoint (the last simulated-time checkpoint for a
 time-budgeted protocol; ties by ERT); for a protocol whose runs
@@ -55,8 +60,13 @@ def _f(v, fmt=".2f") -> str:
     return format(float(v) + 0.0, fmt)
 
 
-def build(summary: Summary, protocol, training: dict[str, float] | None = None) -> Board:
-    """The rows of a leaderboard from :func:`harness.metrics.summarize`'s summary."""
+def build(summary: Summary, protocol, training: dict[str, float] | None = None,
+          agreement: tuple[float, int] | None = None) -> Board:
+    """The rows of a leaderboard from :func:`harness.metrics.summarize`'s summary.
+
+    ``agreement``: ``(Spearman rho, cells)`` of the search vs the report metric among the top 1%
+    of cells by search value (:func:`harness.metrics.top_agreement`), printed in the header.
+    """
     tcps = summary.time_checkpoints
     timed = bool(tcps)
     cps = summary.checkpoints if not timed or getattr(protocol, "checkpoints", ()) else ()
@@ -74,6 +84,10 @@ def build(summary: Summary, protocol, training: dict[str, float] | None = None) 
         headers += [f"hypervolume ({summary.pareto_cost})", "95% CI (HV)"]
     if has_sto:
         headers += ["found optimum", "queries to optimum (mean)", "95% CI", "ERT"]
+    any_cmp = summary.anytime_comparison
+    has_any = any_cmp is not None and bool(any_cmp.ranks)
+    if has_any:
+        headers += ["anytime regret (mean)", "95% CI (anytime)", "anytime rank"]
     if training:
         headers += ["training queries / run"]
 
@@ -121,6 +135,13 @@ def build(summary: Summary, protocol, training: dict[str, float] | None = None) 
             else:
                 row += [f"{s.successes}/{s.n_runs}", _f(s.mean, ",.1f"), f"[{_f(s.mean_ci[0], ',.1f')}, {_f(s.mean_ci[1], ',.1f')}]",
                         _f(s.ert, ",.1f")]
+        if has_any:
+            at = a.anytime
+            if at is None or not at.n_runs:
+                row += ["-", "-", "-"]
+            else:
+                row += [_f(at.mean, ".4f"), f"[{_f(at.ci[0], '.4f')}, {_f(at.ci[1], '.4f')}]",
+                        f"{_f(any_cmp.ranks.get(label), 'g')}" + ("*" if label in any_cmp.tied_with_best else "")]
         if training:
             row.append(_f(training.get(label, 0.0), ",.0f"))
         rows.append(row)
@@ -153,6 +174,18 @@ def build(summary: Summary, protocol, training: dict[str, float] | None = None) 
                      f"{summary.pareto_cost} minimized) over its evaluated cells, normalized by the box from (worst "
                      f"{summary.search_metric}, highest {summary.pareto_cost}) to (best, lowest) of the whole space; mean "
                      "over runs, percentile-bootstrap 95% CI.")
+    if has_any:
+        o, w = summary.report_range
+        notes.append(f"anytime regret: per run, the mean over queries 1..{summary.budget} of the normalized regret "
+                     f"(optimum - value) / (optimum - worst) of the incumbent's report value (optimum {o:.4f}, worst "
+                     f"{w:.4f} over the space), i.e. the area under the normalized regret curve / budget (0 = optimum "
+                     "from the first query); mean over runs, percentile-bootstrap 95% CI; anytime rank: by that mean "
+                     "(lower is better), `*` as above.")
+    if agreement is not None:
+        rho, k = agreement
+        notes.insert(1, f"Search/report agreement: Spearman {_f(rho, '.2f')} between `{summary.search_metric}` and "
+                        f"`{summary.report_metric}` among the top 1% of cells by `{summary.search_metric}` ({k} cells); "
+                        "where it is low, the ranks below order noise in the report metric, not better search.")
     if training:
         notes.append("training queries: benchmark queries spent training a learned policy, counted apart from the budget.")
     return Board(protocol.id, f"Leaderboard: {protocol.id}", headers, rows, notes)

@@ -1029,6 +1029,7 @@ class AlgorithmSummary:
     costs: dict[str, ValueStats] = field(default_factory=dict)  # cost of the final incumbent
     hypervolume: ValueStats | None = None  # normalized, per run
     median_front: tuple[np.ndarray, np.ndarray, float] | None = field(default=None, repr=False)
+    anytime: ValueStats | None = None  # per run: mean normalized regret over queries 1..budget
 
 
 @dataclass
@@ -1048,6 +1049,8 @@ class Summary:
     cost_metrics: tuple[str, ...] = ()
     pareto_cost: str | None = None
     time_budget: float | None = None
+    report_range: tuple[float, float] | None = None  # (optimum, worst) of the report metric over the space
+    anytime_comparison: Comparison | None = None  # ranks by the anytime regret (lower is better)
 
 
 def group_records(records: Iterable) -> dict[str, list]:
@@ -1120,6 +1123,7 @@ def summarize(
     optimum_metric: str = "search",
     budget: int | None = None,
     time_checkpoints: Sequence[float] | None = None,
+    report_range: tuple[float, float] | None = None,
 ) -> Summary:
     """Every statistic of this module for the runs of one protocol, grouped by algorithm.
 
@@ -1166,8 +1170,18 @@ def summarize(
     time_comparisons = {}
     for i, c in enumerate(tcps):
         time_comparisons[c] = compare({k: a.time_checkpoints[i].values for k, a in algos.items()}, maximize, alpha)
+    anytime_cmp = None
+    if report_range is not None:  # last, so that the other statistics' resamples are unchanged
+        for label, recs in groups.items():
+            ok = [r for r in finished(recs) if r.n_queries]
+            if ok:
+                cols, U = step_columns(ok, "report", budget)
+                algos[label].anytime = value_stats(anytime_regret(cols, U, budget, *report_range, maximize), rng,
+                                                   resamples, level)
+        anytime_cmp = compare({k: a.anytime.values for k, a in algos.items() if a.anytime is not None}, False, alpha)
     return Summary(algos, comparisons, cps, _meta(all_ok, "search_metric"), _meta(all_ok, "report_metric"), opt, maximize,
-                   int(budget), tcps, time_comparisons, costs, pcost, tbudget)
+                   int(budget), tcps, time_comparisons, costs, pcost, tbudget,
+                   tuple(report_range) if report_range is not None else None, anytime_cmp)
 
 
 def _time_and_cost_setting(records, time_checkpoints):
@@ -1204,3 +1218,85 @@ def _time_and_cost_stats(a: AlgorithmSummary, ok: list, tcps, costs, pcost, rng,
             f = fronts[i][0]
             a.median_front = (np.asarray(t["search"], dtype=float)[f], np.asarray(t[f"cost_{pcost}"], dtype=float)[f],
                               float(hv[i]))
+
+
+# =============================================================================================
+# anytime performance, ECDF of (run, target) pairs, top-cell agreement (issue 16)
+# =============================================================================================
+ECDF_TARGETS = np.r_[np.logspace(-1, -3, 21), 0.0]  # normalized regret targets: 0.1 .. 1e-3, then the optimum
+
+
+def value_range(benchmark, metric: str) -> tuple[float, float] | None:
+    """``(optimum, worst)`` mean value of ``metric`` over a tabular benchmark's whole space
+    (None for a benchmark without a table, e.g. a surrogate)."""
+    try:
+        v = benchmark.mean(metric)
+        maximize = benchmark.maximize(metric)
+    except Exception:  # noqa: BLE001 - surrogates have no value table
+        return None
+    v = np.asarray(v, dtype=float)
+    if not len(v) or np.all(np.isnan(v)):
+        return None
+    return (float(np.nanmax(v)), float(np.nanmin(v))) if maximize else (float(np.nanmin(v)), float(np.nanmax(v)))
+
+
+def normalized_regret(values: np.ndarray, optimum: float, worst: float, maximize: bool = True) -> np.ndarray:
+    """``(optimum - value) / (optimum - worst)`` (sign-flipped when minimizing), elementwise:
+    0 at the optimum, 1 at the worst cell of the space; clipped to ``[0, inf)`` (a report value
+    above the report optimum cannot occur on a table, but a tolerance error can)."""
+    span = (optimum - worst) if maximize else (worst - optimum)
+    if not span > 0:
+        raise ValueError(f"optimum {optimum} and worst value {worst} give an empty range")
+    r = ((optimum - np.asarray(values, dtype=float)) if maximize else (np.asarray(values, dtype=float) - optimum)) / span
+    tol = 1e-9 * max(1.0, abs(optimum)) / span
+    return np.where(r <= tol, 0.0, r)
+
+
+def anytime_regret(cols: np.ndarray, U: np.ndarray, budget: int, optimum: float, worst: float,
+                   maximize: bool = True) -> np.ndarray:
+    """Per run: the mean over queries ``1..budget`` of the normalized regret of the incumbent's
+    report value, i.e. the area under the normalized best-so-far regret curve divided by the
+    budget (0: the optimum from the first query on; 1: the worst cell throughout).
+
+    ``(cols, U)`` are :func:`step_columns` (0-based positions where some curve changes and the
+    values there); the value at ``cols[j]`` holds until ``cols[j+1]`` (or ``budget``). NaN for a
+    run without queries.
+    """
+    cols = np.asarray(cols, dtype=np.int64)
+    U = np.asarray(U, dtype=float)
+    if not U.size:
+        return np.full(U.shape[0], np.nan)
+    lengths = np.diff(np.r_[cols, int(budget)]).astype(float)
+    return normalized_regret(U, optimum, worst, maximize) @ lengths / float(budget)
+
+
+def ecdf_pairs(regret: np.ndarray, targets: Sequence[float] = ECDF_TARGETS) -> np.ndarray:
+    """COCO's empirical run-length distribution: ``(T,)`` fraction of the (run, target) pairs
+    whose normalized regret ``regret`` ``(n_runs, T)`` is at most the target after each query
+    (a run without queries reaches nothing). Its mean over the queries is the ECDF area. With a
+    held-out report metric the curve can fall: the incumbent is the best by *search* value."""
+    r = np.asarray(regret, dtype=float)
+    t = np.asarray(targets, dtype=float)
+    if not r.size:
+        return np.zeros(r.shape[1] if r.ndim == 2 else 0)
+    reached = np.nan_to_num(r, nan=np.inf)[:, :, None] <= t[None, None, :]
+    return reached.mean(axis=(0, 2))
+
+
+def top_agreement(search: np.ndarray, report: np.ndarray, maximize: bool = True, fraction: float = 0.01) -> tuple[float, int]:
+    """``(Spearman rho, cells)`` of the search vs the report values among the top ``fraction``
+    of cells by search value (at least 3 cells): how well the search metric orders the cells
+    that matter. NaN when fewer than 3 cells have both values."""
+    from scipy.stats import spearmanr
+
+    s = np.asarray(search, dtype=float)
+    r = np.asarray(report, dtype=float)
+    ok = ~(np.isnan(s) | np.isnan(r))
+    s, r = s[ok], r[ok]
+    k = max(3, int(np.ceil(fraction * len(s))))
+    if len(s) < 3:
+        return float("nan"), int(len(s))
+    order = np.argsort(-s if maximize else s, kind="stable")[:k]
+    if np.ptp(s[order]) == 0 or np.ptp(r[order]) == 0:
+        return float("nan"), int(k)
+    return float(spearmanr(s[order], r[order])[0]), int(k)

@@ -41,12 +41,13 @@ def make(protocol, records, out: str, resamples: int = 5000, seed: int = 0, plot
     """Build and write a leaderboard; returns ``(board, paths)``."""
     from harness import leaderboard, metrics
 
+    report_range, agreement = benchmark_facts(protocol, records)
     summary = metrics.summarize(records, np.random.default_rng(seed), checkpoints=protocol.report_checkpoints,
                                 resamples=resamples, budget=protocol.budget,
-                                time_checkpoints=protocol.report_time_checkpoints or None)
+                                time_checkpoints=protocol.report_time_checkpoints or None, report_range=report_range)
     groups = metrics.group_records(records)
     training = {k: float(np.mean([r.meta.get("training_queries", 0) for r in v])) for k, v in groups.items()}
-    board = leaderboard.build(summary, protocol, training if any(training.values()) else None)
+    board = leaderboard.build(summary, protocol, training if any(training.values()) else None, agreement)
     plot_paths = []
     if plots:
         from harness import plots as P
@@ -72,6 +73,33 @@ def remove_stale_plots(folder: str, keep: list[str]) -> list[str]:
             os.remove(p)
             gone.append(p)
     return gone
+
+
+def benchmark_facts(protocol, records) -> tuple[tuple[float, float] | None, tuple[float, int] | None]:
+    """``(report range, agreement)`` of the protocol's benchmark: the (optimum, worst) report value
+    over the space (for the anytime regret) and, when the runs' search and report metrics differ,
+    the Spearman agreement of the two among the top 1% of cells by search value. ``(None, None)``
+    for a benchmark without a value table (a surrogate) or one that cannot be opened here."""
+    from harness import metrics
+    from harness.benchmarks import get_benchmark
+    from harness.errors import HarnessError
+
+    search = metrics._meta(records, "search_metric")
+    report = metrics._meta(records, "report_metric")
+    if search is None or report is None or metrics._meta(records, "optimum_report") is None:
+        return None, None
+    data = metrics._meta(records, "data") or protocol.data
+    try:
+        bench = get_benchmark(protocol.benchmark, protocol.dataset, data)
+        rng_ = metrics.value_range(bench, report)
+        agreement = None
+        if search != report:
+            agreement = metrics.top_agreement(bench.mean(search), bench.mean(report), bench.maximize(search))
+    except (HarnessError, OSError, KeyError):
+        return None, None
+    if rng_ is not None and rng_[0] == rng_[1]:
+        rng_ = None
+    return rng_, agreement
 
 
 def main(args) -> int:
