@@ -157,6 +157,10 @@ class Protocol:
         ``None`` values and the ``source`` left out."""
         d = self.to_dict()
         d.pop("source", None)
+        if self.time_budget is None:  # the time keys at their defaults: a file may not name them alone
+            for k in TIME_KEYS:
+                if d.get(k) == getattr(Protocol, k, None) or d.get(k) in ([], ()):
+                    d.pop(k, None)
         return {k: v for k, v in d.items() if v is not None and v != {} or k in REQUIRED}
 
     def with_budget(self, budget: int) -> "Protocol":
@@ -573,3 +577,57 @@ def stored_protocol(name_or_id: str) -> Protocol | None:
 def list_protocols() -> list[Protocol]:
     """Every shipped protocol, loaded and validated, sorted by name."""
     return [load_protocol_file(f) for _, f in sorted(_shipped().items())]
+
+
+# --- seed lists on the command line ------------------------------------------------------------
+MAX_SEEDS = 1_000_000  # a guard against "0-99999999" typos, far above any real sweep
+
+
+def parse_seeds(text: str) -> tuple[int, ...]:
+    """The seeds named by a ``--seeds`` text, in order: ``N`` (a count: seeds 0..N-1), ``A-B``
+    (A..B inclusive) or a comma list of numbers and ranges (``1000,1003,1010-1012``; a single
+    number in a list is that seed, not a count). Raises :class:`ConfigError` (one line) on
+    anything else: empty parts, negative or reversed ranges, repeated seeds."""
+    s = str(text).strip()
+    hint = "use N (seeds 0..N-1), A-B (A..B inclusive) or a comma list like 1000,1003,1010-1012"
+    if not s:
+        raise ConfigError(f"--seeds is empty; {hint}")
+    parts = [p.strip() for p in s.split(",")]
+    single = len(parts) == 1 and "-" not in parts[0]
+    seeds: list[int] = []
+    for part in parts:
+        lo, sep, hi = part.partition("-")
+        try:
+            if not part or not lo.strip().isdigit() or (sep and not hi.strip().isdigit()):
+                raise ValueError
+            a = int(lo)
+            b = int(hi) if sep else a
+        except ValueError:
+            raise ConfigError(f"--seeds {text!r}: {part!r} is not a seed number or range; {hint}") from None
+        if single:
+            if a <= 0:
+                raise ConfigError(f"--seeds {text!r}: a count of seeds must be positive; {hint}")
+            a, b = 0, a - 1
+        if b < a:
+            raise ConfigError(f"--seeds {text!r}: the range {part!r} is reversed; write it as {b}-{a}")
+        if len(seeds) + b - a + 1 > MAX_SEEDS:
+            raise ConfigError(f"--seeds {text!r} names more than {MAX_SEEDS:,} seeds")
+        seeds.extend(range(a, b + 1))
+    if len(set(seeds)) != len(seeds):
+        dup = sorted({x for x in seeds if seeds.count(x) > 1})[:5]
+        raise ConfigError(f"--seeds {text!r} repeats seed(s) {', '.join(map(str, dup))}; name each seed once")
+    return tuple(seeds)
+
+
+def seeds_arg(text: str) -> tuple[int, ...]:
+    """argparse ``type=`` for ``--seeds``: :func:`parse_seeds`, its error as argparse's one line
+    (exit 2)."""
+    import argparse
+
+    try:
+        return parse_seeds(text)
+    except ConfigError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+SEEDS_HELP = "seeds: N (0..N-1), A-B (inclusive) or a comma list (1000,1003,1010-1012)"

@@ -19,6 +19,7 @@ from tabulate import tabulate
 
 from harness.commands.run import _positive
 from harness.errors import ConfigError
+from harness.protocol import SEEDS_HELP, seeds_arg
 
 
 def _probability(text):
@@ -46,6 +47,7 @@ def register(sub) -> None:
     p.add_argument("--source", choices=("auto", "raw", "mlflow"), default="auto",
                    help="where the runs are read from (default auto: raw records if any, else MLflow)")
     p.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or sqlite under results/)")
+    p.add_argument("--seeds", type=seeds_arg, metavar="SEEDS", help=f"only the runs of these {SEEDS_HELP}")
     p.add_argument("--algorithm", nargs="+", metavar="NAME", help="only these algorithms (default all; module:Class or Class)")
     p.add_argument("--benchmark-version", metavar="V", help="only the runs on this benchmark version (needed when a "
                    "protocol's runs used different data, e.g. embedded NB201 with and without a test table)")
@@ -87,6 +89,10 @@ def select(protocol, records: list, args) -> list:
     from harness.identity import data_checksum, select_current
 
     version = getattr(args, "benchmark_version", None)
+    wanted = getattr(args, "seeds", None)
+    if wanted:
+        wanted = set(wanted)
+        records = [r for r in records if r.meta.get("seed") in wanted]
     if version:
         records = [r for r in records if r.meta.get("benchmark_version") == version]
     checksum = None
