@@ -57,8 +57,14 @@ class EpisodeSettings:
     """Settings for episodic algorithms (random walk, local search, Ape-X).
 
     Attributes:
-        start_states: number of fixed initial architectures drawn (0: the algorithm samples).
-        start_seed: seed of the fixed start-state set (shared by all runs of the protocol).
+        start_states: number of initial architectures drawn per run (0: the algorithm samples).
+            Each run draws its own set from its seed's ``starts`` stream
+            (:func:`harness.rng.spawn_streams`), so different seeds are independent samples.
+        start_seed: seed of the one shared set, used only with ``shared_starts``.
+        shared_starts: opt-in for one protocol-wide set drawn from ``start_seed`` and shared by
+            every run (a paper that evaluates all runs on one fixed set). Runs of a deterministic
+            algorithm (best-improvement local search) are then identical across seeds; reports
+            flag such copies and count them once (:func:`harness.metrics.collapse_duplicates`).
         length: maximum steps per episode.
         episodes: number of episodes per run (0: until the budget is spent).
     """
@@ -67,6 +73,7 @@ class EpisodeSettings:
     start_seed: int = 0
     length: int = 32
     episodes: int = 0
+    shared_starts: bool = False
 
 
 @dataclass(frozen=True)
@@ -146,6 +153,8 @@ class Protocol:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        if not self.episodes.start_states:  # shared_starts means nothing without start states:
+            d["episodes"].pop("shared_starts")  # left out, so those protocols keep their run keys
         d["checkpoints"] = list(self.checkpoints)
         d["seeds"] = list(self.seeds)
         d["time_checkpoints"] = list(self.time_checkpoints)
@@ -243,7 +252,7 @@ KEYS = {
     "charge_compute": bool, "time_checkpoints": list, "cost_metrics": list, "pareto_cost": str,
 }
 TIME_KEYS = ("time_metric", "time_scale", "sim_workers", "charge_compute", "time_checkpoints")
-EPISODE_KEYS = ("start_states", "start_seed", "length", "episodes")
+EPISODE_KEYS = ("start_states", "start_seed", "length", "episodes", "shared_starts")
 REQUIRED = ("name", "benchmark", "budget")
 
 
@@ -391,6 +400,7 @@ def protocol_from_dict(d: dict[str, Any], source: str = "<dict>") -> Protocol:
         start_seed=int_ge("start_seed", ep.get("start_seed", 0), 0, "episodes.start_seed"),
         length=int_ge("length", ep.get("length", 32), 1, "episodes.length"),
         episodes=int_ge("episodes", ep.get("episodes", 0), 0, "episodes.episodes"),
+        shared_starts=_bool(ep.get("shared_starts", False), err, "episodes.shared_starts"),
     )
     data = d.get("data")
     if data is not None and (not data or not data.isprintable()):
@@ -408,6 +418,12 @@ def protocol_from_dict(d: dict[str, Any], source: str = "<dict>") -> Protocol:
         cost_metrics=cost_metrics, pareto_cost=d.get("pareto_cost"),
         description=d.get("description", "").strip(), source=source,
     )
+
+
+def _bool(v, err, key):
+    if not isinstance(v, bool):
+        err(key, f"must be true or false, got {v!r}")
+    return v
 
 
 def _time_and_costs(d: dict, metrics, family: str, err):

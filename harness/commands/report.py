@@ -101,7 +101,10 @@ def select(protocol, records: list, args) -> list:
 
         checksum = data_checksum(get_benchmark(protocol.benchmark, protocol.dataset, protocol.data))
     kept, notes = select_current(records, protocol, checksum)
-    for n in notes:
+    from harness.metrics import collapse_duplicates
+
+    kept, copies = collapse_duplicates(kept)
+    for n in notes + copies:
         print(f"nas-harness: note: {n}", file=sys.stderr)
     return kept
 
