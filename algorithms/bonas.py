@@ -281,6 +281,10 @@ class BONAS(Algorithm):
         "epochs": 5, "pool_size": 40, "gcn_hidden": 16, "regressor_hidden": 16, "rl_samples": 40,
     }
 
+    def warmup(self, budget: int, space) -> int:
+        """``n_init`` random architectures (step 1), at most half the budget (algorithms.base.WARMUP_CAP)."""
+        return int(self.config.n_init)
+
     def run(self, oracle, rng) -> None:
         import torch
 

@@ -113,7 +113,7 @@ def check(protocol, algorithms):
     """Fail fast, before any run, on bad names and values (one clear line each); returns the
     oracle that was built (its search and report metrics are the resolved ones)."""
     from algorithms.registry import make_algorithm
-    from algorithms.base import missing_capabilities
+    from algorithms.base import missing_capabilities, warmup_problem
     from harness.runner import make_oracle
 
     # validates benchmark, data, metrics, budget, counting, noise (the rng only satisfies
@@ -124,6 +124,9 @@ def check(protocol, algorithms):
         missing = missing_capabilities(cls.requires, oracle.space)
         if missing:
             raise ConfigError(f"algorithm {name} needs {', '.join(missing)}, which space {oracle.space.id} does not offer")
+        why = warmup_problem(make_algorithm(name, **protocol.overrides(name)), name, protocol.budget, oracle.space)
+        if why:
+            raise ConfigError(f"{why} (protocol {protocol.id})")
     return oracle
 
 
