@@ -249,13 +249,14 @@ def tables(summary, alpha: float = 0.05) -> dict[str, tuple[list[str], list[list
 
 
 TITLES = {
-    "checkpoints": "Best {report} so far at the checkpoints (mean ± std over runs, percentile-bootstrap 95% CI of the "
+    "checkpoints": "{report} of the incumbent (the best by search value so far; its report value can fall) at the "
+                   "checkpoints (mean ± std: mean and standard deviation over seeds, one run per seed; percentile-bootstrap 95% CI of the "
                    "mean; #Q = latest query at which a run's value was found; rank by mean; ~best: * marks the best and "
                    "those not significantly different from it, two-sided Mann-Whitney U, Holm-corrected, alpha {alpha:g})",
     "samples_to_optimum": "Counted queries until the global optimum of the {which} metric is first queried (mean/median "
                           "over successful runs; ERT = all counted queries / successes, COCO; 95% bootstrap CIs)",
-    "time_checkpoints": "Best {report} so far at simulated times (s): the incumbent among the results available by then "
-                        "(mean ± std over runs, bootstrap 95% CI; #Q = results available; rank and ~best as above)",
+    "time_checkpoints": "{report} of the incumbent at simulated times (s): the best by search value among the results "
+                        "available by then (mean ± std over seeds, bootstrap 95% CI; #Q = results available; rank and ~best as above)",
     "costs": "Report-only costs of the final incumbent, and the normalized hypervolume of each run's Pareto front of "
              "({search} maximized, {pareto} minimized), box from the space's worst to its best corner",
     "improvements": "Improvement of {report} over an episode (final - initial): median, intervals around the median "
