@@ -59,3 +59,12 @@ def test_run_check_refuses_a_budget_the_warmup_exceeds():
         check(big, ["evolution"])
     with pytest.raises(ConfigError, match="lanas spends 32"):  # 2^h = 32 > 20: too small a budget for h = 5
         check(p, ["lanas"])
+
+
+def test_lanas_paper_has_the_papers_settings_and_is_refused_below_4000_queries():
+    space = get_space("nb201")
+    c = make_algorithm("lanas-paper").config
+    assert (c.init_samples, c.count_reset, c.height, c.selects, c.c) == (2000, "zero", 5, 100, 0.5)
+    algo = make_algorithm("lanas-paper")
+    assert algo.warmup(15625, space) == 2000 and warmup_problem(algo, "lanas-paper", 15625, space) is None
+    assert "at least 4,000" in warmup_problem(algo, "lanas-paper", 1000, space)
