@@ -36,8 +36,34 @@ def field(default, doc: str, **kw):
     return dataclasses.field(default=default, metadata={"doc": doc}, **kw)
 
 
+# At most this fraction of a run's budget may be warm-up (initial random samples before the
+# method's own proposals); ``nas-harness run`` refuses a protocol whose budget an algorithm's
+# warm-up exceeds (:func:`warmup_problem`), so no row of a board is random sampling under
+# another name. Scaled defaults (LaNAS ``init_samples=None``) are capped at it instead.
+WARMUP_CAP = 0.5
+
+
+def warmup_cap(budget: int) -> int:
+    """The most warm-up queries a run of ``budget`` counted queries may spend."""
+    return int(WARMUP_CAP * int(budget))
+
+
+def warmup_problem(algo, name: str, budget: int, space) -> str | None:
+    """One line saying why ``algo`` cannot search within ``budget`` (its warm-up exceeds
+    :data:`WARMUP_CAP` of it), or ``None``."""
+    w = int(algo.warmup(budget, space))
+    if w > warmup_cap(budget):
+        return (f"algorithm {name} spends {w:,} initial random samples (its warm-up) of a budget of {budget:,} "
+                f"queries, more than {WARMUP_CAP:.0%}: it would hardly search; raise the budget to at least "
+                f"{int(w / WARMUP_CAP + 0.999):,} or lower its warm-up")
+    return None
+
+
 class Algorithm:
-    """Base class: stores a validated ``Config`` from keyword hyperparameters."""
+    """Base class: stores a validated ``Config`` from keyword hyperparameters.
+
+    :meth:`warmup` declares the initial random samples a run spends before the method's own
+    proposals (at most :data:`WARMUP_CAP` of the budget, checked by ``nas-harness run``)."""
 
     name: ClassVar[str] = ""
     Config: ClassVar[type] = None  # a dataclass
@@ -61,6 +87,11 @@ class Algorithm:
 
     def run(self, oracle, rng) -> None:  # pragma: no cover - the interface
         raise NotImplementedError
+
+    def warmup(self, budget: int, space) -> int:
+        """Counted queries of uniformly random architectures before the method's own proposals
+        (default 0: the method proposes from its first query; random search is its own method)."""
+        return 0
 
     def supports(self, space) -> bool:
         """Whether ``space`` offers everything listed in ``requires``."""

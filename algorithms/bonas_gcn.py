@@ -7,8 +7,9 @@ Graphs (§3.1). A cell is a directed attributed graph: ``space.graph(arch)`` giv
 adjacency ``A`` (``A[i, j] = 1`` for a data-flow edge ``i -> j``) and one-hot node features
 (operations as nodes). :func:`add_global_node` appends a "global" node that every node feeds
 (edges ``i -> g``), encoded as one extra operation type. The GCN (Eq. 3, here
-torch-geometric's ``GCNConv``) propagates along the data flow (``edges="forward"``, the
-default) or along both directions (``edges="undirected"``); self-loops are added and the
+torch-geometric's ``GCNConv``) propagates along both directions (``edges="undirected"``, the
+default of ``bonas`` and of the functions here) or along the data flow only
+(``edges="forward"``); self-loops are added and the
 adjacency is normalized symmetrically, ``D^-1/2 (A + I) D^-1/2`` with in-degrees. Every layer
 is followed by a ReLU (Eq. 3); the global node's output of the last layer is the cell
 embedding ``phi(A, X)``: it is invariant to any relabelling of the cell's nodes.

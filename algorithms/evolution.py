@@ -47,6 +47,10 @@ class RegularizedEvolution(Algorithm):
     requires = ("mutate",)
     test_hyperparameters = {"population": 10, "sample_size": 3}
 
+    def warmup(self, budget: int, space) -> int:
+        """The random initial population (step 1), at most half the budget (algorithms.base.WARMUP_CAP)."""
+        return int(self.config.population)
+
     def run(self, oracle, rng) -> None:
         space = oracle.space
         sign = 1.0 if oracle.maximize else -1.0

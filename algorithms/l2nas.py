@@ -357,6 +357,12 @@ class L2NAS(Algorithm):
         "hidden": 16, "top_k": 8, "c_max": 2, "epsilon_steps": 20, "epsilon_end": 0.3, "actor_lr": 1e-3,
     }
 
+    def warmup(self, budget: int, space) -> int:
+        """``warmup_steps`` random actions under ``exploration='warmup'`` (at most half the budget,
+        algorithms.base.WARMUP_CAP; a step queries at most one new architecture, so this bounds the
+        warm-up's queries); ε-greedy exploration has no separate warm-up phase (0)."""
+        return int(self.config.warmup_steps) if self.config.exploration == "warmup" else 0
+
     def reward(self, value: float, maximize: bool = True) -> float:
         """The reward of an oracle value (Eq. 3 or Eq. 7)."""
         c = self.config

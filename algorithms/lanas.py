@@ -88,7 +88,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from algorithms.base import Algorithm, field
+from algorithms.base import Algorithm, field, warmup_cap
 from harness.errors import ConfigError
 
 NB101_SIZE = 423_624
@@ -343,6 +343,7 @@ class LaNAS(Algorithm):
     # --- setup ---------------------------------------------------------------------------------
     def _begin(self, oracle, rng) -> None:
         cfg, space = self.config, oracle.space
+        self._budget = int(oracle.budget)
         self._space = space
         self._sign = 1.0 if oracle.maximize else -1.0
         self._scale = cfg.reward_scale
@@ -372,18 +373,24 @@ class LaNAS(Algorithm):
             self._probe = space.vectors(probe)
         self._clock.add("init", t0)
 
-    def n_initial(self, space) -> int:
-        """Initial random samples for ``space`` (see ``init_samples``)."""
+    def n_initial(self, space, budget: int | None = None) -> int:
+        """Initial random samples for ``space`` (see ``init_samples``). The scaled default
+        (``init_samples=None``) is capped at :data:`algorithms.base.WARMUP_CAP` of ``budget``
+        (no lower than ``2^h``, two per leaf); an explicit ``init_samples`` is kept as given."""
         n = self.config.init_samples
-        if not space.finite:
-            return PAPER_INIT_SAMPLES if n is None else n
         if n is None:
-            n = max(round(PAPER_INIT_SAMPLES * space.size / NB101_SIZE), 2**self.config.height)
-        return int(min(space.size, n))
+            n = PAPER_INIT_SAMPLES if not space.finite else \
+                max(round(PAPER_INIT_SAMPLES * space.size / NB101_SIZE), 2**self.config.height)
+            if budget is not None:
+                n = min(n, max(warmup_cap(budget), 2**self.config.height))
+        return int(min(space.size, n)) if space.finite else int(n)
+
+    def warmup(self, budget: int, space) -> int:
+        return self.n_initial(space, budget)
 
     def _initial_samples(self, rng):
         space = self._space
-        n = self.n_initial(space)
+        n = self.n_initial(space, self._budget)
         if self._finite:
             for i in rng.choice(space.size, size=n, replace=False):
                 yield space.arch_at(int(i))
@@ -548,6 +555,26 @@ class LaNAS(Algorithm):
             }
             for nd in self.tree_
         ]
+
+
+@dataclass
+class LaNASPaperConfig(LaNASConfig):
+    init_samples: int | None = field(2000, "random samples before the first learning phase (paper §6.1: 2,000)")
+    count_reset: str = field("zero", "visit counts after relearning: 'zero' (paper §3.2: all counts reset) or 'region'")
+
+
+class LaNASPaper(LaNAS):
+    """LaNAS with the paper's settings (000): 2,000 initial random samples (§6.1, "We randomly
+    pick 2000 networks in initializing LaNAS"), every visit count reset when a new search phase
+    starts (§3.2, ``count_reset="zero"``), height 5, #selects 100, c = 0.5 (as ``lanas``).
+
+    ``lanas`` (the harness default) scales the initial samples to the space (74 on NB201) and
+    keeps the counts of each node's new region, as the official code does. The warm-up of 2,000
+    is kept as given: ``nas-harness run`` refuses budgets under 4,000 queries
+    (algorithms.base.WARMUP_CAP)."""
+
+    name = "lanas-paper"
+    Config = LaNASPaperConfig
 
 
 class _Clock:

@@ -15,6 +15,7 @@ from harness.errors import ConfigError
 BUILTIN: dict[str, str] = {
     "random": "algorithms.random_search:RandomSearch",
     "lanas": "algorithms.lanas:LaNAS",
+    "lanas-paper": "algorithms.lanas:LaNASPaper",
     "apex": "algorithms.apex:ApeX",
     "evolution": "algorithms.evolution:RegularizedEvolution",
     "local-search": "algorithms.local_search:LocalSearch",

@@ -45,6 +45,10 @@ class TPE(Algorithm):
     requires = ("decisions",)
     test_hyperparameters = {}
 
+    def warmup(self, budget: int, space) -> int:
+        """``n_startup_trials`` random trials, at most half the budget (algorithms.base.WARMUP_CAP)."""
+        return int(self.config.n_startup_trials)
+
     def run(self, oracle, rng) -> None:
         import optuna
         from optuna.distributions import CategoricalDistribution

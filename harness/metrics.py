@@ -1220,7 +1220,8 @@ def _time_and_cost_stats(a: AlgorithmSummary, ok: list, tcps, costs, pcost, rng,
                               float(hv[i]))
 
 
-# =============================================================================================
+# ======================================================================================
+
 # anytime performance, ECDF of (run, target) pairs, top-cell agreement (issue 16)
 # =============================================================================================
 ECDF_TARGETS = np.r_[np.logspace(-1, -3, 21), 0.0]  # normalized regret targets: 0.1 .. 1e-3, then the optimum
@@ -1300,3 +1301,38 @@ def top_agreement(search: np.ndarray, report: np.ndarray, maximize: bool = True,
     if np.ptp(s[order]) == 0 or np.ptp(r[order]) == 0:
         return float("nan"), int(k)
     return float(spearmanr(s[order], r[order])[0]), int(k)
+=======
+def collapse_duplicates(records: Iterable) -> tuple[list, list[str]]:
+    """The records with copies counted once, and one note line per algorithm that had copies.
+
+    Runs of one algorithm (name and hyperparameters) whose trajectories query the same index
+    sequence on different seeds are one run, not independent samples (a deterministic algorithm
+    given the same start states, e.g. best-improvement local search under
+    ``episodes.shared_starts``): the lowest seed is kept, the others are dropped, so means, CIs
+    and rank tests never count a copy twice."""
+    import hashlib
+    import json
+
+    records = list(records)
+    seen: dict[tuple, int] = {}
+    dropped: dict[str, list[int]] = {}
+    kept = []
+    for r in sorted(records, key=lambda r: (int(r.meta.get("seed", 0)), r.run_key or "")):
+        idx = r.trajectory.get("index")
+        if idx is None or not len(idx):
+            kept.append(r)
+            continue
+        digest = hashlib.sha256(np.ascontiguousarray(np.asarray(idx, dtype=np.int64)).tobytes()).hexdigest()
+        hp = json.dumps(r.meta.get("hyperparameters", {}), sort_keys=True, default=str)
+        k = (r.meta.get("algorithm", "?"), hp, r.meta.get("status"), digest)
+        if k in seen and seen[k] != int(r.meta.get("seed", 0)):
+            dropped.setdefault(str(r.meta.get("algorithm", "?")), []).append(int(r.meta.get("seed", 0)))
+            continue
+        seen.setdefault(k, int(r.meta.get("seed", 0)))
+        kept.append(r)
+    order = {id(r): i for i, r in enumerate(records)}
+    kept.sort(key=lambda r: order[id(r)])
+    notes = [f"{a}: {len(s)} seed(s) ({', '.join(map(str, s[:5]))}{', ...' if len(s) > 5 else ''}) repeat another "
+             f"seed's trajectory exactly (same queried indices); each copy is counted once, not as an independent "
+             f"sample" for a, s in sorted(dropped.items())]
+    return kept, notes

@@ -136,14 +136,15 @@ def plot_best_so_far(summary, path: str, title: str = "", logx: bool = False, st
                 top = max([a.curve.mean_hi.max() for a in algos.values() if a.curve.n_runs] + [summary.optimum_report or -np.inf])
                 if lows and np.isfinite(top) and top > min(lows):
                     ax.set_ylim(min(lows) - 0.08 * (top - min(lows)), top + 0.08 * (top - min(lows)))
-            ax.set_ylabel(f"best so far: {_label(summary.report_metric)}")
-            ax.set_title(f"{statistic} of best-so-far {summary.report_metric} with 95% bootstrap CI", fontsize=10)
+            ax.set_ylabel(f"incumbent's {_label(summary.report_metric)}")
+            ax.set_title(f"{statistic} over seeds of the incumbent's {summary.report_metric} (incumbent: best by search "
+                         "value so far), 95% bootstrap CI", fontsize=10)
             ax.legend(fontsize=8, loc="lower right")
         else:
             ax.set_yscale("log")
             _plain_log_ticks(ax.yaxis)
             ax.set_ylabel(f"regret to the optimum: {_label(summary.report_metric)}, log scale")
-            ax.set_title(f"{statistic} regret (optimum - best so far), 95% bootstrap CI", fontsize=10)
+            ax.set_title(f"{statistic} regret (optimum - incumbent's value), 95% bootstrap CI", fontsize=10)
     if title:
         fig.suptitle(title, fontsize=11)
     return _save(fig, path)
@@ -350,8 +351,9 @@ def plot_best_so_far_time(summary, path: str, title: str = "", logx: bool = Fals
         if what == "value":
             if summary.optimum_report is not None:
                 ax.axhline(summary.optimum_report, color="0.3", ls="--", lw=1, label=f"global optimum {summary.optimum_report:.2f}")
-            ax.set_ylabel(f"best so far: {_label(summary.report_metric)}")
-            ax.set_title(f"mean best-so-far {summary.report_metric} vs simulated time, 95% bootstrap CI", fontsize=10)
+            ax.set_ylabel(f"incumbent's {_label(summary.report_metric)}")
+            ax.set_title(f"mean over seeds of the incumbent's {summary.report_metric} vs simulated time, 95% bootstrap CI",
+                         fontsize=10)
             ax.legend(fontsize=8, loc="lower right")
         else:
             ax.set_yscale("log")

@@ -57,8 +57,14 @@ class EpisodeSettings:
     """Settings for episodic algorithms (random walk, local search, Ape-X).
 
     Attributes:
-        start_states: number of fixed initial architectures drawn (0: the algorithm samples).
-        start_seed: seed of the fixed start-state set (shared by all runs of the protocol).
+        start_states: number of initial architectures drawn per run (0: the algorithm samples).
+            Each run draws its own set from its seed's ``starts`` stream
+            (:func:`harness.rng.spawn_streams`), so different seeds are independent samples.
+        start_seed: seed of the one shared set, used only with ``shared_starts``.
+        shared_starts: opt-in for one protocol-wide set drawn from ``start_seed`` and shared by
+            every run (a paper that evaluates all runs on one fixed set). Runs of a deterministic
+            algorithm (best-improvement local search) are then identical across seeds; reports
+            flag such copies and count them once (:func:`harness.metrics.collapse_duplicates`).
         length: maximum steps per episode.
         episodes: number of episodes per run (0: until the budget is spent).
     """
@@ -67,6 +73,7 @@ class EpisodeSettings:
     start_seed: int = 0
     length: int = 32
     episodes: int = 0
+    shared_starts: bool = False
 
 
 @dataclass(frozen=True)
@@ -146,6 +153,8 @@ class Protocol:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        if not self.episodes.start_states:  # shared_starts means nothing without start states:
+            d["episodes"].pop("shared_starts")  # left out, so those protocols keep their run keys
         d["checkpoints"] = list(self.checkpoints)
         d["seeds"] = list(self.seeds)
         d["time_checkpoints"] = list(self.time_checkpoints)
@@ -242,7 +251,7 @@ KEYS = {
     "charge_compute": bool, "time_checkpoints": list, "cost_metrics": list, "pareto_cost": str,
 }
 TIME_KEYS = ("time_metric", "time_scale", "sim_workers", "charge_compute", "time_checkpoints")
-EPISODE_KEYS = ("start_states", "start_seed", "length", "episodes")
+EPISODE_KEYS = ("start_states", "start_seed", "length", "episodes", "shared_starts")
 REQUIRED = ("name", "benchmark", "budget")
 
 
@@ -390,6 +399,7 @@ def protocol_from_dict(d: dict[str, Any], source: str = "<dict>") -> Protocol:
         start_seed=int_ge("start_seed", ep.get("start_seed", 0), 0, "episodes.start_seed"),
         length=int_ge("length", ep.get("length", 32), 1, "episodes.length"),
         episodes=int_ge("episodes", ep.get("episodes", 0), 0, "episodes.episodes"),
+        shared_starts=_bool(ep.get("shared_starts", False), err, "episodes.shared_starts"),
     )
     data = d.get("data")
     if data is not None and (not data or not data.isprintable()):
@@ -407,6 +417,12 @@ def protocol_from_dict(d: dict[str, Any], source: str = "<dict>") -> Protocol:
         cost_metrics=cost_metrics, pareto_cost=d.get("pareto_cost"),
         description=d.get("description", "").strip(), source=source,
     )
+
+
+def _bool(v, err, key):
+    if not isinstance(v, bool):
+        err(key, f"must be true or false, got {v!r}")
+    return v
 
 
 def _time_and_costs(d: dict, metrics, family: str, err):
@@ -576,3 +592,57 @@ def stored_protocol(name_or_id: str) -> Protocol | None:
 def list_protocols() -> list[Protocol]:
     """Every shipped protocol, loaded and validated, sorted by name."""
     return [load_protocol_file(f) for _, f in sorted(_shipped().items())]
+
+
+# --- seed lists on the command line ------------------------------------------------------------
+MAX_SEEDS = 1_000_000  # a guard against "0-99999999" typos, far above any real sweep
+
+
+def parse_seeds(text: str) -> tuple[int, ...]:
+    """The seeds named by a ``--seeds`` text, in order: ``N`` (a count: seeds 0..N-1), ``A-B``
+    (A..B inclusive) or a comma list of numbers and ranges (``1000,1003,1010-1012``; a single
+    number in a list is that seed, not a count). Raises :class:`ConfigError` (one line) on
+    anything else: empty parts, negative or reversed ranges, repeated seeds."""
+    s = str(text).strip()
+    hint = "use N (seeds 0..N-1), A-B (A..B inclusive) or a comma list like 1000,1003,1010-1012"
+    if not s:
+        raise ConfigError(f"--seeds is empty; {hint}")
+    parts = [p.strip() for p in s.split(",")]
+    single = len(parts) == 1 and "-" not in parts[0]
+    seeds: list[int] = []
+    for part in parts:
+        lo, sep, hi = part.partition("-")
+        try:
+            if not part or not lo.strip().isdigit() or (sep and not hi.strip().isdigit()):
+                raise ValueError
+            a = int(lo)
+            b = int(hi) if sep else a
+        except ValueError:
+            raise ConfigError(f"--seeds {text!r}: {part!r} is not a seed number or range; {hint}") from None
+        if single:
+            if a <= 0:
+                raise ConfigError(f"--seeds {text!r}: a count of seeds must be positive; {hint}")
+            a, b = 0, a - 1
+        if b < a:
+            raise ConfigError(f"--seeds {text!r}: the range {part!r} is reversed; write it as {b}-{a}")
+        if len(seeds) + b - a + 1 > MAX_SEEDS:
+            raise ConfigError(f"--seeds {text!r} names more than {MAX_SEEDS:,} seeds")
+        seeds.extend(range(a, b + 1))
+    if len(set(seeds)) != len(seeds):
+        dup = sorted({x for x in seeds if seeds.count(x) > 1})[:5]
+        raise ConfigError(f"--seeds {text!r} repeats seed(s) {', '.join(map(str, dup))}; name each seed once")
+    return tuple(seeds)
+
+
+def seeds_arg(text: str) -> tuple[int, ...]:
+    """argparse ``type=`` for ``--seeds``: :func:`parse_seeds`, its error as argparse's one line
+    (exit 2)."""
+    import argparse
+
+    try:
+        return parse_seeds(text)
+    except ConfigError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+SEEDS_HELP = "seeds: N (0..N-1), A-B (inclusive) or a comma list (1000,1003,1010-1012)"

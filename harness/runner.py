@@ -127,16 +127,21 @@ def variant_label(algorithm: str, overrides: dict, hyperparameters: dict) -> str
     return label
 
 
-def start_states(protocol: Protocol, space) -> list | None:
-    """The protocol's fixed set of initial architectures (shared by every run), or None."""
+def start_states(protocol: Protocol, space, rng: np.random.Generator | None = None) -> list | None:
+    """The run's initial architectures, or None when the protocol fixes none.
+
+    Drawn from ``rng`` (the run's own ``starts`` stream, so each seed gets its own set and runs
+    of a deterministic algorithm differ across seeds); with ``episodes.shared_starts`` (or when
+    no ``rng`` is given) from ``episodes.start_seed``: one set shared by every run."""
     n = protocol.episodes.start_states
     if not n:
         return None
-    rng = np.random.default_rng(np.random.SeedSequence(protocol.episodes.start_seed))
+    if protocol.episodes.shared_starts or rng is None:
+        rng = np.random.default_rng(np.random.SeedSequence(protocol.episodes.start_seed))
     return [space.sample(rng) for _ in range(n)]
 
 
-def make_oracle(protocol: Protocol, noise_rng=None):
+def make_oracle(protocol: Protocol, noise_rng=None, starts_rng=None):
     from harness.benchmarks import get_benchmark
     from harness.oracle import Oracle
 
@@ -150,7 +155,7 @@ def make_oracle(protocol: Protocol, noise_rng=None):
         counting=protocol.counting,
         noise=protocol.noise,
         rng=noise_rng,
-        start_states=start_states(protocol, bench.space),
+        start_states=start_states(protocol, bench.space, starts_rng),
         stop_at_optimum=protocol.until_optimum,
         time_budget=protocol.time_budget,
         time_metric=protocol.time_metric,
@@ -174,7 +179,7 @@ def execute(job: Job, catch: bool = False) -> RunRecord:
     t0 = time.perf_counter()
     hp = {**p.overrides(job.algorithm), **job.hyperparameters}
     algo = make_algorithm(job.algorithm, **hp)
-    oracle = make_oracle(p, streams["noise"])
+    oracle = make_oracle(p, streams["noise"], streams["starts"])
     bench = oracle.benchmark
     status, error = "finished", ""
     try:

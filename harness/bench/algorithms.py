@@ -16,6 +16,7 @@ microseconds per query for every algorithm but MCTS and TPE.
 from __future__ import annotations
 
 import time
+from harness.protocol import SEEDS_HELP, seeds_arg
 
 TARGET_US = 50.0
 # CPU seconds of this process: unlike wall time, not inflated when other processes compete
@@ -28,7 +29,7 @@ def add_arguments(p) -> None:
     p.add_argument("--benchmark", default="nb201-analog")
     p.add_argument("--budget", type=int, default=2000, help="counted queries per run (default 2000)")
     p.add_argument("--tpe-budget", type=int, default=300, help="counted queries per TPE run (default 300)")
-    p.add_argument("--seeds", type=int, default=3, help="runs per algorithm (default 3)")
+    p.add_argument("--seeds", type=seeds_arg, default=(0, 1, 2), metavar="SEEDS", help=f"{SEEDS_HELP} (default 3)")
     p.add_argument("--algorithms", nargs="*", default=None, help="names (default: the baselines of algorithms.registry.BASELINES)")
 
 
@@ -95,7 +96,7 @@ def main(args) -> int:
     rows, failing = [], []
     for name in names:
         budget = args.tpe_budget if name == "tpe" else args.budget
-        runs = [measure(name, bench, budget, seed) for seed in range(args.seeds)]
+        runs = [measure(name, bench, budget, seed) for seed in args.seeds]
         own = [1e6 * (r["wall"] - r["inside"]) / r["used"] for r in runs]
         used = sum(r["used"] for r in runs)
         calls = sum(r["calls"] for r in runs)
@@ -107,7 +108,7 @@ def main(args) -> int:
         rows.append([name, used, calls - used, f"{best:.1f}", f"{np.median(own):.1f}", f"{inside_us:.2f}",
                      "exempt" if name in EXEMPT else ("ok" if ok else "ABOVE")])
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"benchmark: {bench.name}, counting unique, {args.seeds} seeds, budget {args.budget} (tpe {args.tpe_budget}); "
+    print(f"benchmark: {bench.name}, counting unique, {len(args.seeds)} seeds, budget {args.budget} (tpe {args.tpe_budget}); "
           f"CPU time; load average {load:.1f} on {os.cpu_count()} cores")
     print(tabulate(rows, headers=["algorithm", "counted", "free repeats", "own us/query (best)", "median",
                                   "oracle us/call", f"<= {TARGET_US:.0f} us"]))

@@ -30,6 +30,7 @@ import numpy as np
 
 from harness.errors import BudgetExhausted
 from harness.oracle import Oracle
+from harness.protocol import SEEDS_HELP, seeds_arg
 
 PUBLISHED = {
     ("cifar10", "random"): (7813.0, "theory (N+1)/2"),
@@ -43,7 +44,7 @@ PUBLISHED = {
 def add_arguments(p) -> None:
     p.add_argument("--data", required=True, help="official NB201 table (e.g. nats_tss_200ep_test_accuracy.csv)")
     p.add_argument("--dataset", default="cifar10", help="cifar10, cifar100 or imagenet16-120 (default cifar10)")
-    p.add_argument("--seeds", type=int, default=100, help="runs per algorithm (default 100)")
+    p.add_argument("--seeds", type=seeds_arg, default=tuple(range(100)), metavar="SEEDS", help=f"{SEEDS_HELP} (default 100)")
     p.add_argument("--algorithms", nargs="*", default=None, help="names (default: the baselines of algorithms.registry.BASELINES)")
     p.add_argument("--set", action="append", default=[], metavar="ALGO.KEY=VALUE",
                    help="hyperparameter override, e.g. evolution.population=50 (repeatable)")
@@ -143,11 +144,11 @@ def main(args) -> int:
     names = args.algorithms or list(BASELINES)
     sets = _parse_sets(args.set)
     print(f"nb201 {dataset}: search = report = test_accuracy, counting unique, budget {bench.space.size}, "
-          f"{args.seeds} seeds; optimum {opt_value:.4f} at index {opt_index}")
+          f"{len(args.seeds)} seeds; optimum {opt_value:.4f} at index {opt_index}")
     rows = []
     for name in names:
         hp = make_algorithm(name, **sets.get(name, {})).hyperparameters()
-        jobs = [(name, sets.get(name, {}), args.data, dataset, s) for s in range(args.seeds)]
+        jobs = [(name, sets.get(name, {}), args.data, dataset, s) for s in args.seeds]
         t0 = time.perf_counter()
         if args.workers > 1:
             import multiprocessing as mp

@@ -26,6 +26,7 @@ import sys
 import time
 
 import numpy as np
+from harness.protocol import SEEDS_HELP, seeds_arg
 
 PUBLISHED = {"bonas-ea": 72.5, "bonas-random": 320.0, "bonas-rl": 308.4, "random": 7712.3, "evolution": 535.5}
 LABELS = {"bonas-ea": "BONAS(EA)", "bonas-random": "BONAS(RS)", "bonas-rl": "BONAS(RL)", "random": "Random search",
@@ -36,7 +37,7 @@ METHODS = tuple(LABELS)
 def add_arguments(p) -> None:
     p.add_argument("--data", required=True, help="official NB201 table (e.g. nats_tss_200ep_test_accuracy.csv)")
     p.add_argument("--dataset", default="cifar10", help="cifar10 (default), cifar100, imagenet16-120")
-    p.add_argument("--seeds", type=int, default=50, help="runs per method (seeds 0..N-1; default 50)")
+    p.add_argument("--seeds", type=seeds_arg, default=tuple(range(50)), metavar="SEEDS", help=f"{SEEDS_HELP} (default 50; --first-seed is added to each)")
     p.add_argument("--first-seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=2, help="process pool size (default 2)")
     p.add_argument("--methods", default=",".join(METHODS), help=f"comma list of {', '.join(METHODS)}")
@@ -192,7 +193,7 @@ def main(args) -> int:
 
     bench = get_benchmark("nb201", args.dataset, data=args.data)
     opt_value, target = bench.optimum(bench.default_search)
-    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    seeds = [args.first_seed + s for s in args.seeds]
     rea = (args.rea_population, args.rea_sample)
     jobs = [(m, s, args.data, args.dataset, args.max_samples, hp, rea) for m in methods for s in seeds]
     print(f"NB201 {args.dataset}: search metric {bench.default_search}, optimum {opt_value:.4f} at index {target}; "

@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+from harness.protocol import SEEDS_HELP, seeds_arg
 
 
 def add_arguments(p) -> None:
@@ -26,7 +27,7 @@ def add_arguments(p) -> None:
     p.add_argument("--epochs", type=int, default=300, help="training epochs (default 300, as bonas)")
     p.add_argument("--loss", default="mse", help="mse (default, §4.1), exp, log, linear")
     p.add_argument("--edges", default="undirected,forward", help="comma list of edge modes (default both)")
-    p.add_argument("--seeds", type=int, default=1, help="repeats with different splits (default 1)")
+    p.add_argument("--seeds", type=seeds_arg, default=(0,), metavar="SEEDS", help=f"repeats with different splits; {SEEDS_HELP} (default 1)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
 
 
@@ -68,7 +69,7 @@ def main(args) -> int:
     flat = space.vectors(space.cells)
     n_train = int(round(args.train_fraction * space.size))
     rows = []
-    for seed in range(args.seeds):
+    for seed in args.seeds:
         rng = np.random.default_rng(seed)
         perm = rng.permutation(space.size)
         tr, te = np.sort(perm[:n_train]), np.sort(perm[n_train:])

@@ -30,6 +30,7 @@ import os
 import time
 
 import numpy as np
+from harness.protocol import SEEDS_HELP, seeds_arg
 
 DATASETS = ("cifar10", "cifar100", "imagenet16-120")
 # 001 Table 1, test columns: (L2NAS-500, L2NAS-1k) as (mean, std); "True Optimal" row
@@ -45,7 +46,7 @@ LABELS = {"evolution": "REA (evolution, P=10, S=3)"}
 
 def add_arguments(p) -> None:
     p.add_argument("--data", help="official NB201 table (e.g. nats_tss_200ep_test_accuracy.csv)")
-    p.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1 (default 10)")
+    p.add_argument("--seeds", type=seeds_arg, default=tuple(range(10)), metavar="SEEDS", help=f"{SEEDS_HELP} (default 10)")
     p.add_argument("--workers", type=int, default=2, help="process pool size (default 2)")
     p.add_argument("--budgets", default="500,1000", help="query budgets reported (default 500,1000)")
     p.add_argument("--datasets", default=",".join(DATASETS))
@@ -93,10 +94,10 @@ def table(args) -> int:
     for ds in datasets:
         proto = Protocol(
             name=f"bench-l2nas-table1-{ds}", benchmark="nb201", dataset=ds, data=csv,
-            budget=budgets[-1], counting=args.counting, seeds=tuple(range(args.seeds)),
+            budget=budgets[-1], counting=args.counting, seeds=tuple(args.seeds),
         )
-        jobs += [Job(proto, a, s) for a in algos for s in range(args.seeds)]
-    print(f"L2NAS Table 1 (NB201, test accuracy as search metric), {args.seeds} seeds, budgets {budgets}, "
+        jobs += [Job(proto, a, s) for a in algos for s in args.seeds]
+    print(f"L2NAS Table 1 (NB201, test accuracy as search metric), {len(args.seeds)} seeds, budgets {budgets}, "
           f"counting={args.counting}, {len(jobs)} runs on {args.workers} workers")
     t0 = time.perf_counter()
     best: dict = {}
@@ -199,9 +200,9 @@ def actor_study(args) -> int:
     if 0.0 not in rates:
         rates = [0.0] + rates
     data = args.data if args.study_benchmark.startswith("nb201-") and args.study_benchmark != "nb201-analog" else None
-    jobs = [(args.study_benchmark, data, lr, s, 1000) for lr in rates for s in range(args.seeds)]
+    jobs = [(args.study_benchmark, data, lr, s, 1000) for lr in rates for s in args.seeds]
     print(f"actor learning-rate study: l2nas on {args.study_benchmark} (default search metric), counting 'all', "
-          f"{args.seeds} seeds x 1,000 steps")
+          f"{len(args.seeds)} seeds x 1,000 steps")
     with ProcessPoolExecutor(max_workers=args.workers, mp_context=mp.get_context("spawn")) as pool:
         out = list(pool.map(_study_run, jobs))
     frozen = {r["seed"]: r["index"] for r in out if r["lr"] == 0.0}

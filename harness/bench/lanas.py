@@ -17,6 +17,7 @@ import os
 import time
 
 import numpy as np
+from harness.protocol import SEEDS_HELP, seeds_arg
 
 # Published mean samples-to-optimum, by (benchmark, dataset): BONAS Table 2 (50 repetitions),
 # read from protocols/papers/bonas.toml when the checkout has it (these copies otherwise).
@@ -33,7 +34,7 @@ def add_arguments(p) -> None:
     p.add_argument("--benchmark", default="nb201", help="tabular benchmark (default nb201)")
     p.add_argument("--dataset", default=None, help="dataset (default: the benchmark's first, cifar10 for nb201)")
     p.add_argument("--search-metric", default=None, help="metric searched (default: the benchmark's; test accuracy for nb201)")
-    p.add_argument("--seeds", type=int, default=100, help="seeds 0..N-1 (default 100)")
+    p.add_argument("--seeds", type=seeds_arg, default=tuple(range(100)), metavar="SEEDS", help=f"{SEEDS_HELP} (default 100)")
     p.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     p.add_argument("--height", type=int, default=None, help="LaNAS tree height (default: the algorithm's, 5)")
     p.add_argument("--selects", type=int, default=None, help="LaNAS #selects (default: the algorithm's, 100)")
@@ -132,8 +133,8 @@ def main(args) -> int:
     from harness.benchmarks import get_benchmark, resolve
     from harness.errors import ConfigError
 
-    if args.seeds < 2:
-        raise ConfigError(f"--seeds must be an integer >= 2 (for confidence intervals), got {args.seeds}")
+    if len(args.seeds) < 2:
+        raise ConfigError(f"--seeds must name at least 2 seeds (for confidence intervals), got {len(args.seeds)}")
     for opt in ("workers", "boot"):
         if getattr(args, opt) < 1:
             raise ConfigError(f"--{opt} must be a positive integer, got {getattr(args, opt)}")
@@ -148,7 +149,7 @@ def main(args) -> int:
     base = {"benchmark": family, "dataset": ds, "data": args.data, "search_metric": metric}
     tasks = [{**base, "algorithm": a, "seed": s, "hyperparameters": hp if a == "lanas" else {},
               "plot": args.plot if (a == "lanas" and s == 0) else None}
-             for s in range(args.seeds) for a in ("lanas", "random")]
+             for s in args.seeds for a in ("lanas", "random")]
     t0 = time.perf_counter()
     results = _map(tasks, args.workers)
     wall = time.perf_counter() - t0
@@ -157,7 +158,7 @@ def main(args) -> int:
     lanas_hp = by["lanas"][0]["hyperparameters"]
     print(f"benchmark: {bench.name} ({bench.version}), search metric {metric}, {bench.space.size:,} architectures; "
           f"global optimum index {opt_index} ({metric} {opt_value:.4f})")
-    print(f"{args.seeds} seeds per algorithm, each run until the optimum is first queried (cap {bench.space.size:,}); "
+    print(f"{len(args.seeds)} seeds per algorithm, each run until the optimum is first queried (cap {bench.space.size:,}); "
           f"{args.workers} worker process(es), wall {wall:.1f} s")
     print("LaNAS: " + ", ".join(f"{k}={lanas_hp[k]}" for k in ("height", "selects", "c", "count_reset", "reward_scale"))
           + f", init_samples={lanas_hp['init_samples']} (-> {by['lanas'][0]['n_initial']}), sampler={by['lanas'][0].get('sampler', 'auto')}")

@@ -15,6 +15,7 @@ import numpy as np
 
 from harness.commands.run import _positive
 from harness.errors import ConfigError
+from harness.protocol import SEEDS_HELP, seeds_arg
 
 
 def register(sub) -> None:
@@ -27,6 +28,7 @@ def register(sub) -> None:
                    help="the data file the runs were made with (needed only when runs on several files exist)")
     p.add_argument("--source", choices=("auto", "raw", "mlflow"), default="auto", help="where runs are read from")
     p.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or sqlite under results/)")
+    p.add_argument("--seeds", type=seeds_arg, metavar="SEEDS", help=f"only the runs of these {SEEDS_HELP}")
     p.add_argument("--benchmark-version", metavar="V", help="only the runs on this benchmark version (see report)")
     p.add_argument("--out", default="leaderboards", metavar="DIR", help="folder of the leaderboards (default leaderboards/)")
     p.add_argument("--resamples", type=_positive("number of resamples"), default=5000, help="bootstrap resamples (default 5,000)")

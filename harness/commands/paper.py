@@ -31,6 +31,7 @@ import numpy as np
 from tabulate import tabulate
 
 from harness.errors import ConfigError, HarnessError
+from harness.protocol import SEEDS_HELP, seeds_arg
 
 PAPERS = ("lanas", "bonas", "l2nas", "apex")
 
@@ -43,7 +44,7 @@ def register(sub) -> None:
                    help="official benchmark file, repeatable: nb101=PATH, nb201=PATH, nb301=PATH, or a bare PATH "
                         "(its benchmark is told by its name: *.tfrecord is NB101, a NATS/NB201 table or folder NB201, "
                         "nb_models* NB301); each protocol gets the file of its benchmark")
-    p.add_argument("--seeds", type=int, metavar="N", help="seeds per algorithm (default: the protocol's)")
+    p.add_argument("--seeds", type=seeds_arg, metavar="SEEDS", help=f"{SEEDS_HELP} (default: the protocol's)")
     p.add_argument("--workers", type=int, default=None, help="parallel worker processes (default: number of cores)")
     p.add_argument("--algorithm", nargs="+", metavar="NAME", help="only rows of these algorithms")
     p.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or sqlite under results/)")
@@ -106,7 +107,7 @@ def _protocol(name: str, data: dict[str, str], seeds: int | None):
     if data.get(p.benchmark):
         kw["data"] = data[p.benchmark]
     if seeds:
-        kw["seeds"] = tuple(range(seeds))
+        kw["seeds"] = tuple(seeds)
     return dataclasses.replace(p, **kw) if kw else p
 
 

@@ -19,6 +19,7 @@ from tabulate import tabulate
 
 from harness.commands.run import _positive
 from harness.errors import ConfigError
+from harness.protocol import SEEDS_HELP, seeds_arg
 
 
 def _probability(text):
@@ -46,6 +47,7 @@ def register(sub) -> None:
     p.add_argument("--source", choices=("auto", "raw", "mlflow"), default="auto",
                    help="where the runs are read from (default auto: raw records if any, else MLflow)")
     p.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or sqlite under results/)")
+    p.add_argument("--seeds", type=seeds_arg, metavar="SEEDS", help=f"only the runs of these {SEEDS_HELP}")
     p.add_argument("--algorithm", nargs="+", metavar="NAME", help="only these algorithms (default all; module:Class or Class)")
     p.add_argument("--benchmark-version", metavar="V", help="only the runs on this benchmark version (needed when a "
                    "protocol's runs used different data, e.g. embedded NB201 with and without a test table)")
@@ -87,6 +89,10 @@ def select(protocol, records: list, args) -> list:
     from harness.identity import data_checksum, select_current
 
     version = getattr(args, "benchmark_version", None)
+    wanted = getattr(args, "seeds", None)
+    if wanted:
+        wanted = set(wanted)
+        records = [r for r in records if r.meta.get("seed") in wanted]
     if version:
         records = [r for r in records if r.meta.get("benchmark_version") == version]
     checksum = None
@@ -95,7 +101,10 @@ def select(protocol, records: list, args) -> list:
 
         checksum = data_checksum(get_benchmark(protocol.benchmark, protocol.dataset, protocol.data))
     kept, notes = select_current(records, protocol, checksum)
-    for n in notes:
+    from harness.metrics import collapse_duplicates
+
+    kept, copies = collapse_duplicates(kept)
+    for n in notes + copies:
         print(f"nas-harness: note: {n}", file=sys.stderr)
     return kept
 
@@ -258,13 +267,14 @@ def tables(summary, alpha: float = 0.05) -> dict[str, tuple[list[str], list[list
 
 
 TITLES = {
-    "checkpoints": "Best {report} so far at the checkpoints (mean ± std over runs, percentile-bootstrap 95% CI of the "
+    "checkpoints": "{report} of the incumbent (the best by search value so far; its report value can fall) at the "
+                   "checkpoints (mean ± std: mean and standard deviation over seeds, one run per seed; percentile-bootstrap 95% CI of the "
                    "mean; #Q = latest query at which a run's value was found; rank by mean; ~best: * marks the best and "
                    "those not significantly different from it, two-sided Mann-Whitney U, Holm-corrected, alpha {alpha:g})",
     "samples_to_optimum": "Counted queries until the global optimum of the {which} metric is first queried (mean/median "
                           "over successful runs; ERT = all counted queries / successes, COCO; 95% bootstrap CIs)",
-    "time_checkpoints": "Best {report} so far at simulated times (s): the incumbent among the results available by then "
-                        "(mean ± std over runs, bootstrap 95% CI; #Q = results available; rank and ~best as above)",
+    "time_checkpoints": "{report} of the incumbent at simulated times (s): the best by search value among the results "
+                        "available by then (mean ± std over seeds, bootstrap 95% CI; #Q = results available; rank and ~best as above)",
     "costs": "Report-only costs of the final incumbent, and the normalized hypervolume of each run's Pareto front of "
              "({search} maximized, {pareto} minimized), box from the space's worst to its best corner",
     "improvements": "Improvement of {report} over an episode (final - initial): median, intervals around the median "

@@ -22,6 +22,7 @@ import numpy as np
 from tabulate import tabulate
 
 from harness.errors import ConfigError
+from harness.protocol import SEEDS_HELP, seeds_arg
 
 # The default job (no --benchmark): held out as the nb201-* protocols are, searching on validation
 # and reporting test accuracy when the data has it, else the mean validation accuracy.
@@ -52,7 +53,7 @@ def register(sub) -> None:
     p.add_argument("--benchmark", help=f"benchmark name (default {DEFAULTS['benchmark']} {DEFAULTS['dataset']}; see `nas-harness list benchmarks`)")
     p.add_argument("--dataset", help="dataset of a multi-dataset benchmark (e.g. cifar100, cora)")
     p.add_argument("--algorithm", nargs="+", metavar="NAME", help="algorithm name(s) or module:Class (default random)")
-    p.add_argument("--seeds", type=_positive("number of seeds"), metavar="N", help="number of seeds 0..N-1 (default 3)")
+    p.add_argument("--seeds", type=seeds_arg, metavar="SEEDS", help=f"{SEEDS_HELP} (default 3: 0..2)")
     p.add_argument("--budget", type=_positive("budget"), metavar="Q", help="counted queries per run (default 300)")
     p.add_argument("--data", metavar="PATH", help="benchmark data file: the official file for benchmarks that need one, or for nb201 a per-cell "
                    "test table (e.g. nats_tss_200ep_test_accuracy.csv) whose test accuracy joins the embedded numbers")
@@ -88,7 +89,7 @@ def build_protocol(args):
         if args.budget:
             p = p.with_budget(args.budget)
         if args.seeds:
-            p = replace(p, seeds=tuple(range(args.seeds)))
+            p = replace(p, seeds=tuple(args.seeds))
         if args.data:
             p = replace(p, data=args.data)
         return p
@@ -112,7 +113,7 @@ def check(protocol, algorithms):
     """Fail fast, before any run, on bad names and values (one clear line each); returns the
     oracle that was built (its search and report metrics are the resolved ones)."""
     from algorithms.registry import make_algorithm
-    from algorithms.base import missing_capabilities
+    from algorithms.base import missing_capabilities, warmup_problem
     from harness.runner import make_oracle
 
     # validates benchmark, data, metrics, budget, counting, noise (the rng only satisfies
@@ -123,6 +124,9 @@ def check(protocol, algorithms):
         missing = missing_capabilities(cls.requires, oracle.space)
         if missing:
             raise ConfigError(f"algorithm {name} needs {', '.join(missing)}, which space {oracle.space.id} does not offer")
+        why = warmup_problem(make_algorithm(name, **protocol.overrides(name)), name, protocol.budget, oracle.space)
+        if why:
+            raise ConfigError(f"{why} (protocol {protocol.id})")
     return oracle
 
 

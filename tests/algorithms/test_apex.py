@@ -279,7 +279,6 @@ def test_bad_config_is_one_line_error():
         ApeX(nonsense=1)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("executor", ["process", "ray"])
 def test_distributed_executors_train(analog, executor):
     oracle = Oracle(analog, budget=1)
@@ -302,7 +301,6 @@ def test_runner_record_reports_training_queries_and_episodes():
     rec.to_dict()  # serializable
 
 
-@pytest.mark.slow
 def test_training_curves_go_to_mlflow(analog, tmp_path):
     from mlflow.tracking import MlflowClient
 

@@ -296,3 +296,25 @@ def test_bonas_ea_finds_the_nb201_optimum_faster_than_evolution(nb201_csv):
     bonas = [run_one("bonas-ea", s, nb201_csv, "cifar10", 1000, {})["samples"] for s in range(5)]
     rea = [run_one("evolution", s, nb201_csv, "cifar10", 15625, {})["samples"] for s in range(20)]
     assert np.mean(bonas) < 200 < np.mean(rea)
+
+
+def test_ea_fill_gives_pool_size_distinct_unqueried_children_and_the_default_does_not():
+    space = get_space("nb201")
+    rng = np.random.default_rng(0)
+    pop = [space.sample(rng) for _ in range(100)]
+    excluded = {space.key(a) for a in pop}
+
+    def sampler(fill):
+        s = EvolutionSampler(space, 100, 10, fill=fill)
+        for i, a in enumerate(pop):
+            s.tell(a, float(i % 17))
+        return s
+
+    plain = sampler(False).propose(1000, excluded, np.random.default_rng(1))
+    full = sampler(True).propose(1000, excluded, np.random.default_rng(1))
+    assert len(plain) < 1000  # 1,000 tournament draws mutate few distinct winners
+    assert len(full) == 1000
+    keys = [space.key(a) for a in full]
+    assert len(set(keys)) == 1000 and not set(keys) & excluded
+    # the default consumes the rng exactly as before: its pool is the fill pool's first part
+    assert [space.key(a) for a in plain] == keys[:len(plain)]

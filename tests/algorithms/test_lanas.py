@@ -235,9 +235,8 @@ def test_beats_random_search_on_the_analog_table(analog):
     assert best_after(lambda: LaNAS(selects=20)) > best_after(RandomSearch)
 
 
-@pytest.mark.slow
 def test_reproduce_bonas_table2_nb201_cifar10(nb201_csv, capsys):
-    """~1 min on 2 cores: 100 seeds of LaNAS and random search until the optimum (index 6111)."""
+    """~40 s on 2 busy cores: 100 seeds of LaNAS and random search until the optimum (index 6111)."""
     from harness.cli import main
 
     assert main(["bench", "lanas", "--data", nb201_csv, "--seeds", "100", "--workers", "2"]) == 0

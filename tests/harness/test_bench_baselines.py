@@ -29,7 +29,6 @@ def test_bench_baselines_prints_the_table_beside_published_figures(nb201_csv, ca
     assert "535.5 (BONAS Table 2)" in out and "population=20" in out and "index 6111" in out
 
 
-@pytest.mark.slow
 def test_reproduction_random_search_agrees_with_theory_and_baselines_are_in_range(nb201_csv):
     """100 seeds on NB201 CIFAR-10: random search's mean CI contains (N + 1) / 2 = 7,813;
     evolution and local search reach the optimum value in the issue's orientation ranges."""

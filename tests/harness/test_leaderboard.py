@@ -60,7 +60,7 @@ def test_leaderboard_command_with_a_user_algorithm(tmp_path, monkeypatch, capsys
     assert main(["leaderboard", "--protocol", "nb201-analog", "--budget", "30", "--resamples", "200"]) == 0
     out = capsys.readouterr().out
     assert "| Greedy" in out and "| random" in out
-    md = tmp_path / "leaderboards" / "nb201-analog-budget30-v1.md"
+    md = tmp_path / "leaderboards" / "nb201-analog-budget30-v2.md"
     assert md.exists() and (tmp_path / "leaderboards" / "README.md").exists()
     assert "![" in md.read_text()  # plots linked beside the table
 

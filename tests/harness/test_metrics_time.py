@@ -132,7 +132,7 @@ def test_report_and_leaderboard_of_a_time_protocol(tmp_path, monkeypatch, capsys
     assert run_sweep([Job(p, a, s) for a in ("random", "evolution") for s in p.seeds], log=False).ran == 6
     assert main(["report", "--protocol", "tiny.toml", "--resamples", "200", "--out", str(tmp_path / "rep")]) == 0
     out = capsys.readouterr().out
-    assert "1,500 simulated s" in out and "Best valid_accuracy so far at simulated times" in out
+    assert "1,500 simulated s" in out and "valid_accuracy of the incumbent at simulated times" in out
     assert "hypervolume (latency)" in out and "incumbent parameters" in out
     for f in ("best_so_far_time.png", "pareto_fronts.png", "time_checkpoints.csv", "costs.csv"):
         assert (tmp_path / "rep" / f).exists(), f

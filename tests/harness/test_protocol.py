@@ -46,9 +46,9 @@ def test_paper_settings():
 
 def test_load_by_name_version_and_path(tmp_path):
     p = load_protocol("nb201-analog")
-    assert load_protocol("nb201-analog-v1") == p
+    assert load_protocol("nb201-analog-v2") == p
     assert load_protocol(p.source) == p
-    with pytest.raises(ConfigError, match="version 1, not 7"):
+    with pytest.raises(ConfigError, match="version 2, not 7"):
         load_protocol("nb201-analog-v7")
     with pytest.raises(ConfigError, match="unknown protocol 'nope'.*nb201-analog"):
         load_protocol("nope")
@@ -195,7 +195,7 @@ def test_run_and_report_end_to_end(tmp_path, capsys, mlflow_uri):
     argv = ["run", "--protocol", "nb201-analog", "--budget", "150", "--seeds", "2", "--no-progress", "--tracking-uri", mlflow_uri,
             "--algorithm", "random", "examples.toy_episodic:ToyHillClimb"]
     assert main(argv) == 0
-    runs = tmp_path / "results" / "runs" / "nb201-analog-budget150-v1"
+    runs = tmp_path / "results" / "runs" / "nb201-analog-budget150-v2"
     files = sorted(runs.glob("*.json"))
     assert len(files) == 4
     meta = json.loads(files[0].read_text())["meta"]
@@ -237,7 +237,7 @@ def test_run_protocol_file_and_option_conflicts(tmp_path, capsys, mlflow_uri):
     assert "--counting cannot be combined with --protocol" in capsys.readouterr().err
     assert main(["report", "--protocol", "nb201-analog", "--budget", "7"]) == 2
     err = capsys.readouterr().err
-    assert "no runs of protocol nb201-analog-budget7-v1" in err and "nas-harness run --protocol nb201-analog --budget 7" in err
+    assert "no runs of protocol nb201-analog-budget7-v2" in err and "nas-harness run --protocol nb201-analog --budget 7" in err
 
 
 def test_protocol_files_are_in_the_built_package():
