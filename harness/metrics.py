@@ -1220,8 +1220,7 @@ def _time_and_cost_stats(a: AlgorithmSummary, ok: list, tcps, costs, pcost, rng,
                               float(hv[i]))
 
 
-# ======================================================================================
-
+# =============================================================================================
 # anytime performance, ECDF of (run, target) pairs, top-cell agreement (issue 16)
 # =============================================================================================
 ECDF_TARGETS = np.r_[np.logspace(-1, -3, 21), 0.0]  # normalized regret targets: 0.1 .. 1e-3, then the optimum
@@ -1301,7 +1300,7 @@ def top_agreement(search: np.ndarray, report: np.ndarray, maximize: bool = True,
     if np.ptp(s[order]) == 0 or np.ptp(r[order]) == 0:
         return float("nan"), int(k)
     return float(spearmanr(s[order], r[order])[0]), int(k)
-=======
+
 def collapse_duplicates(records: Iterable) -> tuple[list, list[str]]:
     """The records with copies counted once, and one note line per algorithm that had copies.
 
