@@ -139,6 +139,9 @@ def ensure_store(uri: str) -> None:
         for stale in db.parent.glob(f".{db.name}.creating*"):  # a creation killed earlier
             stale.unlink(missing_ok=True)
         client = _client(f"sqlite:///{tmp}")
+        import logging
+
+        logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)  # no INFO lines on first use
         client.search_experiments(max_results=1)  # runs MLflow's schema migrations
         store = getattr(getattr(client, "_tracking_client", None), "store", None)
         engine = getattr(store, "engine", None)
