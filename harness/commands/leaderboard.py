@@ -20,12 +20,9 @@ from harness.protocol import SEEDS_HELP, seeds_arg
 
 def register(sub) -> None:
     p = sub.add_parser("leaderboard", help="write the leaderboard of a protocol (Markdown, CSV, LaTeX, plots)")
-    p.add_argument("--protocol", metavar="NAME|PATH|ID",
-                   help="shipped protocol name, your protocol .toml, or the id of a protocol you ran "
-                        "(default: the protocol of the last `nas-harness run`)")
-    p.add_argument("--budget", type=_positive("budget"), metavar="Q", help="the budget override the runs were made with (run --budget)")
-    p.add_argument("--data", metavar="PATH",
-                   help="the data file the runs were made with (needed only when runs on several files exist)")
+    from harness.commands.report import add_selection_args
+
+    add_selection_args(p)
     p.add_argument("--source", choices=("auto", "raw", "mlflow"), default="auto", help="where runs are read from")
     p.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or sqlite under results/)")
     p.add_argument("--seeds", type=seeds_arg, metavar="SEEDS", help=f"only the runs of these {SEEDS_HELP}")

@@ -36,14 +36,20 @@ def _probability(text):
     return v
 
 
-def register(sub) -> None:
-    p = sub.add_parser("report", help="statistics, tables and plots of a protocol's runs")
+def add_selection_args(p) -> None:
+    """``--protocol``, ``--budget`` and ``--data``: which experiment's runs a command reads
+    (shared by ``report``, ``leaderboard`` and ``aggregate``-like commands)."""
     p.add_argument("--protocol", metavar="NAME|PATH|ID",
                    help="shipped protocol name, your protocol .toml, or the id of a protocol you ran "
                         "(default: the protocol of the last `nas-harness run`)")
     p.add_argument("--budget", type=_positive("budget"), metavar="Q", help="the budget override the runs were made with (run --budget)")
     p.add_argument("--data", metavar="PATH",
                    help="the data file the runs were made with (needed only when runs on several files exist)")
+
+
+def register(sub) -> None:
+    p = sub.add_parser("report", help="statistics, tables and plots of a protocol's runs")
+    add_selection_args(p)
     p.add_argument("--source", choices=("auto", "raw", "mlflow"), default="auto",
                    help="where the runs are read from (default auto: raw records if any, else MLflow)")
     p.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or sqlite under results/)")
