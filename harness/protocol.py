@@ -548,7 +548,7 @@ def load_protocol(name_or_path: str | os.PathLike) -> Protocol:
     if stored is not None:
         return stored
     raise ConfigError(f"unknown protocol {s!r}; choose one of: {', '.join(shipped) or '(none found)'} "
-                      "(or give the path of your own .toml file, or the id of protocol you ran, e.g. an ad-hoc one)")
+                      "(or give the path of your own .toml file, or the id of a protocol you ran, e.g. an ad-hoc one)")
 
 
 def _stored_dir() -> Path:
