@@ -576,6 +576,18 @@ class CheckpointStats:
     q_runs: np.ndarray = field(repr=False)
 
 
+def _checkpoint_stat(c, v: np.ndarray, q: np.ndarray, W: np.ndarray, level: float) -> "CheckpointStats":
+    """The statistics of the values ``v`` (one per run, with found-at queries ``q``) at one
+    checkpoint ``c`` (a query count or a simulated time); ``W``: bootstrap resample weights."""
+    n = len(v)
+    lo, hi = percentile_interval(W @ v, level)
+    return CheckpointStats(
+        checkpoint=c, n_runs=n, mean=float(v.mean()), std=float(v.std(ddof=1)) if n > 1 else 0.0,
+        ci=(float(lo), float(hi)), median=float(np.median(v)), q=int(q.max()), q_median=float(np.median(q)),
+        values=v, q_runs=q,
+    )
+
+
 def checkpoint_stats(
     values: np.ndarray,
     found: np.ndarray,
@@ -611,12 +623,7 @@ def checkpoint_stats(
         if n == 0:
             out.append(CheckpointStats(c, 0, np.nan, np.nan, (np.nan, np.nan), np.nan, 0, np.nan, v, q))
             continue
-        lo, hi = percentile_interval(W @ v, level)
-        out.append(CheckpointStats(
-            checkpoint=int(c), n_runs=n, mean=float(v.mean()), std=float(v.std(ddof=1)) if n > 1 else 0.0,
-            ci=(float(lo), float(hi)), median=float(np.median(v)), q=int(q.max()), q_median=float(np.median(q)),
-            values=v, q_runs=q,
-        ))
+        out.append(_checkpoint_stat(int(c), v, q, W, level))
     return out
 
 
@@ -760,12 +767,7 @@ def time_checkpoint_stats(
             out.append(CheckpointStats(float(c), 0, np.nan, np.nan, (np.nan, np.nan), np.nan, 0, np.nan, v, q))
             continue
         W = resample_counts(resample_indices(n, rng, resamples)) / n
-        lo, hi = percentile_interval(W @ v, level)
-        out.append(CheckpointStats(
-            checkpoint=float(c), n_runs=n, mean=float(v.mean()), std=float(v.std(ddof=1)) if n > 1 else 0.0,
-            ci=(float(lo), float(hi)), median=float(np.median(v)), q=int(q.max()), q_median=float(np.median(q)),
-            values=v, q_runs=q,
-        ))
+        out.append(_checkpoint_stat(float(c), v, q, W, level))
     return out
 
 
