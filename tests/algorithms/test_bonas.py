@@ -290,11 +290,23 @@ def test_initial_samples_are_counted_and_bo_beats_the_initial_design(analog):
 
 @pytest.mark.slow
 def test_bonas_ea_finds_the_nb201_optimum_faster_than_evolution(nb201_csv):
-    """Reproduction in miniature (the full one: ``nas-harness bench bonas --seeds 50``)."""
-    from harness.bench.bonas import run_one
+    """Reproduction in miniature (the full one: ``nas-harness paper bonas``), on protocol
+    nb201-cifar10-optimum-arch: samples until the optimal architecture is queried."""
+    from dataclasses import replace
 
-    bonas = [run_one("bonas-ea", s, nb201_csv, "cifar10", 1000, {})["samples"] for s in range(5)]
-    rea = [run_one("evolution", s, nb201_csv, "cifar10", 15625, {})["samples"] for s in range(20)]
+    from harness import metrics
+    from harness.protocol import load_protocol
+    from harness.runner import Job, execute
+
+    p = replace(load_protocol("nb201-cifar10-optimum-arch"), data=nb201_csv)
+
+    def samples(algorithm, hp, seeds):
+        recs = [execute(Job(p, algorithm, s, hp)) for s in seeds]
+        hits, queries = metrics.hitting_times(recs, "search")
+        return np.where(hits > 0, hits, queries)
+
+    bonas = samples("bonas", {"sampler": "ea"}, range(5))
+    rea = samples("evolution", {}, range(20))
     assert np.mean(bonas) < 200 < np.mean(rea)
 
 

@@ -235,10 +235,18 @@ def test_beats_random_search_on_the_analog_table(analog):
     assert best_after(lambda: LaNAS(selects=20)) > best_after(RandomSearch)
 
 
-def test_reproduce_bonas_table2_nb201_cifar10(nb201_csv, capsys):
-    """~40 s on 2 busy cores: 100 seeds of LaNAS and random search until the optimum (index 6111)."""
-    from harness.cli import main
+def test_reproduce_bonas_table2_nb201_cifar10(nb201_csv):
+    """~40 s on 2 busy cores: 100 seeds of LaNAS and random search until the optimum (index 6111),
+    protocol nb201-cifar10-optimum-arch through the sweep (as ``nas-harness paper lanas``): LaNAS's
+    bootstrap CI of the mean samples-to-optimum lies entirely below random search's."""
+    import harness
+    from harness import metrics
 
-    assert main(["bench", "lanas", "--data", nb201_csv, "--seeds", "100", "--workers", "2"]) == 0
-    out = capsys.readouterr().out
-    assert "lies entirely below random search's: YES" in out
+    res = harness.run("nb201-cifar10-optimum-arch", ["lanas", "random"], data=nb201_csv, workers=2, log=False)
+    recs = metrics.group_records(res.records)
+    ci = {}
+    for name in ("lanas", "random"):
+        s = metrics.samples_to_optimum(*metrics.hitting_times(recs[name], "search"), np.random.default_rng(0), 2000)
+        assert s.successes == s.n_runs == 100
+        ci[name] = s.mean_ci
+    assert ci["lanas"][1] < ci["random"][0]

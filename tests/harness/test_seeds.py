@@ -40,7 +40,7 @@ def test_run_seeds_range_runs_exactly_those_seeds(tmp_path, monkeypatch, capsys)
 
 
 @pytest.mark.parametrize("cmd", [["run"], ["paper", "lanas"], ["report"], ["leaderboard"],
-                                 ["bench", "lanas"], ["bench", "bonas"], ["bench", "baselines"], ["bench", "l2nas"]])
+                                 ["bench", "algorithms"]])
 def test_bad_seeds_is_one_line_exit_2(cmd, capsys):
     with pytest.raises(SystemExit) as e:
         main([*cmd, "--seeds", "9-3"])
