@@ -49,6 +49,8 @@ def add_arguments(p) -> None:
     p.add_argument("--synthetic", action="store_true", help="use a synthetic cache even if a real one is prepared")
     p.add_argument("--full", action="store_true", help="synthetic cache with 4/12/36/108 epochs (like nasbench_full)")
     p.add_argument("--repeats", type=int, default=3, help="timed loads (default 3; the best is reported)")
+    p.add_argument("--cells", type=int, default=423_624,
+                   help="cells of the synthetic cache (default 423,624, all of NB101; fewer for a quick check)")
 
 
 def synthetic_cache(root, full: bool = False, n: int = 423_624, seed: int = 0) -> None:
@@ -79,6 +81,10 @@ def _with_path(env: dict) -> dict:
 
 def main(args) -> int:
     from harness.data import cache
+    from harness.errors import ConfigError
+
+    if args.cells < 1 or args.repeats < 1:
+        raise ConfigError(f"--cells and --repeats must be positive integers, got {args.cells} and {args.repeats}")
     from harness.paths import cache_dir
 
     env = dict(os.environ)
@@ -97,10 +103,11 @@ def main(args) -> int:
         t0 = time.perf_counter()
         # in its own process, so that this one stays small (a child inherits its parent's
         # peak RSS as its own starting ru_maxrss on Linux)
-        gen = f"from harness.bench.data import synthetic_cache; synthetic_cache({tmp.name!r}, full={bool(args.full)})"
+        gen = (f"from harness.bench.data import synthetic_cache; "
+               f"synthetic_cache({tmp.name!r}, full={bool(args.full)}, n={int(args.cells)})")
         subprocess.run([sys.executable, "-c", gen], env=_with_path(env), check=True)
         env["NAS_HARNESS_CACHE"] = tmp.name
-        where = (f"a SYNTHETIC cache of 423,624 cells ({'4/12/36/108' if args.full else '108'} epochs, same format; "
+        where = (f"a SYNTHETIC cache of {args.cells:,} cells ({'4/12/36/108' if args.full else '108'} epochs, same format; "
                  f"written in {time.perf_counter() - t0:.1f} s): no prepared NB101 cache found")
     env = _with_path(env)
     runs = []

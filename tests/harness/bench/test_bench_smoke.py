@@ -1,0 +1,94 @@
+"""Every ``nas-harness bench NAME`` runs with tiny settings and prints its figures (seconds each),
+and ``harness/bench/`` re-implements no product feature (issue 18): no Oracle subclass, no
+bootstrap, no search algorithm, no private process pool, no published figures table."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from harness.bench import BENCHES
+from harness.cli import main
+
+BENCH_DIR = Path(__file__).resolve().parents[3] / "harness" / "bench"
+
+# NAME -> (arguments, texts the output must hold); "nb301" is smoke-tested with a stand-in
+# ensemble in tests/harness/benchmarks/test_nb301.py (test_bench_command_reports_identical_batched_values).
+SMOKE = {
+    "algorithms": (["--algorithms", "random", "lanas", "--budget", "60", "--seeds", "2", "--phases"],
+                   ["own us/query", "\nrandom ", "\nlanas ", "phases", "learn"]),
+    "oracle": (["--repeats", "1"], ["queries/s", "bare lookup", "ratio oracle/bare"]),
+    "metrics": (["--runs", "4", "--queries", "200", "--resamples", "50", "--episodes", "10", "--repeats", "1"],
+                ["metrics for 4 runs"]),
+    "data": (["--synthetic", "--cells", "2000", "--repeats", "1"], ["SYNTHETIC cache of 2,000 cells", "peak RSS"]),
+    "sweep": (["--runs", "4", "--budget", "50", "--repeat", "1"], ["speed-up 2 vs 1 workers", "machine ceiling"]),
+    "apex": (["--seconds", "0.05", "--skip-processes"], ["values/s", "steps/s", "learner updates/s"]),
+}
+ELSEWHERE = {"nb301"}
+
+
+def test_every_bench_module_has_a_smoke_test():
+    assert set(BENCHES) == set(SMOKE) | ELSEWHERE | {"bonas-gcn"}
+
+
+@pytest.mark.parametrize("name", sorted(SMOKE))
+def test_bench_runs_with_tiny_settings(name, capsys):
+    args, texts = SMOKE[name]
+    assert main(["bench", name, *args]) == 0
+    out = capsys.readouterr().out
+    for t in texts:
+        assert t in out, (t, out)
+
+
+def test_bench_oracle_on_nasbench_graph(capsys):
+    """Was an AttributeError: the graph space has no ``index_of`` mapping."""
+    assert main(["bench", "oracle", "--benchmark", "nasbench-graph-cora", "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "nasbench-graph-cora" in out and "queries/s" in out
+
+
+def test_bench_oracle_refuses_a_surrogate_in_one_line(capsys):
+    assert main(["bench", "oracle", "--benchmark", "nb301"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_bench_algorithms_profile_prints_the_top_functions(capsys):
+    assert main(["bench", "algorithms", "--algorithms", "evolution", "--budget", "50", "--seeds", "1", "--profile"]) == 0
+    out = capsys.readouterr().out
+    assert "profile of evolution, seed 0" in out and "tottime" in out
+
+
+def test_bench_bonas_gcn_with_tiny_settings(nb201_csv, capsys):
+    args = ["bench", "bonas-gcn", "--data", nb201_csv, "--train-fraction", "0.01", "--epochs", "2",
+            "--edges", "undirected"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "GCN undirected" in out and "MLP one-hot (baseline)" in out and "Spearman" in out
+
+
+def _bench_modules():
+    return sorted(p for p in BENCH_DIR.glob("*.py") if p.name != "__init__.py")
+
+
+@pytest.mark.parametrize("path", _bench_modules(), ids=lambda p: p.name)
+def test_bench_module_reimplements_no_product_feature(path):
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef):
+            bases = {b.id if isinstance(b, ast.Name) else getattr(b, "attr", "") for b in node.bases}
+            assert not bases & {"Oracle", "Algorithm"}, f"{path.name}: class {node.name} subclasses {bases}"
+            assert not hasattr_method(node, "run"), f"{path.name}: class {node.name} looks like a search algorithm"
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            assert "bootstrap" not in node.name, f"{path.name}: {node.name} (statistics belong in harness.metrics)"
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            assert node.id != "PUBLISHED", f"{path.name}: published figures belong in protocols/papers/*.toml"
+        if isinstance(node, ast.Attribute | ast.Name):
+            name = node.attr if isinstance(node, ast.Attribute) else node.id
+            assert name not in ("ProcessPoolExecutor", "Pool"), f"{path.name}: a private process pool ({name})"
+
+
+def hasattr_method(cls: ast.ClassDef, name: str) -> bool:
+    return any(isinstance(n, ast.FunctionDef) and n.name == name for n in cls.body)
