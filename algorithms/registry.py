@@ -1,12 +1,14 @@
 """Algorithms by name: the built-ins, a user's ``module:Class``, and installed plug-ins.
 
 A user's algorithm is a first-class citizen: ``--algorithm mypackage.module:MyAlgorithm``, or
-an entry point in the group ``nas_harness.algorithms`` (name = the algorithm's name).
+an entry point in the group ``nas_harness.algorithms`` (name = the algorithm's name). An entry
+point named like a built-in is an error (ConfigError), never a silent shadow of either.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 
 from harness.errors import ConfigError
@@ -39,9 +41,24 @@ ENTRY_POINT_GROUP = "nas_harness.algorithms"
 
 
 def _entry_points() -> dict[str, str]:
+    """Installed plug-ins, ``{name: "module:Class"}``; ConfigError when one is named like a built-in."""
+    eps = _installed_entry_points()
+    clash = sorted({ep.name for ep in eps} & set(BUILTIN))
+    if clash:
+        ep = next(e for e in eps if e.name == clash[0])
+        dist = getattr(getattr(ep, "dist", None), "name", None) or "an installed package"
+        raise ConfigError(f"entry point {ep.name!r} ({ep.value}) of {dist} in group {ENTRY_POINT_GROUP} has the name "
+                          f"of the built-in algorithm {ep.name!r} ({BUILTIN[ep.name]}); rename the entry point")
+    return {ep.name: ep.value for ep in eps}
+
+
+@functools.lru_cache(maxsize=1)
+def _installed_entry_points() -> tuple:
+    """The group's entry points, read once per process (scanning the installed packages takes
+    tens of milliseconds, and every job resolves its algorithm several times)."""
     from importlib.metadata import entry_points
 
-    return {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    return tuple(entry_points(group=ENTRY_POINT_GROUP))
 
 
 def list_algorithms() -> list[str]:
@@ -126,9 +143,9 @@ def algorithm_name(algorithm) -> str:
 def get_algorithm_class(name):
     """The algorithm class for a registered name, a ``module:Class`` path or a class."""
     name = algorithm_name(name)
+    eps = _entry_points()  # first: a plug-in clashing with a built-in is an error, whichever is asked for
     if name in BUILTIN:
         return _load_target(BUILTIN[name])
-    eps = _entry_points()
     if name in eps:
         return _load_target(eps[name])
     if ":" in name:
