@@ -23,7 +23,6 @@ matplotlib is imported lazily and used through ``matplotlib.figure.Figure`` with
 from __future__ import annotations
 
 import os
-from typing import Sequence
 
 import numpy as np
 
@@ -404,9 +403,3 @@ def write_plots(summary, folder: str, title: str = "", logx: bool = False) -> li
         out.append(plot_initial_vs_improvement(summary, os.path.join(folder, "initial_vs_improvement.png"), title))
     return out
 
-
-def log_plots(paths: Sequence[str], protocol: str, uri: str | None = None, run_name: str = "report") -> str:
-    """Log plot files as artifacts of a new MLflow run in the protocol's experiment; its run id."""
-    from harness.tracking import log_artifacts
-
-    return log_artifacts(paths, protocol, uri=uri, run_name=run_name, artifact_path="plots")

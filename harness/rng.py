@@ -1,15 +1,16 @@
 """Seeding: one root seed per run, independent streams spawned with ``SeedSequence``.
 
 Library code never touches global RNGs. A run's root seed spawns named child streams
-(``algorithm``, ``noise``, ``starts``, ``torch``); the same root seed always yields the same
-streams, whatever executor runs the job.
+(``algorithm``, ``noise``, ``starts``); the same root seed always yields the same streams,
+whatever executor runs the job. Torch gets its generator from the algorithm's stream
+(:func:`torch_generator`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-STREAMS = ("algorithm", "noise", "starts", "torch")
+STREAMS = ("algorithm", "noise", "starts")
 
 
 def spawn_streams(seed: int, names: tuple[str, ...] = STREAMS) -> dict[str, np.random.Generator]:
@@ -30,7 +31,3 @@ def torch_generator(rng: np.random.Generator):
     g.manual_seed(int(rng.integers(0, 2**63 - 1)))
     return g
 
-
-def torch_seed(rng: np.random.Generator) -> int:
-    """A seed for torch drawn from ``rng`` (for ``torch.manual_seed`` inside a run)."""
-    return int(rng.integers(0, 2**63 - 1))

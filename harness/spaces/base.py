@@ -134,9 +134,3 @@ class SearchSpace:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.id}>"
 
-
-def check_choice(value: str, choices: Sequence[str], what: str) -> str:
-    """``value`` if it is one of ``choices``, else a ValueError listing them."""
-    if value not in choices:
-        raise ValueError(f"unknown {what} {value!r}; choose one of: {', '.join(choices)}")
-    return value
