@@ -2,8 +2,9 @@
 
 Pure, vectorized functions over :class:`harness.record.RunRecord` lists or plain arrays; every
 resampling function takes an explicit ``numpy.random.Generator``. Confidence intervals are
-percentile-bootstrap intervals (95%, 5,000 resamples by default, as in the Ape-X paper
-``004`` §4.1.2 / Fig. 10). See ``docs/metrics.md`` for the definitions with examples.
+percentile-bootstrap intervals (95%, 5,000 resamples by default, as in Ape-X NAS §4.1.2 /
+Fig. 10). See ``docs/metrics.md`` for the definitions with examples and ``docs/references.md``
+for the papers.
 
 * **Samples to optimum** (BONAS Table 2, LaNAS Fig. 5): counted queries until the global optimum
   is first queried. A run that ends before is *censored*. Reported: success rate, mean and

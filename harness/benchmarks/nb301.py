@@ -2,7 +2,7 @@
 
 NAS-Bench-301 (Siems et al.) predicts the CIFAR-10 validation accuracy (%) of a DARTS genotype
 with an ensemble of surrogate models (v1.0: 10 XGBoost models) and its training time (s) with
-a second ensemble (LightGBM). As in the denoised setting of the Ape-X paper (004 §4.2.1, "the
+a second ensemble (LightGBM). As in the denoised setting of Ape-X NAS (docs/references.md, §4.2.1, "the
 included ensemble of XGB estimators, without using noisy predictions (i.e., taking the mean of
 all predictors in the ensemble)"), a query returns the **mean of the ensemble members**. With
 an ``rng`` (protocol noise ``sample``) it returns the official noisy value, mean + N(0, σ²)
@@ -415,7 +415,7 @@ def inspect_model_dir(path) -> dict:
     for metric, group in (("valid_accuracy", perf), ("runtime", time_)):
         if not group:
             continue
-        # prefer XGBoost (the ensemble 004 used), then the first by folder name
+        # prefer XGBoost (the ensemble Ape-X NAS used), then the first by folder name
         d = sorted(group, key=lambda p: (not group[p][0].startswith("xgb"), p.name))[0]
         model, members = group[d]
         ensembles[metric] = {"dir": str(d), "label": d.name, "model": model,

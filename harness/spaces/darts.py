@@ -8,7 +8,7 @@ two *distinct* earlier nodes, each edge carrying one of the 7 DARTS operations `
 intermediate nodes. A cell is a tuple of 8 ``(source, op index)`` pairs, pairs ``2k`` and
 ``2k + 1`` feeding intermediate node ``k``, the layout of a DARTS ``Genotype.normal`` list with
 the two entries of each pair swapped. Per cell there are 3·6·10·49⁴ ≈ 1.04·10⁹ cells
-(004 §3.1: "around 10⁹"), ≈ 10¹⁸ genotypes.
+(Ape-X NAS §3.1: "around 10⁹"; papers: docs/references.md), ≈ 10¹⁸ genotypes.
 
 Canonical form and key: a node sums its two inputs, so their order does not matter (the
 NAS-Bench-301 surrogate also sorts them). ``canonical(arch)`` sorts each node's pair by source;
@@ -16,12 +16,12 @@ NAS-Bench-301 surrogate also sorts them). ``canonical(arch)`` sorts each node's 
 ``mutate``, ``neighbours``, ``parse`` of the canonical string, ``discretize``,
 ``from_decisions``) is canonical; ``contains`` also accepts the other order.
 
-Neighbourhood (``neighbours``, 004 §3.2.1 "one change to the current state"): change the
+Neighbourhood (``neighbours``, Ape-X NAS §3.2.1 "one change to the current state"): change the
 operation of one edge (6 alternatives) or its source (to an earlier node that is neither its
 current source nor the other edge's source). Per cell that is 8·6 = 48 op changes plus
 2·(0 + 1 + 2 + 3) = 12 source changes = 60 neighbours, whatever the cell; a genotype (one
 change in either cell) has 120. ``mutate`` draws one of these uniformly. The NB301 action set
-of 004 §3.2.1 ("generate the neighbours of each cell individually, and then select up to N
+of Ape-X NAS §3.2.1 ("generate the neighbours of each cell individually, and then select up to N
 tuples, each consisting of 1 neighbour for each cell") is ``neighbour_tuples(arch, n, rng)``:
 the 60 × 60 = 3,600 (normal-neighbour, reduce-neighbour) pairs, all of them in a fixed order
 when ``n`` ≥ 3,600, else ``n`` drawn without replacement with ``rng`` (kept in that order).
@@ -33,15 +33,15 @@ Encodings:
 * ``onehot(arch)``: the α form of L2NAS §3.2, an array of shape ``(2, 14, 7)`` (normal, reduce;
   14 candidate edges in DARTS order; 7 ops), one 1 per selected edge. ``discretize(alpha)`` is
   L2NAS Algorithm 2; ``vector`` is ``onehot`` flattened (196 floats), ``from_vector`` inverts it.
-* ``ops_on_nodes(arch, cell)``: the operations-on-nodes conversion of 004 Fig. 1: every edge
+* ``ops_on_nodes(arch, cell)``: the operations-on-nodes conversion of Ape-X NAS Fig. 1: every edge
   becomes a node labelled with its op, fed by the (converted) source node and feeding a "sum"
   node that replaces the original intermediate node; the 4 sum nodes feed the output. 15 nodes
   per cell in topological order: 2 inputs, then for each intermediate node its 2 op nodes and
   its sum node, then the output.
-* ``lower_triangular(arch)``: the agent observation of 004 §3.2.3, per cell the flattened
+* ``lower_triangular(arch)``: the agent observation of Ape-X NAS §3.2.3, per cell the flattened
   lower-triangular adjacency of the Fig. 1 graph plus one-hot node labels, padded to
   ``pad_to`` nodes, the two cells concatenated (510 floats with the default 15 nodes).
-* ``graph(arch)``: ops as nodes for GNN predictors (004 Fig. 1, BONAS §A.2): the two cells'
+* ``graph(arch)``: ops as nodes for GNN predictors (Ape-X NAS Fig. 1, BONAS §A.2): the two cells'
   Fig. 1 graphs as one block-diagonal adjacency (30 × 30) with node features one-hot over
   ``NODE_LABELS`` plus a last column that is 1 on reduction-cell nodes (30 × 11).
 * ``to_decisions``/``from_decisions``: per cell, per intermediate node: source of the first
@@ -78,7 +78,7 @@ _OP_INDEX = {name: i for i, name in enumerate(OPS)}
 CELL_SIZE = 1 * 3 * 6 * 10 * N_OPS ** EDGES_PER_CELL
 _SOURCE_HIGHS = np.array([h for k in range(N_NODES) for h in (k + 2, k + 1)])
 
-# operations-on-nodes graph (004 Fig. 1)
+# operations-on-nodes graph (Ape-X NAS Fig. 1)
 NODE_LABELS = ("input", "output", "sum") + OPS
 N_GRAPH_NODES = N_INPUTS + 3 * N_NODES + 1  # 15
 _LABEL_INDEX = {name: i for i, name in enumerate(NODE_LABELS)}
@@ -155,7 +155,7 @@ def _cell_edit_distance(a, b) -> int:
 
 
 def lower_triangular_encoding(adj: np.ndarray, labels: Sequence[int], n_labels: int, pad_to: int | None = None) -> np.ndarray:
-    """004 §3.2.3 observation of one graph: flattened lower-triangular adjacency + one-hot labels.
+    """Ape-X NAS §3.2.3 observation of one graph: flattened lower-triangular adjacency + one-hot labels.
 
     ``adj[i, j] = 1`` is an edge ``i -> j`` with nodes in topological order (``i < j``), so the
     strictly lower triangle of ``adj.T`` holds every edge; its rows ``1 .. P-1`` are
@@ -237,7 +237,7 @@ class DartsSpace(SearchSpace):
         ]
 
     def neighbour_tuples(self, arch, n: int, rng: np.random.Generator | None = None, include_unchanged: bool = False) -> list[DartsGenotype]:
-        """004 §3.2.1 NB301 actions: up to ``n`` (normal-neighbour, reduce-neighbour) pairs.
+        """Ape-X NAS §3.2.1 NB301 actions: up to ``n`` (normal-neighbour, reduce-neighbour) pairs.
 
         The candidate pairs are the product of the two cells' 60 neighbours (normal-major
         order; with ``include_unchanged=True`` each cell may also stay as it is, the pair that
@@ -449,9 +449,9 @@ class DartsSpace(SearchSpace):
             cells.append(_canonical_cell(cell))
         return DartsGenotype(*cells)
 
-    # --- operations on nodes (004 Fig. 1) ------------------------------------------------------
+    # --- operations on nodes (Ape-X NAS Fig. 1) ------------------------------------------------------
     def ops_on_nodes(self, arch, cell: str = "normal") -> tuple[np.ndarray, tuple[str, ...]]:
-        """004 Fig. 1 conversion of one cell: ``(adjacency (15, 15) int8, labels)``.
+        """Ape-X NAS Fig. 1 conversion of one cell: ``(adjacency (15, 15) int8, labels)``.
 
         ``adjacency[i, j] = 1`` is an edge ``i -> j``. Nodes: 0 and 1 the inputs; for
         intermediate node ``k``: ``2 + 3k`` and ``3 + 3k`` the op nodes of its two edges (in the
@@ -478,7 +478,7 @@ class DartsSpace(SearchSpace):
         return adj, tuple(labels)
 
     def lower_triangular(self, arch, pad_to: int | None = None) -> np.ndarray:
-        """004 §3.2.3 observation: each cell's Fig. 1 graph as ``lower_triangular_encoding``
+        """Ape-X NAS §3.2.3 observation: each cell's Fig. 1 graph as ``lower_triangular_encoding``
         (labels one-hot over ``NODE_LABELS``), normal then reduce; 510 floats unpadded."""
         parts = []
         for cell in CELLS:

@@ -22,7 +22,7 @@ any matrix with :meth:`NB101Space.cell`; ``contains`` accepts canonical cells on
 Sampling (``sample``): the NAS-Bench-101 random spec, i.e. each of the 21 upper-triangular
 entries of a 7x7 matrix is 0/1 with probability 1/2 and each of the 5 inner ops is uniform,
 rejected until valid (not uniform over the 423,624 unique cells, but the paper's sampler).
-``sample_by_size`` is the sampler of the Ape-X paper (``004`` §3.2.3): the vertex count is
+``sample_by_size`` is the sampler of Ape-X NAS §3.2.3 (docs/references.md): the vertex count is
 uniform in 2..7, then matrices of that size are drawn until one is valid without pruning.
 
 Mutation (``mutate``): the regularized-evolution mutation of the NAS-Bench-101 paper/code with
@@ -34,7 +34,7 @@ by inserting the missing ``7 - n`` vertices as isolated vertices at uniformly dr
 positions with uniform ops. Unlike the paper's loop, which may return an equivalent cell, we
 also retry until the hash differs (the space contract: never ``arch`` itself).
 
-Neighbourhood (``neighbours``), after the Ape-X paper (``004`` §3.2.1), in this order:
+Neighbourhood (``neighbours``), after Ape-X NAS §3.2.1, in this order:
 remove an inner vertex and reconnect the sources of its in-edges to the destinations of its
 out-edges with every subset of those new edges that leaves a valid cell without pruning;
 add a vertex with one in-edge and one out-edge (every acyclic choice of source and
@@ -47,7 +47,7 @@ Encodings (``vector_dim`` = 56):
 * ``vector``: the 21 upper-triangular entries of the 7x7 matrix, row-major, then a one-hot
   label per vertex over ``OPS`` (7 x 5); a smaller cell is padded with empty vertices inserted
   before the output (the output stays vertex 6; padded vertices have all-zero labels).
-* ``lower_triangular`` (Ape-X ``004`` §3.2.3): the strict lower triangle of the transposed
+* ``lower_triangular`` (Ape-X NAS §3.2.3): the strict lower triangle of the transposed
   matrix (row ``i`` lists the inputs of vertex ``i``), rows concatenated (21 entries), then the
   one-hot labels (7 x 5); padded at the end (empty vertices after the output).
 * ``graph``: ``(adjacency (n, n), one-hot labels (n, 5))`` of the canonical cell
@@ -400,7 +400,7 @@ class NB101Space(SearchSpace):
                 return r[0]
 
     def sample_by_size(self, rng: np.random.Generator, sizes: Sequence[int] = range(2, MAX_VERTICES + 1)) -> Cell:
-        """The Ape-X paper's sampler (``004`` §3.2.3): vertex count uniform over ``sizes``, then
+        """The Ape-X paper's sampler (Ape-X NAS §3.2.3): vertex count uniform over ``sizes``, then
         random matrices and ops of that size until one is valid with exactly that many vertices."""
         sizes = list(sizes)
         n = int(sizes[int(rng.integers(len(sizes)))])
@@ -465,7 +465,7 @@ class NB101Space(SearchSpace):
                 return r[0]
 
     def neighbours(self, arch) -> list[Cell]:
-        """The Ape-X neighbourhood (``004`` §3.2.1; see the module docstring)."""
+        """The Ape-X neighbourhood (Ape-X NAS §3.2.1; see the module docstring)."""
         _, h0 = self._info(self.validate(arch))
         n, succ, ops = _cell_masks(arch)
         pred = _pred_masks(n, succ)
@@ -569,7 +569,7 @@ class NB101Space(SearchSpace):
         return np.concatenate([adj[iu], self._labels(arch.ops, MAX_VERTICES, pos).reshape(-1)])
 
     def lower_triangular(self, arch) -> np.ndarray:
-        """Ape-X form (``004`` §3.2.3): strict lower triangle of the transposed matrix padded at
+        """Ape-X form (Ape-X NAS §3.2.3): strict lower triangle of the transposed matrix padded at
         the end to 7 vertices, rows concatenated (21), + one-hot labels (7 x 5): shape (56,)."""
         self.validate(arch)
         n = len(arch.ops)

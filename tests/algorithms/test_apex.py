@@ -258,7 +258,7 @@ def test_encodings(analog, graph_cora):
     a = graph_cora.space.sample(np.random.default_rng(0))
     assert t.id(a) == graph_cora.space.index(a) + 1 and t.arch(t.id(a)) == a
 
-    class Fake:  # a space offering the 004 lower-triangular form (as NB101 does) is used as is
+    class Fake:  # a space offering the Ape-X NAS lower-triangular form (as NB101 does) is used as is
         id, encodings = "fake-v1", ("vector",)
 
         def sample(self, rng):

@@ -1,4 +1,4 @@
-"""L2NAS (001 §2.2-2.4, §3.4, §4.1): the pieces against the paper's formulas, then whole runs."""
+"""L2NAS (§2.2-2.4, §3.4, §4.1 of the paper, docs/references.md): the pieces against the paper's formulas, then whole runs."""
 
 from __future__ import annotations
 

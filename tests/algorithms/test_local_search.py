@@ -1,4 +1,4 @@
-"""Local search with restarts: best improvement (004 §3.2.3) and first improvement (White et al.)."""
+"""Local search with restarts: best improvement (Ape-X NAS §3.2.3) and first improvement (White et al.)."""
 
 import numpy as np
 import pytest

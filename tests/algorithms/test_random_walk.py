@@ -1,4 +1,4 @@
-"""Random walk (004 §3.2.3): uniform choice among the neighbours or termination."""
+"""Random walk (Ape-X NAS §3.2.3): uniform choice among the neighbours or termination."""
 
 import numpy as np
 import pytest

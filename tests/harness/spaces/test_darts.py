@@ -67,7 +67,7 @@ def test_samples_are_canonical_members_and_uniform():
     assert sorted(pairs) == list(itertools.combinations(range(5), 2))
     assert all(abs(c / n - 0.1) < 0.02 for c in pairs.values())
     assert all(abs(c / n - 1 / 7) < 0.02 for c in ops.values())
-    assert S.cardinality == (3 * 6 * 10 * 7**8) ** 2  # ~1.04e9 per cell (004 §3.1: "around 10^9")
+    assert S.cardinality == (3 * 6 * 10 * 7**8) ** 2  # ~1.04e9 per cell (Ape-X NAS §3.1: "around 10^9")
 
 
 def test_canonical_key_ignores_input_order():
