@@ -13,7 +13,15 @@ Modules: :mod:`~algorithms.apex.env` (gymnasium environment, reward shaping),
 ``lower_triangular``, ``graph`` or ``vector``), :mod:`~algorithms.apex.agent` (transformer
 duelling Q-network, double-Q targets), :mod:`~algorithms.apex.replay` (prioritized replay,
 n-step returns with partial episode bootstrapping), :mod:`~algorithms.apex.train` (actors,
-learner, executors, checkpoints, MLflow), :mod:`~algorithms.apex.evaluate`.
+learner, executors, checkpoints, MLflow), :mod:`~algorithms.apex.evaluate`,
+:mod:`~algorithms.apex.artifact` (the agent file).
+
+**Agents as files** (:mod:`harness.agents`, :mod:`~algorithms.apex.artifact`): ``save_agent``
+keeps the trained Q-network with its shapes, source (benchmark, data checksum, seed) and
+training ledger; ``agent`` loads one instead of training (no training queries on this run; the
+source's are in the record as ``source_training_queries``), e.g. to search CIFAR-100 with an
+agent trained on CIFAR-10. Each seed of a run trains (or, with ``{seed}`` in the path, loads)
+its own agent, so statistics over seeds are statistics over agents.
 
 Defaults follow the paper where it speaks (N = 50, 16/32-step episodes, T = 256, epsilon 0.4 /
 alpha 7, replay 25,000 / 0.6 / 0.4, lr 4e-5, gamma 0.9, 3-step returns); the training length
