@@ -168,3 +168,33 @@ class AgentFiles:
         out["artifacts"] = {**out.get("artifacts", {}), "agent": path}
         self._agent_run_meta = out
         return path
+
+
+# --- statistics over agents ---------------------------------------------------------------------
+def agent_id(record) -> str:
+    """Which trained agent a record's numbers come from: the checksum of the agent file it
+    loaded, else of the agent it saved, else its run key (a run that trained its own agent).
+    Runs that share an agent are one sample of training variance, not several."""
+    m = record.meta if hasattr(record, "meta") else record
+    for k in ("agent", "saved_agent"):
+        c = (m.get(k) or {}).get("checksum")
+        if c:
+            return str(c)
+    return str(m.get("run_key", ""))
+
+
+def by_agent(records) -> dict[str, list]:
+    """Records grouped by :func:`agent_id`, in order of first appearance."""
+    out: dict[str, list] = {}
+    for r in records:
+        out.setdefault(agent_id(r), []).append(r)
+    return out
+
+
+def per_agent(records, value) -> "np.ndarray":
+    """One number per trained agent: the mean of ``value(record)`` over the records (evaluation
+    seeds) of each agent. Bootstrap CIs of these are CIs over agents, training variance included;
+    evaluating one agent with many seeds gives one value, however many seeds ran."""
+    import numpy as np
+
+    return np.array([float(np.mean([value(r) for r in rs])) for rs in by_agent(records).values()])

@@ -177,14 +177,25 @@ def agent_hyperparameters(args, protocol, algorithms, space) -> dict[str, dict]:
             family = getattr(get_algorithm_class(name), "agent_family", name)
             for seed in protocol.seeds:
                 agents.load(agents.resolve_path(hp["agent"], seed), family, space.id)
-            if "{seed}" not in hp["agent"] and len(protocol.seeds) > 1:
-                print(f"nas-harness: note: one agent for {len(protocol.seeds)} seeds: their spread is evaluation "
-                      "variance only, not training variance (put {seed} in --agent: one trained agent per seed)",
-                      file=sys.stderr)
     return out
 
 
-def metrics_line(protocol, oracle) -> str:
+def note_shared_agents(protocol, algorithms, agent_hp) -> None:
+    """A note (stderr) when several seeds of a learned policy would share one agent: one
+    training ``checkpoint`` file, or one ``agent`` file, for every seed. Their spread is then
+    evaluation variance only; each seed should be one trained agent (``{seed}`` in the path)."""
+    from algorithms.registry import make_algorithm
+
+    if len(protocol.seeds) < 2:
+        return
+    for name in algorithms:
+        hp = make_algorithm(name, **{**protocol.overrides(name), **agent_hp.get(name, {})}).hyperparameters()
+        for k in ("checkpoint", "agent"):
+            v = hp.get(k)
+            if isinstance(v, str) and v and "{seed}" not in v:
+                print(f"nas-harness: note: {name}: the {len(protocol.seeds)} seeds share one {k} file ({v}), i.e. "
+                      "one trained agent: their spread is evaluation variance only, not training variance",
+                      file=sys.stderr)
     """One line: what the algorithm searches on and what is reported (after any fallback)."""
     bench = oracle.benchmark
     line = (f"{protocol.id} on {bench.name} ({bench.version}): searched metric {oracle.search_metric} "
@@ -215,6 +226,7 @@ def main(args) -> int:
     oracle = check(protocol, algorithms)
     print(metrics_line(protocol, oracle), flush=True)
     agent_hp = agent_hyperparameters(args, protocol, algorithms, oracle.space)
+    note_shared_agents(protocol, algorithms, agent_hp)
     jobs = [Job(protocol, a, s, agent_hp.get(a, {})) for a in algorithms for s in protocol.seeds]
     why = check_store(uri)
     sync_cmd = f"nas-harness sync --tracking-uri {uri}"

@@ -190,3 +190,17 @@ def test_checkpoint_bad_paths_and_files_give_one_line(analog, tmp_path, capsys):
     assert "{seed}" in capsys.readouterr().err
     assert main(["run", "--protocol", str(src), "--algorithm", "random", "--agent", str(l2), "--no-progress"]) == 2
     assert "none of the algorithms" in capsys.readouterr().err
+
+
+def test_checkpoint_statistics_are_over_agents_not_evaluation_seeds():
+    from harness.record import RunRecord
+
+    def rec(key, best, agent=None):
+        meta = {"run_key": key, **({"agent": {"checksum": agent}} if agent else {})}
+        return RunRecord(meta=meta, trajectory={"incumbent_report": np.array([best])})
+
+    # one agent evaluated with three seeds, two agents that trained in their own runs
+    recs = [rec("a", 1.0, "sha256:x"), rec("b", 3.0, "sha256:x"), rec("c", 2.0, "sha256:x"), rec("d", 5.0), rec("e", 7.0)]
+    vals = agents.per_agent(recs, lambda r: r.trajectory["incumbent_report"][-1])
+    np.testing.assert_array_equal(vals, [2.0, 5.0, 7.0])
+    assert list(agents.by_agent(recs)) == ["sha256:x", "d", "e"]
