@@ -192,7 +192,7 @@ def note_shared_agents(protocol, algorithms, agent_hp) -> None:
         hp = make_algorithm(name, **{**protocol.overrides(name), **agent_hp.get(name, {})}).hyperparameters()
         for k in ("checkpoint", "agent"):
             v = hp.get(k)
-            if isinstance(v, str) and v and "{seed}" not in v:
+            if isinstance(v, str) and v and (k == "checkpoint" or "{seed}" not in v):  # checkpoint: no {seed}
                 print(f"nas-harness: note: {name}: the {len(protocol.seeds)} seeds share one {k} file ({v}), i.e. "
                       "one trained agent: their spread is evaluation variance only, not training variance",
                       file=sys.stderr)
