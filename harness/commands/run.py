@@ -196,6 +196,9 @@ def note_shared_agents(protocol, algorithms, agent_hp) -> None:
                 print(f"nas-harness: note: {name}: the {len(protocol.seeds)} seeds share one {k} file ({v}), i.e. "
                       "one trained agent: their spread is evaluation variance only, not training variance",
                       file=sys.stderr)
+
+
+def metrics_line(protocol, oracle) -> str:
     """One line: what the algorithm searches on and what is reported (after any fallback)."""
     bench = oracle.benchmark
     line = (f"{protocol.id} on {bench.name} ({bench.version}): searched metric {oracle.search_metric} "
