@@ -18,7 +18,10 @@ A run's **key** is a content hash of everything that can change its trajectory (
   ``version`` (class attribute, default 1) and a sha256 of the **source** of its module and of
   the modules of its own package that it uses (transitively), so an edited algorithm is a new
   experiment;
-* all its hyperparameters (defaults resolved) and the seed.
+* all its hyperparameters (defaults resolved) and the seed;
+* the **content checksum of the files it reads** through hyperparameters its class names in
+  ``input_files`` (e.g. a trained agent, ``agent``; :func:`input_files_identity`), added only
+  when there are any, so the keys of all other runs are unchanged.
 
 Same key: the finished record is reused; any change: a new run. :data:`KEY_VERSION` is part of
 the hash, so a change of these rules never matches keys made under the old ones.
