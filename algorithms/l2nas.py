@@ -67,7 +67,8 @@ from typing import ClassVar
 import numpy as np
 
 from algorithms.base import Algorithm, field
-from harness.errors import ConfigError
+from harness.agents import AgentFiles
+from harness.errors import BudgetExhausted, ConfigError
 
 EXPLORATION = ("epsilon", "warmup")
 REWARDS = ("exp", "rescaled")
@@ -98,6 +99,10 @@ class L2NASConfig:
     max_steps: int = field(0, "stop after this many steps (0: the oracle's budget ends the run)")
     max_free_streak: int = field(1000, "end the run after this many consecutive free (cached) steps")
     threads: int = field(1, "torch CPU threads during the run")
+    agent: str = field("", "start from a trained agent file (actor and critic; {seed}: the run's seed, {results}: the "
+                           "results folder) and fine-tune it here (§2.4); its source's queries are recorded apart")
+    save_agent: str = field("", "write the agent (actor and critic) to this file at the end ({seed}, {results} as "
+                                "for agent); logged to MLflow as the run's artifact agent/")
 
     def __post_init__(self):
         c = self
@@ -346,10 +351,14 @@ class Agent:
 # --- the algorithm ---------------------------------------------------------------------------
 
 
-class L2NAS(Algorithm):
-    """L2NAS with the paper's NAS-Bench-201 settings (§4.1): see the module docstring."""
+class L2NAS(AgentFiles, Algorithm):
+    """L2NAS with the paper's NAS-Bench-201 settings (§4.1): see the module docstring.
+
+    ``agent`` / ``save_agent``: the transfer setting of §2.4 / §4.4 (pre-train, save the actor and
+    critic, fine-tune them on another dataset of the same space; :mod:`harness.agents`)."""
 
     name = "l2nas"
+    agent_family = "l2nas"
     Config = L2NASConfig
     requires = ("onehot",)
     # small and quick: under 'unique' a static actor would spend many free steps per new query
@@ -388,7 +397,7 @@ class L2NAS(Algorithm):
         layout = AlphaLayout(space)
         dim = layout.size
         hidden = c.hidden or (128 if dim <= 100 else 256)
-        agent = Agent(dim, hidden, c, torch_generator(rng))
+        agent = self._start_agent(dim, hidden, space, torch_generator(rng))
         replay = Replay(dim, c.replay_size)
         topk = TopK(c.top_k, dim)
         actor0 = [p.detach().clone() for p in agent.actor.parameters()]
@@ -400,6 +409,7 @@ class L2NAS(Algorithm):
         streak = 0
         threads = torch.get_num_threads()
         torch.set_num_threads(c.threads)
+        done = False  # the run ended as a run ends (budget, max_steps, free streak), not by an error
         try:
             while not c.max_steps or diag["steps"] < c.max_steps:
                 step = diag["steps"]
@@ -421,14 +431,51 @@ class L2NAS(Algorithm):
                 diag["steps"] = step + 1
                 if streak >= c.max_free_streak:
                     diag["stopped"] = "free_streak"
+                    done = True
                     return
             diag["stopped"] = "max_steps"
+            done = True
+        except BudgetExhausted:
+            done = True
+            raise
         finally:
             torch.set_num_threads(threads)
+            if c.save_agent and done:
+                self._save_l2nas_agent(space, agent, oracle, dim)
             with torch.no_grad():
                 diag["actor_max_weight_change"] = max(
                     float((p - p0).abs().max()) for p, p0 in zip(agent.actor.parameters(), actor0)
                 )
+
+
+    # --- agent files (harness.agents) ----------------------------------------------------------
+    def _start_agent(self, dim: int, hidden: int, space, gen) -> Agent:
+        """A fresh :class:`Agent`, or the one in the ``agent`` file (its widths and depth)."""
+        import dataclasses
+
+        self._agent_run_meta = {}
+        if not self.config.agent:
+            return Agent(dim, hidden, self.config, gen)
+        state, meta = self._load_agent(space)
+        net = meta.get("network") or {}
+        if int(net.get("dim", -1)) != dim:
+            raise ConfigError(f"the L2NAS agent file has α of {net.get('dim')} entries, space {space.id} has {dim}")
+        cfg = dataclasses.replace(self.config, layers=int(net["layers"]))
+        agent = Agent(dim, int(net["hidden"]), cfg, gen)
+        try:
+            agent.actor.load_state_dict(state["actor"])
+            agent.critic.load_state_dict(state["critic"])
+        except (KeyError, RuntimeError) as e:
+            raise ConfigError(f"the agent file does not hold a usable L2NAS actor and critic ({str(e)[:160]})") from None
+        return agent
+
+    def _save_l2nas_agent(self, space, agent: Agent, oracle, dim: int) -> None:
+        state = {"actor": agent.actor.state_dict(), "critic": agent.critic.state_dict()}
+        network = {"dim": dim, "hidden": int(agent.critic[0].out_features),
+                   "layers": sum(isinstance(m, type(agent.critic[0])) for m in agent.critic) - 1}
+        source = int((getattr(self, "_agent_run_meta", None) or {}).get("source_training_queries", 0))
+        ledger = {"training_queries": source + int(oracle.used), "steps": int(self.diagnostics_["steps"])}
+        self._save_agent(space, state, ledger, network)
 
 
 @dataclass

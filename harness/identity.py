@@ -18,7 +18,10 @@ A run's **key** is a content hash of everything that can change its trajectory (
   ``version`` (class attribute, default 1) and a sha256 of the **source** of its module and of
   the modules of its own package that it uses (transitively), so an edited algorithm is a new
   experiment;
-* all its hyperparameters (defaults resolved) and the seed.
+* all its hyperparameters (defaults resolved) and the seed;
+* the **content checksum of the files it reads** through hyperparameters its class names in
+  ``input_files`` (e.g. a trained agent, ``agent``; :func:`input_files_identity`), added only
+  when there are any, so the keys of all other runs are unchanged.
 
 Same key: the finished record is reused; any change: a new run. :data:`KEY_VERSION` is part of
 the hash, so a change of these rules never matches keys made under the old ones.
@@ -184,7 +187,7 @@ def experiment_key(protocol_ident: dict, benchmark_ident: dict) -> str:
 def run_key(protocol_ident: dict, benchmark_ident: dict, algorithm: str, algorithm_ident: dict,
             hyperparameters: dict, seed: int) -> str:
     """The run key (16 hex digits of a sha256); see the module docstring."""
-    return _hash({
+    d = {
         "key_version": KEY_VERSION,
         "protocol": protocol_ident,
         "benchmark": benchmark_ident,
@@ -192,7 +195,37 @@ def run_key(protocol_ident: dict, benchmark_ident: dict, algorithm: str, algorit
         "algorithm_identity": algorithm_ident,
         "hyperparameters": hyperparameters,
         "seed": int(seed),
-    })
+    }
+    files = input_files_identity(algorithm, hyperparameters, seed)
+    if files:  # only then: the keys of runs that read no file are unchanged
+        d["input_files"] = files
+    return _hash(d)
+
+
+def input_files_identity(algorithm: str, hyperparameters: dict, seed: int) -> dict[str, str]:
+    """Content checksums of the files a run reads through its hyperparameters: those the
+    algorithm class names in ``input_files`` (e.g. a trained agent, ``agent``; paths resolved
+    by :func:`harness.agents.resolve_path` for this seed). A path alone is not an identity:
+    the key changes when the file's content does. A missing file is a one-line error."""
+    try:
+        from algorithms.registry import get_algorithm_class
+
+        names = tuple(getattr(get_algorithm_class(algorithm), "input_files", ()) or ())
+    except Exception:  # an algorithm that cannot be imported here: its hyperparameters alone
+        return {}
+    out = {}
+    for name in names:
+        value = hyperparameters.get(name)
+        if isinstance(value, str) and value:
+            from harness.agents import resolve_path
+            from harness.errors import ConfigError
+
+            path = resolve_path(value, seed)
+            if not os.path.isfile(path):
+                raise ConfigError(f"{algorithm}: {name} file {path} (seed {seed}) not found: make it first "
+                                  f"(e.g. `nas-harness run --save-agent`), or fix the path")
+            out[name] = path_checksum(path)
+    return out
 
 
 def benchmark_identity(benchmark) -> dict[str, Any]:

@@ -181,6 +181,12 @@ def execute(job: Job, catch: bool = False) -> RunRecord:
     algo = make_algorithm(job.algorithm, **hp)
     oracle = make_oracle(p, streams["noise"], streams["starts"])
     bench = oracle.benchmark
+    bind = getattr(algo, "bind_run", None)  # algorithms with per-run files (trained agents: harness.agents)
+    if callable(bind):
+        ident = job.identity()
+        bind({"seed": int(job.seed), "protocol_id": p.id, "benchmark": bench.name, "dataset": bench.dataset,
+              "space": oracle.space.id, "data_checksum": ident["benchmark"]["data_checksum"],
+              "search_metric": oracle.search_metric, "run_key": ident["run_key"]})
     status, error = "finished", ""
     try:
         algo.run(oracle.view(), streams["algorithm"])  # the narrow door only (harness.oracle.OracleView)
@@ -238,6 +244,9 @@ def execute(job: Job, catch: bool = False) -> RunRecord:
         meta["optimum_search_index"] = opt_i
         meta["optimum_report"] = bench.optimum(oracle.report_metric)[0]
     meta.update(_time_and_cost_meta(p, oracle))
+    extra = getattr(algo, "run_meta", None)  # e.g. the source of a loaded agent, a saved agent's file
+    if callable(extra):
+        meta.update({k: v for k, v in extra().items() if k not in meta})
     return RunRecord(meta=meta, trajectory=oracle.trajectory(), episodes=oracle.episodes())
 
 

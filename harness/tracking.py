@@ -17,7 +17,9 @@ opens it on its runs, not on the GenAI views):
   time-budgeted protocols ``sim_time`` per query and ``incumbent_report_by_time`` (step = whole
   simulated seconds); ``hypervolume`` and ``incumbent_cost_<metric>`` where the protocol records
   costs; sent with ``log_batch`` in chunks of 1,000;
-* artifacts: ``trajectory.csv`` (the whole trajectory) and ``record.json`` (the raw record).
+* artifacts: ``trajectory.csv`` (the whole trajectory) and ``record.json`` (the raw record);
+  files the run names in ``meta["artifacts"]`` (``{folder: path}``, e.g. a trained agent under
+  ``agent/``, :mod:`harness.agents`) when they exist on the logging machine.
 
 **Exactly one run per key, whatever is killed when** (:func:`log_record`): a run counts only
 once its ``nas_harness.logged`` tag is set, the last write; before logging a key, every run of
@@ -322,6 +324,9 @@ def log_record(rec: RunRecord, uri: str | None = None, client=None, description:
         rec.trajectory_frame().to_csv(os.path.join(d, "trajectory.csv"), index=False)
         rec.write(os.path.join(d, "record.json"))
         client.log_artifacts(rid, d)
+    for name, path in (m.get("artifacts") or {}).items():  # files the run made, e.g. a trained agent
+        if isinstance(path, str) and os.path.isfile(path):
+            client.log_artifact(rid, path, artifact_path=str(name))
     if m.get("error"):
         client.set_tag(rid, "error", m["error"][-5000:])
     client.set_terminated(rid, status="FINISHED" if m.get("status", "finished") == "finished" else "FAILED")

@@ -30,6 +30,11 @@ DEFAULT_METRICS = {"search_metric": "valid_accuracy", "report_metric": "test_acc
 DEFAULTS = {"benchmark": "nb201", "dataset": "cifar10", "algorithm": ["random"], "seeds": 3, "budget": 300}
 
 
+# Where --save-agent without a path keeps the agents ({protocol} and {algorithm} are filled in here,
+# {results} and {seed} when each run starts: harness.agents.resolve_path)
+DEFAULT_SAVE_AGENT = "{results}/agents/{protocol}/{algorithm}-s{seed}.pt"
+
+
 def _positive(kind):
     """argparse type: a positive integer, with a message that says so."""
     import argparse
@@ -65,6 +70,13 @@ def register(sub) -> None:
                    help="parallel worker processes (default: number of cores)")
     p.add_argument("--executor", choices=("local", "ray"), default="local", help="local process pool or Ray (default local)")
     p.add_argument("--address", help="Ray cluster address for --executor ray (default: start Ray on this machine)")
+    p.add_argument("--agent", metavar="PATH",
+                   help="a trained agent file (apex, l2nas*; see docs/apex.md): search with it instead of training one; "
+                        "{seed} in PATH is the run's seed (seed s loads the agent trained by seed s: one agent per "
+                        "seed), {results} the results folder")
+    p.add_argument("--save-agent", metavar="PATH", nargs="?", const=DEFAULT_SAVE_AGENT,
+                   help="keep each run's trained agent (apex, l2nas*) in PATH ({seed}, {results} as for --agent; "
+                        f"default {DEFAULT_SAVE_AGENT}); logged to MLflow as the run's artifact agent/")
     p.add_argument("--rerun", action="store_true",
                    help="run every job anew even if a finished record of the same run key exists")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -130,6 +142,62 @@ def check(protocol, algorithms):
     return oracle
 
 
+def agent_hyperparameters(args, protocol, algorithms, space) -> dict[str, dict]:
+    """Per algorithm, the ``agent`` / ``save_agent`` hyperparameters that ``--agent`` and
+    ``--save-agent`` give (only algorithms that have them); checks every seed's agent file
+    (exists, is an agent of that algorithm family, made on this space) before any run."""
+    import dataclasses
+
+    from algorithms.registry import get_algorithm_class
+    from harness import agents
+
+    agent, save = getattr(args, "agent", None), getattr(args, "save_agent", None)
+    if not agent and not save:
+        return {}
+    out: dict[str, dict] = {}
+    for name in algorithms:
+        cls = get_algorithm_class(name)
+        fields = {f.name for f in dataclasses.fields(cls.Config)} if cls.Config else set()
+        hp = {}
+        if agent and "agent" in fields:
+            hp["agent"] = agent
+        if save and "save_agent" in fields:
+            hp["save_agent"] = save.replace("{protocol}", protocol.id).replace("{algorithm}", name.replace(":", "."))
+        if hp:
+            out[name] = hp
+    opt = "--agent" if agent else "--save-agent"
+    if not out:
+        raise ConfigError(f"{opt}: none of the algorithms {', '.join(algorithms)} has a trained agent "
+                          "(algorithms with one: apex, l2nas, l2nas-tuned, l2nas-darts)")
+    for name, hp in out.items():
+        if "{seed}" not in hp.get("save_agent", "{seed}") and len(protocol.seeds) > 1:
+            raise ConfigError(f"--save-agent {hp['save_agent']}: {len(protocol.seeds)} seeds would write one file; "
+                              "put {seed} in the path (one agent per seed)")
+        if "agent" in hp:
+            family = getattr(get_algorithm_class(name), "agent_family", name)
+            for seed in protocol.seeds:
+                agents.load(agents.resolve_path(hp["agent"], seed), family, space.id)
+    return out
+
+
+def note_shared_agents(protocol, algorithms, agent_hp) -> None:
+    """A note (stderr) when several seeds of a learned policy would share one agent: one
+    training ``checkpoint`` file, or one ``agent`` file, for every seed. Their spread is then
+    evaluation variance only; each seed should be one trained agent (``{seed}`` in the path)."""
+    from algorithms.registry import make_algorithm
+
+    if len(protocol.seeds) < 2:
+        return
+    for name in algorithms:
+        hp = make_algorithm(name, **{**protocol.overrides(name), **agent_hp.get(name, {})}).hyperparameters()
+        for k in ("checkpoint", "agent"):
+            v = hp.get(k)
+            if isinstance(v, str) and v and (k == "checkpoint" or "{seed}" not in v):  # checkpoint: no {seed}
+                print(f"nas-harness: note: {name}: the {len(protocol.seeds)} seeds share one {k} file ({v}), i.e. "
+                      "one trained agent: their spread is evaluation variance only, not training variance",
+                      file=sys.stderr)
+
+
 def metrics_line(protocol, oracle) -> str:
     """One line: what the algorithm searches on and what is reported (after any fallback)."""
     bench = oracle.benchmark
@@ -160,7 +228,9 @@ def main(args) -> int:
     algorithms = args.algorithm or DEFAULTS["algorithm"]
     oracle = check(protocol, algorithms)
     print(metrics_line(protocol, oracle), flush=True)
-    jobs = [Job(protocol, a, s) for a in algorithms for s in protocol.seeds]
+    agent_hp = agent_hyperparameters(args, protocol, algorithms, oracle.space)
+    note_shared_agents(protocol, algorithms, agent_hp)
+    jobs = [Job(protocol, a, s, agent_hp.get(a, {})) for a in algorithms for s in protocol.seeds]
     why = check_store(uri)
     sync_cmd = f"nas-harness sync --tracking-uri {uri}"
     if why:
