@@ -251,17 +251,28 @@ def dense_cell(adj: np.ndarray, feats: np.ndarray, edges: str = "undirected") ->
     adj = np.asarray(adj, dtype=np.float32)
     feats = np.asarray(feats, dtype=np.float32)
     n, d = feats.shape
-    m = n + 1
-    src, dst = _graph_edges(adj, edges)
-    loop = np.arange(m)
-    src, dst = np.concatenate([src, loop]), np.concatenate([dst, loop])
-    deg = np.bincount(dst, minlength=m).astype(np.float64)
-    a_hat = np.zeros((m, m), dtype=np.float64)
-    a_hat[dst, src] = (deg[src] * deg[dst]) ** -0.5
-    x = np.zeros((m, d + 1), dtype=np.float32)
+    key = (n, adj.tobytes(), edges)
+    a_hat = _DENSE_ADJ.get(key)
+    if a_hat is None:
+        m = n + 1
+        src, dst = _graph_edges(adj, edges)
+        loop = np.arange(m)
+        src, dst = np.concatenate([src, loop]), np.concatenate([dst, loop])
+        deg = np.bincount(dst, minlength=m).astype(np.float64)
+        a_hat = np.zeros((m, m), dtype=np.float64)
+        a_hat[dst, src] = (deg[src] * deg[dst]) ** -0.5
+        a_hat = a_hat.astype(np.float32)
+        a_hat.setflags(write=False)  # shared between the cells of one topology
+        if len(_DENSE_ADJ) >= 100_000:
+            _DENSE_ADJ.clear()
+        _DENSE_ADJ[key] = a_hat
+    x = np.zeros((n + 1, d + 1), dtype=np.float32)
     x[:n, :d] = feats
     x[n, d] = 1.0
-    return a_hat.astype(np.float32), x
+    return a_hat, x
+
+
+_DENSE_ADJ: dict = {}  # (n, adjacency bytes, edge mode) -> normalized dense adjacency (NB201: one entry)
 
 
 class DenseBatch:
@@ -436,9 +447,9 @@ def _dense_backward(weights: _Weights, batch: DenseBatch, cache, d_out, grads: _
 
 class _FlatAdam:
     """Adam (Kingma & Ba; torch.optim.Adam's update with its defaults: eps 1e-8, no weight decay,
-    no amsgrad, written as torch's single-tensor step) on all parameters at once: the
-    parameters are made views of one flat tensor and their gradients views of another, so a
-    step is a handful of vector operations whatever the number of parameters."""
+    no amsgrad) on all parameters at once: the parameters are made views of one flat tensor and
+    their gradients views of another, so a step is one call of torch's fused Adam kernel on CPU
+    (else torch's single-tensor step written out), whatever the number of parameters."""
 
     def __init__(self, params, lr: float, betas=(0.9, 0.999), eps: float = 1e-8):
         import torch
@@ -461,11 +472,22 @@ class _FlatAdam:
         self.denom = torch.empty_like(self.flat)
         self.lr, self.b1, self.b2, self.eps = float(lr), float(betas[0]), float(betas[1]), float(eps)
         self.t = 0
+        self._fused = ref.device.type == "cpu" and hasattr(torch, "_fused_adam_")
+        self._step_t = torch.zeros((), dtype=torch.float32, device=ref.device)
 
     def step(self) -> None:
         import torch
 
         self.t += 1
+        if self._fused:
+            self._step_t.fill_(self.t)
+            try:  # the kernel of torch.optim.Adam(fused=True), called once on the flat tensors
+                torch._fused_adam_([self.flat], [self.flat_grad], [self.m], [self.v], [], [self._step_t], lr=self.lr,
+                                   beta1=self.b1, beta2=self.b2, weight_decay=0.0, eps=self.eps, amsgrad=False,
+                                   maximize=False)
+                return
+            except (AttributeError, RuntimeError, TypeError):  # pragma: no cover - a torch without it
+                self._fused = False
         g = self.flat_grad
         self.m.lerp_(g, 1 - self.b1)
         self.v.mul_(self.b2).addcmul_(g, g, value=1 - self.b2)
