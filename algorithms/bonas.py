@@ -51,6 +51,11 @@ hidden layer instead); target scaling (``target_scale``: accuracies in % are div
 the weighted losses see [0, 1], other metrics are min-max scaled with "higher is better");
 EA population and tournament sizes; the RL controller and its learning rate.
 
+Implementation (``gcn_impl``): ``"dense"`` (default) trains and embeds cells as dense padded
+batches and reuses a cell's embedding until the next retrain; ``"sparse"`` is the original
+block-diagonal torch-geometric path, kept to measure the speed-up (``nas-harness bench
+bonas-gcn --speed``). The math is the same (see :mod:`algorithms.bonas_gcn`).
+
 Determinism: everything random comes from ``rng``; torch runs inside
 ``torch.random.fork_rng`` seeded from ``rng`` (the global torch state is restored after the
 run) with ``threads`` CPU threads (default 1). Same seed, same trajectory on CPU.

@@ -14,10 +14,14 @@ adjacency is normalized symmetrically, ``D^-1/2 (A + I) D^-1/2`` with in-degrees
 is followed by a ReLU (Eq. 3); the global node's output of the last layer is the cell
 embedding ``phi(A, X)``: it is invariant to any relabelling of the cell's nodes.
 
-Batching. Graphs are packed into one block-diagonal graph (:class:`GraphBatch`); the
-normalized edge list is computed once per batch, not per layer. When all graphs of a batch
-share one adjacency (NB201: the topology is fixed, only the ops vary) the edge list of a batch
-size is cached and reused.
+Batching (``impl`` / the search's ``gcn_impl``). ``"dense"`` (default): cells as a
+:class:`DenseBatch` of dense normalized adjacencies ``(B, N, N)`` and features ``(B, N, F)``,
+padded to the largest cell, one batched matmul per layer, training with a hand-written backward
+and one fused Adam kernel on flat parameters (:func:`dense_cell`, :func:`_dense_forward`,
+:func:`_dense_backward`, :class:`_FlatAdam`). ``"sparse"`` (the original): graphs packed into one
+block-diagonal graph (:class:`GraphBatch`) with torch-geometric's ``GCNConv`` and autograd; the
+normalized edge list is computed once per batch, and for one shared adjacency (NB201) cached
+per batch size. Both compute the same function with the same parameters (tested).
 
 Regressor and losses. The embedding feeds a single-hidden-layer network (§3.1) trained end to
 end with the GCN (Adam, §4.1). Its output is affine-standardized (``y = mean(t) + std(t) *
