@@ -51,6 +51,11 @@ hidden layer instead); target scaling (``target_scale``: accuracies in % are div
 the weighted losses see [0, 1], other metrics are min-max scaled with "higher is better");
 EA population and tournament sizes; the RL controller and its learning rate.
 
+Implementation (``gcn_impl``): ``"dense"`` (default) trains and embeds cells as dense padded
+batches and reuses a cell's embedding until the next retrain; ``"sparse"`` is the original
+block-diagonal torch-geometric path, kept to measure the speed-up (``nas-harness bench
+bonas-gcn --speed``). The math is the same (see :mod:`algorithms.bonas_gcn`).
+
 Determinism: everything random comes from ``rng``; torch runs inside
 ``torch.random.fork_rng`` seeded from ``rng`` (the global torch state is restored after the
 run) with ``threads`` CPU threads (default 1). Same seed, same trajectory on CPU.
@@ -68,9 +73,12 @@ import numpy as np
 from algorithms.base import Algorithm, field
 from algorithms.bonas_gcn import (
     EDGE_MODES,
+    GCN_IMPLS,
     LOSSES,
     BayesianLinearRegression,
+    DenseBatch,
     GraphBatch,
+    dense_cell,
     expected_improvement,
     features,
     make_gcn,
@@ -109,6 +117,9 @@ class BONASConfig:
     rl_samples: int = field(1000, "RL: architectures sampled per controller update (paper R: 1,000)")
     rl_updates: int = field(1, "RL: controller updates per iteration")
     rl_lr: float = field(0.05, "RL: Adam learning rate of the controller logits")
+    gcn_impl: str = field("dense", "GCN batching: dense (padded batches, one batched matmul per layer, hand-written "
+                                   "backward, embeddings cached between retrains) or sparse (block-diagonal graph, "
+                                   "torch-geometric GCNConv, autograd: the original implementation); same math")
     device: str = field("cpu", "torch device: cpu or cuda")
     threads: int = field(1, "torch CPU threads during the run (restored afterwards)")
 
@@ -119,6 +130,7 @@ class BONASConfig:
             ("edges", self.edges, EDGE_MODES),
             ("blr_features", self.blr_features, BLR_FEATURES),
             ("target_scale", self.target_scale, TARGET_SCALES),
+            ("gcn_impl", self.gcn_impl, GCN_IMPLS),
         ):
             if value not in choices:
                 raise ConfigError(f"bonas: unknown {name} {value!r}; choose one of: {', '.join(choices)}")
@@ -346,6 +358,8 @@ class _Search:
         self.values: list[float] = []  # signed: higher is better
         self.keys: set = set()
         self._graphs: dict = {}
+        self._cells: dict = {}  # dense: arch -> (normalized adjacency, features), built once per cell
+        self._emb: dict = {}  # dense: arch -> BLR design row under the current GCN (cleared at retrain)
         self._keys: dict = {}
         self.model = None
         self.phi = None  # BLR design matrix of the data, (N, M)
@@ -382,7 +396,19 @@ class _Search:
             g = self._graphs[arch] = self.space.graph(arch)
         return g
 
-    def batch(self, archs) -> GraphBatch:
+    def cell(self, arch):
+        """The dense arrays of ``arch`` (:func:`dense_cell`), cached per cell."""
+        c = self._cells.get(arch)
+        if c is None:
+            if len(self._cells) >= 200_000:
+                self._cells.clear()
+            g = self.graph(arch)
+            c = self._cells[arch] = dense_cell(g[0], g[1], self.c.edges)
+        return c
+
+    def batch(self, archs):
+        if self.c.gcn_impl == "dense":
+            return DenseBatch.from_cells([self.cell(a) for a in archs]).to(self.c.device)
         gs = [self.graph(a) for a in archs]
         if len({g[1].shape for g in gs}) == 1:
             b = GraphBatch.from_arrays(np.stack([g[0] for g in gs]), np.stack([g[1] for g in gs]), self.c.edges)
@@ -418,20 +444,47 @@ class _Search:
         if self.scale_mode == "minmax":
             self._lohi = (min(self.values), max(self.values))
         t = self.targets()
+        if c.gcn_impl == "dense":
+            data = self.batch(self.archs)
+            if self.model is None or not c.warm_start:
+                in_dim = data.x.shape[2] - 1
+                self.model = make_gcn(in_dim, c.gcn_hidden, c.gcn_layers, c.regressor_hidden).to(c.device)
+            train_gcn(self.model, None, None, t, self.rng, epochs=c.epochs, batch_size=c.batch_size, lr=c.lr,
+                      loss=c.loss, edges=c.edges, device=c.device, impl="dense", batch=data)
+            self._emb.clear()  # a new GCN: every cached embedding is stale
+            self.phi = self._design(features(self.model, data, c.blr_features))
+            self._emb.update(zip(self.archs, self.phi))
+            self.fit_blr()
+            return
         gs = [self.graph(a) for a in self.archs]
         adj = np.stack([g[0] for g in gs])
         feats = np.stack([g[1] for g in gs])
         if self.model is None or not c.warm_start:
             self.model = make_gcn(feats.shape[2], c.gcn_hidden, c.gcn_layers, c.regressor_hidden).to(c.device)
         train_gcn(self.model, adj, feats, t, self.rng, epochs=c.epochs, batch_size=c.batch_size, lr=c.lr,
-                  loss=c.loss, edges=c.edges, device=c.device)
+                  loss=c.loss, edges=c.edges, device=c.device, impl="sparse")
         self.phi = self.embed(self.archs)
         self.fit_blr()
 
-    def embed(self, archs) -> np.ndarray:
-        """BLR design rows of ``archs``: features plus a constant bias column, ``(B, M)``."""
-        f = features(self.model, self.batch(archs), self.c.blr_features)
+    @staticmethod
+    def _design(f: np.ndarray) -> np.ndarray:
         return np.hstack([f, np.ones((f.shape[0], 1))])
+
+    def embed(self, archs) -> np.ndarray:
+        """BLR design rows of ``archs``: features plus a constant bias column, ``(B, M)``. With
+        ``gcn_impl="dense"`` a cell's row is computed once per trained GCN and then reused (the
+        GCN only changes at a retrain)."""
+        if self.c.gcn_impl != "dense":
+            return self._design(features(self.model, self.batch(archs), self.c.blr_features))
+        cache = self._emb
+        new = [a for a in dict.fromkeys(archs) if a not in cache]
+        if new:
+            if len(cache) + len(new) > 200_000:
+                cache.clear()
+                new = list(dict.fromkeys(archs))
+            rows = self._design(features(self.model, self.batch(new), self.c.blr_features))
+            cache.update(zip(new, rows))
+        return np.stack([cache[a] for a in archs])
 
     def fit_blr(self) -> None:
         t = self.targets()

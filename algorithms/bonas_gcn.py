@@ -14,10 +14,14 @@ adjacency is normalized symmetrically, ``D^-1/2 (A + I) D^-1/2`` with in-degrees
 is followed by a ReLU (Eq. 3); the global node's output of the last layer is the cell
 embedding ``phi(A, X)``: it is invariant to any relabelling of the cell's nodes.
 
-Batching. Graphs are packed into one block-diagonal graph (:class:`GraphBatch`); the
-normalized edge list is computed once per batch, not per layer. When all graphs of a batch
-share one adjacency (NB201: the topology is fixed, only the ops vary) the edge list of a batch
-size is cached and reused.
+Batching (``impl`` / the search's ``gcn_impl``). ``"dense"`` (default): cells as a
+:class:`DenseBatch` of dense normalized adjacencies ``(B, N, N)`` and features ``(B, N, F)``,
+padded to the largest cell, one batched matmul per layer, training with a hand-written backward
+and one fused Adam kernel on flat parameters (:func:`dense_cell`, :func:`_dense_forward`,
+:func:`_dense_backward`, :class:`_FlatAdam`). ``"sparse"`` (the original): graphs packed into one
+block-diagonal graph (:class:`GraphBatch`) with torch-geometric's ``GCNConv`` and autograd; the
+normalized edge list is computed once per batch, and for one shared adjacency (NB201) cached
+per batch size. Both compute the same function with the same parameters (tested).
 
 Regressor and losses. The embedding feeds a single-hidden-layer network (§3.1) trained end to
 end with the GCN (Adam, §4.1). Its output is affine-standardized (``y = mean(t) + std(t) *
@@ -239,6 +243,302 @@ def _csr(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n: int):
         )
 
 
+# --- dense padded batches (gcn_impl="dense") -------------------------------------------------
+GCN_IMPLS = ("dense", "sparse")
+
+
+def dense_cell(adj: np.ndarray, feats: np.ndarray, edges: str = "undirected") -> tuple[np.ndarray, np.ndarray]:
+    """One cell as dense arrays with its global node last: ``(a_hat (n+1, n+1), x (n+1, d+1))``,
+    float32. ``a_hat[dst, src]`` is the weight of the message ``src -> dst`` of
+    :class:`GraphBatch` (self-loops, ``D^-1/2 (A + I) D^-1/2`` with in-degrees): the same
+    normalized adjacency, transposed, as a dense matrix."""
+    adj = np.asarray(adj, dtype=np.float32)
+    feats = np.asarray(feats, dtype=np.float32)
+    n, d = feats.shape
+    key = (n, adj.tobytes(), edges)
+    a_hat = _DENSE_ADJ.get(key)
+    if a_hat is None:
+        m = n + 1
+        src, dst = _graph_edges(adj, edges)
+        loop = np.arange(m)
+        src, dst = np.concatenate([src, loop]), np.concatenate([dst, loop])
+        deg = np.bincount(dst, minlength=m).astype(np.float64)
+        a_hat = np.zeros((m, m), dtype=np.float64)
+        a_hat[dst, src] = (deg[src] * deg[dst]) ** -0.5
+        a_hat = a_hat.astype(np.float32)
+        a_hat.setflags(write=False)  # shared between the cells of one topology
+        if len(_DENSE_ADJ) >= 100_000:
+            _DENSE_ADJ.clear()
+        _DENSE_ADJ[key] = a_hat
+    x = np.zeros((n + 1, d + 1), dtype=np.float32)
+    x[:n, :d] = feats
+    x[n, d] = 1.0
+    return a_hat, x
+
+
+_DENSE_ADJ: dict = {}  # (n, adjacency bytes, edge mode) -> normalized dense adjacency (NB201: one entry)
+
+
+class DenseBatch:
+    """Cells as a dense padded batch: one batched matmul per GCN layer.
+
+    Attributes:
+        adj: normalized adjacencies (row = target node), float tensor ``(B, M, M)``; cells with
+            fewer than ``M`` nodes are padded with empty rows and columns (no message reaches or
+            leaves a padding node, so it changes nothing).
+        x: node features ``(B, M, d + 1)``, zero on padding nodes.
+        readout: long tensor ``(B,)``, the global node of each cell.
+    """
+
+    def __init__(self, adj, x, readout):
+        self.adj, self.x, self.readout = adj, x, readout
+
+    def __len__(self) -> int:
+        return int(self.readout.shape[0])
+
+    def to(self, device) -> "DenseBatch":
+        if str(device) == "cpu":
+            return self
+        return DenseBatch(self.adj.to(device), self.x.to(device), self.readout.to(device))
+
+    def subset(self, idx) -> "DenseBatch":
+        """The cells ``idx`` (a numpy index array), in that order."""
+        import torch
+
+        i = torch.from_numpy(np.asarray(idx, dtype=np.int64)).to(self.adj.device)
+        return DenseBatch(self.adj[i], self.x[i], self.readout[i])
+
+    @classmethod
+    def from_cells(cls, cells) -> "DenseBatch":
+        """Batch of :func:`dense_cell` outputs (sizes may differ; padded to the largest)."""
+        import torch
+
+        sizes = {c[0].shape[0] for c in cells}
+        if len(sizes) == 1:
+            m = sizes.pop()
+            adj, x = np.stack([c[0] for c in cells]), np.stack([c[1] for c in cells])
+            readout = np.full(len(cells), m - 1, dtype=np.int64)
+        else:
+            m = max(sizes)
+            d = cells[0][1].shape[1]
+            adj = np.zeros((len(cells), m, m), dtype=np.float32)
+            x = np.zeros((len(cells), m, d), dtype=np.float32)
+            readout = np.empty(len(cells), dtype=np.int64)
+            for b, (a, f) in enumerate(cells):
+                k = a.shape[0]
+                adj[b, :k, :k], x[b, :k] = a, f
+                readout[b] = k - 1
+        return cls(torch.from_numpy(adj), torch.from_numpy(x), torch.from_numpy(readout))
+
+    @classmethod
+    def from_arrays(cls, adj: np.ndarray, feats: np.ndarray, edges: str = "undirected") -> "DenseBatch":
+        """Batch of ``B`` cells of equal size, ``adj (B, n, n)``, ``feats (B, n, d)``."""
+        return cls.from_graphs(list(zip(adj, feats)), edges)
+
+    @classmethod
+    def from_graphs(cls, graphs, edges: str = "undirected") -> "DenseBatch":
+        """Batch of ``(adj, feats)`` pairs (``space.graph`` output); sizes may differ."""
+        return cls.from_cells([dense_cell(a, f, edges) for a, f in graphs])
+
+
+def make_batch(graphs, edges: str = "undirected", impl: str = "dense"):
+    """A :class:`DenseBatch` (``impl="dense"``) or :class:`GraphBatch` (``"sparse"``) of graphs."""
+    if impl not in GCN_IMPLS:
+        raise ValueError(f"unknown gcn_impl {impl!r}; choose one of: {', '.join(GCN_IMPLS)}")
+    return DenseBatch.from_graphs(graphs, edges) if impl == "dense" else GraphBatch.from_graphs(graphs, edges)
+
+
+class _Weights:
+    """A predictor's parameters as plain tensors, ``(W, W^T, b)`` per GCN layer and per regressor
+    layer, so the dense loops do no ``nn.Module`` attribute look-ups (views: they follow in-place
+    updates of the parameters)."""
+
+    def __init__(self, model, grad: dict | None = None):
+        def layer(w, b):
+            return (w, w.t(), b) if grad is None else (grad[w], grad[b])
+
+        self.convs = [layer(c.lin.weight, c.bias) for c in model.convs]
+        self.fc1 = layer(model.fc1.weight, model.fc1.bias)
+        self.fc2 = layer(model.fc2.weight, model.fc2.bias)
+
+
+def _global_rows(batch: DenseBatch):
+    """``(A_g (B, 1, M), A_g^T (B, M, 1))``: each cell's adjacency row of its global node (cached)."""
+    a = getattr(batch, "_a_last", None)
+    if a is None:
+        import torch
+
+        rows = torch.arange(batch.adj.shape[0], device=batch.adj.device)
+        a = batch.adj[rows, batch.readout].unsqueeze(1)
+        a = batch._a_last = (a, a.transpose(1, 2))
+    return a
+
+
+def _dense_forward(model, batch: DenseBatch, keep: bool = False, weights: "_Weights | None" = None):
+    """Standardized regressor output ``(B,)`` of a dense batch and, with ``keep``, what the
+    hand-written backward needs (else the embedding ``(B, hidden)``). Layer ``l``:
+    ``H' = relu((A H) W^T + b)``, i.e. GCNConv's ``A (H W^T) + b`` with the product
+    re-associated; the last layer computes the global node's row only (its output is all the
+    embedding uses)."""
+    import torch
+
+    wts = weights or _Weights(model)
+    B = batch.adj.shape[0]
+    a_last, _ = _global_rows(batch)
+    h, saved = batch.x, []
+    last = len(wts.convs) - 1
+    for i, (w, wt, b) in enumerate(wts.convs):
+        if i < last:
+            p = torch.bmm(batch.adj, h)  # (B, M, F)
+            h_new = torch.addmm(b, p.reshape(-1, p.shape[-1]), wt).relu_().reshape(B, -1, w.shape[0])
+        else:
+            p = torch.bmm(a_last, h).squeeze(1)  # (B, F)
+            h_new = torch.addmm(b, p, wt).relu_()
+        if keep:
+            saved.append((p, h_new))
+        h = h_new
+    emb = h
+    (_, w1t, b1), (_, w2t, b2) = wts.fc1, wts.fc2
+    hid = torch.addmm(b1, emb, w1t).relu_()
+    out = torch.addmm(b2, hid, w2t).squeeze(-1)
+    if keep:
+        return out, (saved, emb, hid)
+    return out, emb
+
+
+def _relu_grad(grad, out):
+    """``grad`` where the ReLU's output ``out`` is positive, else 0 (autograd's ReLU backward)."""
+    import torch
+
+    return torch.ops.aten.threshold_backward(grad, out, 0)
+
+
+def _dense_backward(weights: _Weights, batch: DenseBatch, cache, d_out, grads: _Weights) -> None:
+    """The gradient of :func:`_dense_forward`'s output given ``d loss / d out`` ``(B,)``, written
+    into ``grads`` (a :class:`_Weights` of gradient tensors shaped like the parameters): the
+    exact gradient, written out by hand (tested against autograd)."""
+    import torch
+
+    saved, emb, hid = cache
+    _, a_last_t = _global_rows(batch)
+    (w1, _, _), (w2, _, _) = weights.fc1, weights.fc2
+    (gw1, gb1), (gw2, gb2) = grads.fc1, grads.fc2
+    do = d_out.unsqueeze(-1)  # (B, 1)
+    torch.mm(do.t(), hid, out=gw2)
+    torch.sum(do, 0, out=gb2)
+    dz1 = _relu_grad(do @ w2, hid)
+    torch.mm(dz1.t(), emb, out=gw1)
+    torch.sum(dz1, 0, out=gb1)
+    dh = dz1 @ w1  # d emb, (B, hidden)
+    last = len(weights.convs) - 1
+    for i in range(last, -1, -1):
+        w = weights.convs[i][0]
+        gw, gb = grads.convs[i]
+        p, h_out = saved[i]
+        dz = _relu_grad(dh, h_out)
+        if i == last:
+            torch.mm(dz.t(), p, out=gw)
+            torch.sum(dz, 0, out=gb)
+            if i > 0:
+                dh = a_last_t * (dz @ w).unsqueeze(1)  # (B, M, F): A_g^T dp
+        else:
+            dz2 = dz.reshape(-1, dz.shape[-1])
+            torch.mm(dz2.t(), p.reshape(-1, p.shape[-1]), out=gw)
+            torch.sum(dz2, 0, out=gb)
+            if i > 0:
+                dh = torch.bmm(batch.adj.transpose(1, 2), (dz2 @ w).reshape(p.shape))
+
+
+class _FlatAdam:
+    """Adam (Kingma & Ba; torch.optim.Adam's update with its defaults: eps 1e-8, no weight decay,
+    no amsgrad) on all parameters at once: the parameters are made views of one flat tensor and
+    their gradients views of another, so a step is one call of torch's fused Adam kernel on CPU
+    (else torch's single-tensor step written out), whatever the number of parameters."""
+
+    def __init__(self, params, lr: float, betas=(0.9, 0.999), eps: float = 1e-8):
+        import torch
+
+        params = list(params)
+        n = sum(p.numel() for p in params)
+        ref = params[0]
+        self.flat = torch.empty(n, dtype=ref.dtype, device=ref.device)
+        self.flat_grad = torch.zeros_like(self.flat)
+        self.grad = {}
+        o = 0
+        for p in params:
+            k = p.numel()
+            self.flat[o : o + k].copy_(p.detach().reshape(-1))
+            p.data = self.flat[o : o + k].view_as(p)
+            self.grad[p] = self.flat_grad[o : o + k].view_as(p)
+            o += k
+        self.m = torch.zeros_like(self.flat)
+        self.v = torch.zeros_like(self.flat)
+        self.denom = torch.empty_like(self.flat)
+        self.lr, self.b1, self.b2, self.eps = float(lr), float(betas[0]), float(betas[1]), float(eps)
+        self.t = 0
+        self._fused = ref.device.type == "cpu" and hasattr(torch, "_fused_adam_")
+        self._step_t = torch.zeros((), dtype=torch.float32, device=ref.device)
+
+    def step(self) -> None:
+        import torch
+
+        self.t += 1
+        if self._fused:
+            self._step_t.fill_(self.t)
+            try:  # the kernel of torch.optim.Adam(fused=True), called once on the flat tensors
+                torch._fused_adam_([self.flat], [self.flat_grad], [self.m], [self.v], [], [self._step_t], lr=self.lr,
+                                   beta1=self.b1, beta2=self.b2, weight_decay=0.0, eps=self.eps, amsgrad=False,
+                                   maximize=False)
+                return
+            except (AttributeError, RuntimeError, TypeError):  # pragma: no cover - a torch without it
+                self._fused = False
+        g = self.flat_grad
+        self.m.lerp_(g, 1 - self.b1)
+        self.v.mul_(self.b2).addcmul_(g, g, value=1 - self.b2)
+        bc1 = 1 - self.b1**self.t
+        bc2_sqrt = math.sqrt(1 - self.b2**self.t)
+        torch.sqrt(self.v, out=self.denom)
+        self.denom.div_(bc2_sqrt).add_(self.eps)
+        self.flat.addcdiv_(self.m, self.denom, value=-self.lr / bc1)
+
+
+def _train_dense(model, batch: DenseBatch, t: np.ndarray, rng, *, epochs, batch_size, lr, loss, device) -> list[float]:
+    """:func:`train_gcn` on a dense batch with a hand-written backward (no autograd graph) and
+    a flat Adam: the same loss, mini-batches, Adam update and number of steps."""
+    import torch
+
+    N = len(t)
+    tt = torch.from_numpy(t).to(device)
+    wt = loss_weights(tt, loss)  # constant per target: computed once, not per step
+    opt = _FlatAdam(model.parameters(), lr=lr)
+    weights, grads = _Weights(model), _Weights(model, opt.grad)  # after the flat re-binding
+    batch = batch.to(device)
+    losses = []
+    shift, scale = model.shift, model.scale
+    full = (batch, tt, wt, N)
+    with torch.no_grad():
+        for _ in range(int(epochs)):
+            order = rng.permutation(N) if N > batch_size else None
+            total = None
+            for s in range(0, N, batch_size):
+                if order is None:
+                    bt, y, w, n_b = full
+                else:
+                    idx = order[s : s + batch_size]
+                    bt = batch.subset(idx)
+                    i = torch.from_numpy(idx).to(device)
+                    y, w, n_b = tt[i], wt[i], len(idx)
+                out, cache = _dense_forward(model, bt, keep=True, weights=weights)
+                resid = torch.addcmul(shift - y, scale, out)  # prediction - target
+                wr = w * resid
+                l = torch.dot(wr, resid) / n_b  # mean of w (pred - t)^2
+                _dense_backward(weights, bt, cache, wr.mul_(2.0 / n_b).mul_(scale), grads)
+                opt.step()
+                total = l * n_b if total is None else total + l * n_b
+            losses.append(total)
+    model.eval()
+    return (torch.stack(losses) / N).tolist() if losses else []
+
 # --- the GCN predictor ----------------------------------------------------------------------
 def make_gcn(in_dim: int, hidden: int = 64, layers: int = 4, regressor_hidden: int = 64):
     """A :class:`GCNPredictor` (torch and torch-geometric are imported here, lazily)."""
@@ -259,8 +559,11 @@ def make_gcn(in_dim: int, hidden: int = 64, layers: int = 4, regressor_hidden: i
             self.register_buffer("shift", torch.zeros(()))
             self.register_buffer("scale", torch.ones(()))
 
-        def embed(self, batch: GraphBatch):
-            """Cell embeddings ``phi(A, X)``: the global nodes' last-layer outputs, ``(B, hidden)``."""
+        def embed(self, batch):
+            """Cell embeddings ``phi(A, X)``: the global nodes' last-layer outputs, ``(B, hidden)``
+            (a :class:`DenseBatch` or a :class:`GraphBatch`)."""
+            if isinstance(batch, DenseBatch):
+                return _dense_forward(self, batch)[1]
             h = batch.x
             for conv in self.convs:
                 h = torch.relu(conv(h, batch.adj_t))
@@ -270,25 +573,41 @@ def make_gcn(in_dim: int, hidden: int = 64, layers: int = 4, regressor_hidden: i
             """The regressor's hidden layer, ``(B, regressor_hidden)``."""
             return torch.relu(self.fc1(emb))
 
-        def forward(self, batch: GraphBatch):
+        def forward(self, batch):
             """Predicted targets ``(B,)`` in target units."""
+            if isinstance(batch, DenseBatch):
+                return self.shift + self.scale * _dense_forward(self, batch)[0]
             return self.shift + self.scale * self.fc2(self.hidden(self.embed(batch))).squeeze(-1)
 
     return GCNPredictor()
 
 
 def train_gcn(model, adj, feats, targets, rng: np.random.Generator, *, epochs: int = 100, batch_size: int = 128,
-              lr: float = 1e-3, loss: str = "exp", edges: str = "undirected", device: str = "cpu") -> list[float]:
+              lr: float = 1e-3, loss: str = "exp", edges: str = "undirected", device: str = "cpu",
+              impl: str = "dense", batch: "DenseBatch | None" = None) -> list[float]:
     """Train ``model`` end to end on cells ``adj (N, n, n)``, ``feats (N, n, d)`` with targets
     ``(N,)`` (in [0, 1] for the weighted losses): Adam, mini-batches drawn by ``rng``
-    (reshuffled every epoch). Returns the mean loss per epoch."""
+    (reshuffled every epoch; one batch of all cells when ``N <= batch_size``). Returns the mean
+    loss per epoch.
+
+    ``impl="dense"``: the cells as one :class:`DenseBatch` (or ``batch``, prepared by the caller;
+    ``adj`` and ``feats`` are then unused) and a hand-written backward; ``"sparse"``: block-diagonal
+    :class:`GraphBatch` es through torch-geometric's ``GCNConv`` and autograd (the original
+    implementation). Same loss, batches, optimizer and steps; results agree to float rounding."""
     import torch
 
+    if impl not in GCN_IMPLS:
+        raise ValueError(f"unknown gcn_impl {impl!r}; choose one of: {', '.join(GCN_IMPLS)}")
     t = np.asarray(targets, dtype=np.float32)
     std = float(t.std())
     model.shift.fill_(float(t.mean()))
     model.scale.fill_(std if std > 1e-8 else 1.0)
     model.train()
+    if impl == "dense":
+        if batch is None:
+            batch = DenseBatch.from_arrays(adj, feats, edges)
+        return _train_dense(model, batch, t, rng, epochs=epochs, batch_size=batch_size, lr=lr, loss=loss,
+                            device=device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     N = len(t)
     tt = torch.from_numpy(t).to(device)
@@ -314,7 +633,7 @@ def train_gcn(model, adj, feats, targets, rng: np.random.Generator, *, epochs: i
     return history
 
 
-def features(model, batch: GraphBatch, kind: str = "embedding") -> np.ndarray:
+def features(model, batch, kind: str = "embedding") -> np.ndarray:
     """BLR inputs of a batch: the GCN embedding (``"embedding"``) or the regressor's hidden
     layer (``"hidden"``), float64 numpy ``(B, width)``, computed without gradients."""
     import torch

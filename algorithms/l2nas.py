@@ -295,56 +295,143 @@ def _adam(params, lr: float, betas):
         return torch.optim.Adam(params, lr=lr, betas=betas, foreach=True)
 
 
+class FlatAdam:
+    """``torch.optim.Adam(params, lr, betas, fused=True)`` with the per-step Python overhead
+    removed: the parameters become views of one flat tensor and their ``.grad`` views of
+    another (autograd accumulates into an existing ``.grad`` in place), so ``zero_grad`` is one
+    ``zero_`` and ``step`` one call of the same fused kernel on the flat tensors. The update of
+    every element is the same as torch's fused Adam's (an element-wise kernel), so results are
+    identical. Falls back to :func:`_adam` where torch has no fused CPU Adam."""
+
+    def __init__(self, params, lr: float, betas):
+        import torch
+
+        params = list(params)
+        self.lr, self.betas = float(lr), (float(betas[0]), float(betas[1]))
+        self._opt = None
+        if not (hasattr(torch, "_fused_adam_") and all(p.device.type == "cpu" for p in params)):
+            self._opt = _adam(params, lr, betas)  # pragma: no cover - older torch
+            return
+        ref = params[0]
+        n = sum(p.numel() for p in params)
+        self.flat = torch.empty(n, dtype=ref.dtype)
+        self.grad = torch.zeros(n, dtype=ref.dtype)
+        o = 0
+        for p in params:
+            k = p.numel()
+            self.flat[o : o + k].copy_(p.detach().reshape(-1))
+            p.data = self.flat[o : o + k].view_as(p)
+            p.grad = self.grad[o : o + k].view_as(p)
+            o += k
+        self.params = params
+        self.m = torch.zeros_like(self.flat)
+        self.v = torch.zeros_like(self.flat)
+        self.step_t = torch.zeros((), dtype=torch.float32)
+
+    def zero_grad(self) -> None:
+        if self._opt is not None:  # pragma: no cover
+            self._opt.zero_grad(set_to_none=True)
+        else:
+            self.grad.zero_()
+
+    def step(self) -> None:
+        import torch
+
+        if self._opt is not None:  # pragma: no cover
+            self._opt.step()
+            return
+        self.step_t += 1
+        torch._fused_adam_([self.flat], [self.grad], [self.m], [self.v], [], [self.step_t], lr=self.lr,
+                           beta1=self.betas[0], beta2=self.betas[1], weight_decay=0.0, eps=1e-8, amsgrad=False,
+                           maximize=False)
+
+
+def _layers(net) -> list:
+    """``[(weight, bias, activation)]`` of an :func:`mlp` (plain tensors: no module calls per step)."""
+    import torch
+    from torch import nn
+
+    mods = list(net)
+    out = []
+    for i, m in enumerate(mods):
+        if isinstance(m, nn.Linear):
+            nxt = mods[i + 1] if i + 1 < len(mods) else None
+            act = torch.relu if isinstance(nxt, nn.ReLU) else (torch.sigmoid if isinstance(nxt, nn.Sigmoid) else None)
+            out.append((m.weight, m.bias, act))
+    return out
+
+
+def _apply(layers, x):
+    """The forward pass of :func:`mlp` written with ``F.linear`` (what ``nn.Linear`` calls)."""
+    from torch.nn.functional import linear
+
+    for w, b, act in layers:
+        x = linear(x, w, b)
+        if act is not None:
+            x = act(x)
+    return x
+
+
 class Agent:
     """Actor μ(s) (sigmoid output) and critic Q(α) (identity output), each with its own Adam."""
 
     def __init__(self, dim: int, hidden: int, cfg: L2NASConfig, gen):
-        import torch
-
         self.cfg = cfg
+        self.dim = int(dim)
         self.actor = mlp(dim, hidden, cfg.layers, dim, sigmoid=True, gen=gen)
         self.critic = mlp(dim, hidden, cfg.layers, 1, sigmoid=False, gen=gen)
-        self.actor_opt = _adam(self.actor.parameters(), cfg.actor_lr, (cfg.adam_beta1, cfg.adam_beta2))
-        self.critic_opt = _adam(self.critic.parameters(), cfg.critic_lr, (cfg.adam_beta1, cfg.adam_beta2))
+        self.actor_opt = FlatAdam(self.actor.parameters(), cfg.actor_lr, (cfg.adam_beta1, cfg.adam_beta2))
+        self.critic_opt = FlatAdam(self.critic.parameters(), cfg.critic_lr, (cfg.adam_beta1, cfg.adam_beta2))
+        self._actor, self._critic = _layers(self.actor), _layers(self.critic)  # after the flat re-binding
 
     def act(self, state: np.ndarray) -> np.ndarray:
         """μ(s) as float64, shape ``(dim,)``."""
         import torch
 
         with torch.no_grad():
-            return self.actor(torch.from_numpy(np.asarray(state, dtype=np.float32))).numpy().astype(np.float64)
+            return _apply(self._actor, torch.from_numpy(np.asarray(state, dtype=np.float32))).numpy().astype(np.float64)
 
     def q(self, alphas: np.ndarray) -> np.ndarray:
         """Critic values of α's, shape ``(n,)``."""
         import torch
 
         with torch.no_grad():
-            return self.critic(torch.from_numpy(np.asarray(alphas, dtype=np.float32).reshape(-1, self.critic[0].in_features))).numpy()[:, 0]
+            x = torch.from_numpy(np.asarray(alphas, dtype=np.float32).reshape(-1, self.dim))
+            return _apply(self._critic, x).numpy()[:, 0]
+
+    def _step(self, s, a, r):
+        """One critic step (Eq. 5) then one actor step (Eq. 6) on a batch of tensors; the losses
+        as tensors (no synchronization)."""
+        critic_loss = check_loss(r - _apply(self._critic, a)[:, 0], self.cfg.tau)
+        self.critic_opt.zero_grad()
+        critic_loss.backward()
+        self.critic_opt.step()
+        actor_loss = -_apply(self._critic, _apply(self._actor, s)).mean()
+        self.actor_opt.zero_grad()
+        actor_loss.backward()  # also fills critic grads; cleared before the next critic step
+        self.actor_opt.step()
+        return critic_loss, actor_loss
 
     def update(self, s, a, r) -> tuple[float, float]:
         """One critic step (Eq. 5) then one actor step (Eq. 6) on a batch; returns both losses."""
         import torch
 
-        s, a, r = torch.from_numpy(s), torch.from_numpy(a), torch.from_numpy(r)
-        critic_loss = check_loss(r - self.critic(a)[:, 0], self.cfg.tau)
-        self.critic_opt.zero_grad(set_to_none=True)
-        critic_loss.backward()
-        self.critic_opt.step()
-        actor_loss = -self.critic(self.actor(s)).mean()
-        self.actor_opt.zero_grad(set_to_none=True)
-        actor_loss.backward()  # also fills critic grads; cleared before the next critic step
-        self.actor_opt.step()
+        critic_loss, actor_loss = self._step(torch.from_numpy(s), torch.from_numpy(a), torch.from_numpy(r))
         return critic_loss.item(), actor_loss.item()
 
     def train(self, replay: Replay, rng: np.random.Generator) -> int:
-        """C = min(|R| // |B_R|, C_max) updates on batches drawn with replacement; returns C."""
+        """C = min(|R| // |B_R|, C_max) updates on batches drawn with replacement; returns C.
+        The C batches are gathered at once (one copy per array), then updated on one by one."""
+        import torch
+
         b = self.cfg.batch_size
         if len(replay) < b:
             return 0
         c = min(len(replay) // b, self.cfg.c_max)
         idx = rng.integers(0, len(replay), size=(c, b))
-        for rows in idx:
-            self.update(replay.s[rows], replay.a[rows], replay.r[rows])
+        S, A, R = torch.from_numpy(replay.s[idx]), torch.from_numpy(replay.a[idx]), torch.from_numpy(replay.r[idx])
+        for k in range(c):
+            self._step(S[k], A[k], R[k])
         return c
 
 

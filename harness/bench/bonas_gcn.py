@@ -10,6 +10,17 @@ each edge mode, beside Table 1's 97.3 % (NAS-Bench-102). The paper trains on 85 
 validation, 5 % for testing); ``--train-fraction 0.85`` repeats that split. A baseline
 measured in the same run: the same regressor head on the flat one-hot encoding (an MLP with no
 graph), so the GCN's gain is visible on this machine's numbers.
+
+``nas-harness bench bonas-gcn --speed --data CSV [--seeds 1000-1009]``: the speed of the two GCN
+implementations of ``bonas`` (``gcn_impl``): for each seed, BONAS(EA) runs through the runner
+(:func:`harness.runner.execute`, the product path) on the protocol ``--protocol`` (default
+``nb201-cifar10-optimum``: until the NB201 CIFAR-10 optimum) once with ``gcn_impl=sparse`` (the
+original block-diagonal torch-geometric implementation) and once with ``dense``, one after the
+other in the same process. Printed: per run the samples-to-optimum and the wall and CPU seconds
+of each, the time ratio sparse / dense; then per implementation the mean and median
+samples-to-optimum with bootstrap CIs (:func:`harness.metrics.samples_to_optimum`), and the
+verdicts (ratio >= 4; CIs overlap and means within 10 %). The machine's load average is printed
+before and after (ratios measured on a shared machine are noisy; CPU-time ratios less so).
 """
 
 from __future__ import annotations
@@ -27,8 +38,18 @@ def add_arguments(p) -> None:
     p.add_argument("--epochs", type=int, default=300, help="training epochs (default 300, as bonas)")
     p.add_argument("--loss", default="mse", help="mse (default, §4.1), exp, log, linear")
     p.add_argument("--edges", default="undirected,forward", help="comma list of edge modes (default both)")
-    p.add_argument("--seeds", type=seeds_arg, default=(0,), metavar="SEEDS", help=f"repeats with different splits; {SEEDS_HELP} (default 1)")
+    p.add_argument("--seeds", type=seeds_arg, default=None, metavar="SEEDS",
+                   help=f"repeats with different splits (--speed: run seeds); {SEEDS_HELP} (default 1; --speed: 1000-1009)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    p.add_argument("--speed", action="store_true", help="time BONAS(EA) runs with gcn_impl sparse vs dense instead")
+    p.add_argument("--protocol", default="nb201-cifar10-optimum", help="--speed: protocol (default nb201-cifar10-optimum)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="--speed: processes (default 1; each runs both implementations of a seed back to back)")
+    p.add_argument("--bootstrap", type=int, default=10_000, help="--speed: bootstrap resamples (default 10000)")
+
+
+SPEED_SEEDS = tuple(range(1000, 1010))
+IMPLS = ("sparse", "dense")
 
 
 def _mlp_baseline(X, y, tr, te, rng, epochs, lr=1e-3, batch=128, hidden=64):
@@ -51,7 +72,116 @@ def _mlp_baseline(X, y, tr, te, rng, epochs, lr=1e-3, batch=128, hidden=64):
         return (mu + sd * net(Xt[torch.from_numpy(te)]).squeeze(-1)).numpy()
 
 
+def speed_one(protocol, seed: int, impls=IMPLS) -> list[dict]:
+    """Both implementations on one seed, back to back in this process: per implementation
+    ``{"seed", "impl", "hit", "queries", "wall", "cpu"}`` (``hit``: counted queries to the
+    optimum, NaN if not reached; seconds of :func:`harness.runner.execute`, with the run key
+    computed beforehand)."""
+    from harness.metrics import hitting_times
+    from harness.runner import Job, execute
+
+    _warm_up()
+    out = []
+    for impl in impls:
+        job = Job(protocol, "bonas", int(seed), {"sampler": "ea", "gcn_impl": impl})
+        job.identity()  # source hashes, data checksum: not the run's cost
+        t0, c0 = time.perf_counter(), time.process_time()
+        rec = execute(job)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        hit, queries = hitting_times([rec])
+        out.append({"seed": int(seed), "impl": impl, "hit": float(hit[0]), "queries": int(queries[0]),
+                    "wall": wall, "cpu": cpu})
+    return out
+
+
+def _warm_up() -> None:
+    """Lazy imports and torch-geometric's generated code, once per process, outside the timings."""
+    import torch
+
+    from algorithms.bonas_gcn import make_batch, make_gcn
+
+    rng = np.random.default_rng(0)
+    graphs = [(np.triu(np.ones((4, 4), np.float32), 1), np.eye(3, dtype=np.float32)[rng.integers(0, 3, 4)])] * 2
+    model = make_gcn(3, hidden=4, regressor_hidden=4)
+    with torch.no_grad():
+        for impl in IMPLS:
+            model(make_batch(graphs, impl=impl))
+
+
+def speed(args) -> int:
+    import dataclasses
+    import os
+
+    from tabulate import tabulate
+
+    from harness.metrics import samples_to_optimum
+    from harness.protocol import load_protocol
+
+    protocol = dataclasses.replace(load_protocol(args.protocol), data=args.data)
+    seeds = list(args.seeds or SPEED_SEEDS)
+    load0 = os.getloadavg()
+    print(f"BONAS(EA) on {protocol.id}, gcn_impl sparse vs dense, seeds {seeds[0]}..{seeds[-1]} ({len(seeds)}), "
+          f"{args.workers} worker(s); load average {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f} on "
+          f"{os.cpu_count()} cores", flush=True)
+    t0 = time.perf_counter()
+    rows: list[dict] = []
+    if args.workers <= 1:
+        for s in seeds:
+            rows += speed_one(protocol, s)
+            _print_pair(rows[-2:])
+    else:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(var, "1")
+        with ProcessPoolExecutor(max_workers=args.workers, mp_context=mp.get_context("spawn")) as pool:
+            for pair in pool.map(speed_one, [protocol] * len(seeds), seeds):
+                rows += pair
+                _print_pair(pair)
+    elapsed = time.perf_counter() - t0
+    by = {impl: [r for r in rows if r["impl"] == impl] for impl in IMPLS}
+    ratio_wall = np.array([s["wall"] / d["wall"] for s, d in zip(by["sparse"], by["dense"])])
+    ratio_cpu = np.array([s["cpu"] / d["cpu"] for s, d in zip(by["sparse"], by["dense"])])
+    rng = np.random.default_rng(0)
+    stats = {impl: samples_to_optimum(np.array([r["hit"] for r in rs]), np.array([r["queries"] for r in rs]), rng,
+                                      resamples=args.bootstrap) for impl, rs in by.items()}
+    table = []
+    for impl in IMPLS:
+        st, rs = stats[impl], by[impl]
+        table.append([impl, f"{st.successes}/{st.n_runs}", f"{st.mean:.1f} [{st.mean_ci[0]:.1f}, {st.mean_ci[1]:.1f}]",
+                      f"{st.median:.1f} [{st.median_ci[0]:.1f}, {st.median_ci[1]:.1f}]",
+                      f"{np.mean([r['wall'] for r in rs]):.2f}", f"{np.mean([r['cpu'] for r in rs]):.2f}"])
+    print()
+    print(tabulate(table, headers=["gcn_impl", "found", "samples-to-optimum mean [95% CI]", "median [95% CI]",
+                                   "wall s/run", "CPU s/run"], tablefmt="github"))
+    geo = lambda x: float(np.exp(np.mean(np.log(x))))  # noqa: E731
+    print(f"time ratio sparse/dense per run: wall geometric mean {geo(ratio_wall):.2f}x (min {ratio_wall.min():.2f}, "
+          f"max {ratio_wall.max():.2f}); CPU geometric mean {geo(ratio_cpu):.2f}x (min {ratio_cpu.min():.2f}, "
+          f"max {ratio_cpu.max():.2f}); ratio of total CPU {sum(r['cpu'] for r in by['sparse']) / sum(r['cpu'] for r in by['dense']):.2f}x")
+    a, b = stats["sparse"], stats["dense"]
+    overlap = a.mean_ci[0] <= b.mean_ci[1] and b.mean_ci[0] <= a.mean_ci[1]
+    rel = abs(b.mean - a.mean) / a.mean
+    print(f"speed target (>= 4x, CPU geometric mean): {'met' if geo(ratio_cpu) >= 4 else 'NOT met'}; "
+          f"samples-to-optimum: mean CIs {'overlap' if overlap else 'DO NOT overlap'}, dense mean "
+          f"{100 * (b.mean - a.mean) / a.mean:+.1f}% of sparse ({'within' if rel <= 0.1 else 'NOT within'} 10%)")
+    load1 = os.getloadavg()
+    print(f"(total {elapsed:.0f} s; load average after {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f}; percentile "
+          f"bootstrap, {args.bootstrap} resamples)")
+    return 0
+
+
+def _print_pair(pair) -> None:
+    s, d = pair
+    print(f"  seed {s['seed']}: samples sparse {s['hit']:.0f} dense {d['hit']:.0f}; wall {s['wall']:.2f} / "
+          f"{d['wall']:.2f} s = {s['wall'] / d['wall']:.2f}x; CPU {s['cpu']:.2f} / {d['cpu']:.2f} s = "
+          f"{s['cpu'] / d['cpu']:.2f}x", flush=True)
+
+
 def main(args) -> int:
+    if args.speed:
+        return speed(args)
+    args.seeds = args.seeds or (0,)
     import torch
     from scipy.stats import kendalltau, pearsonr, spearmanr
     from tabulate import tabulate

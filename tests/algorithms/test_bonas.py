@@ -14,8 +14,14 @@ from scipy.stats import norm
 from algorithms.bonas import BONAS, EvolutionSampler, RandomSampler, RLSampler
 from algorithms.bonas_gcn import (
     BayesianLinearRegression,
+    DenseBatch,
     GraphBatch,
+    _dense_backward,
+    _dense_forward,
+    _Weights,
     add_global_node,
+    dense_cell,
+    make_batch,
     expected_improvement,
     features,
     make_gcn,
@@ -43,13 +49,14 @@ def _random_cell(rng, n=7, d=5):
     return adj, feats
 
 
-def _embed(model, graphs, edges):
-    return features(model, GraphBatch.from_graphs(graphs, edges))
+def _embed(model, graphs, edges, impl="sparse"):
+    return features(model, make_batch(graphs, edges, impl))
 
 
 # --- the GCN embedding ------------------------------------------------------------------------
+@pytest.mark.parametrize("impl", ["sparse", "dense"])
 @pytest.mark.parametrize("edges", ["undirected", "forward"])
-def test_embedding_is_invariant_to_relabelling_the_nodes(edges):
+def test_embedding_is_invariant_to_relabelling_the_nodes(edges, impl):
     rng = np.random.default_rng(0)
     torch.manual_seed(0)
     model = make_gcn(5)
@@ -58,7 +65,7 @@ def test_embedding_is_invariant_to_relabelling_the_nodes(edges):
         p = rng.permutation(adj.shape[0])
         adj_p, feats_p = adj[np.ix_(p, p)], feats[p]
         assert not np.array_equal(feats, feats_p) or not np.array_equal(adj, adj_p)
-        a, b = _embed(model, [(adj, feats), (adj_p, feats_p)], edges)
+        a, b = _embed(model, [(adj, feats), (adj_p, feats_p)], edges, impl)
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
@@ -78,14 +85,81 @@ def test_nb201_cell_embedding_is_invariant_and_batching_does_not_mix_cells():
     assert not np.allclose(together[0], together[1])  # different cells, different embeddings
 
 
-def test_cells_of_different_sizes_batch_together():
+@pytest.mark.parametrize("impl", ["sparse", "dense"])
+def test_cells_of_different_sizes_batch_together(impl):
     rng = np.random.default_rng(2)
     torch.manual_seed(2)
     model = make_gcn(5, hidden=8, regressor_hidden=8)
     small, big = _random_cell(rng, n=4), _random_cell(rng, n=7)
-    both = _embed(model, [small, big], "undirected")
-    np.testing.assert_allclose(both[0], _embed(model, [small], "undirected")[0], rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(both[1], _embed(model, [big], "undirected")[0], rtol=1e-5, atol=1e-6)
+    both = _embed(model, [small, big], "undirected", impl)  # dense: the small cell is padded
+    np.testing.assert_allclose(both[0], _embed(model, [small], "undirected", impl)[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(both[1], _embed(model, [big], "undirected", impl)[0], rtol=1e-5, atol=1e-6)
+
+
+# --- dense padded batches (gcn_impl="dense") against the sparse original ----------------------
+@pytest.mark.parametrize("edges", ["undirected", "forward"])
+def test_dense_adjacency_is_the_sparse_normalized_adjacency(edges):
+    rng = np.random.default_rng(5)
+    for n in (3, 5, 7):
+        adj, feats = _random_cell(rng, n=n)
+        a_hat, x = dense_cell(adj, feats, edges)
+        sparse = GraphBatch.from_arrays(adj[None], feats[None], edges)
+        np.testing.assert_allclose(a_hat, sparse.adj_t.to_dense().numpy(), rtol=1e-6, atol=1e-7)
+        np.testing.assert_array_equal(x, sparse.x.numpy())
+    # symmetric normalization of the symmetrized graph: a symmetric matrix; row sums of D^-1/2 A D^-1/2
+    a_hat, _ = dense_cell(*_random_cell(rng, n=6), "undirected")
+    np.testing.assert_allclose(a_hat, a_hat.T, atol=1e-7)
+
+
+@pytest.mark.parametrize("blr", ["embedding", "hidden"])
+def test_dense_and_sparse_give_the_same_embeddings_and_predictions_for_the_same_weights(blr):
+    rng = np.random.default_rng(6)
+    torch.manual_seed(6)
+    model = make_gcn(5)
+    graphs = [_random_cell(rng, n=int(n)) for n in rng.integers(3, 8, 30)]  # mixed sizes: padding
+    dense, sparse = make_batch(graphs, impl="dense"), make_batch(graphs, impl="sparse")
+    np.testing.assert_allclose(features(model, dense, blr), features(model, sparse, blr), rtol=1e-4, atol=1e-5)
+    with torch.no_grad():
+        np.testing.assert_allclose(model(dense).numpy(), model(sparse).numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_hand_written_backward_equals_autograd():
+    rng = np.random.default_rng(7)
+    torch.manual_seed(7)
+    model = make_gcn(5, hidden=16, regressor_hidden=8)
+    batch = make_batch([_random_cell(rng, n=int(n)) for n in rng.integers(3, 8, 12)], impl="dense")
+    d_out = torch.randn(len(batch))
+    out, _ = _dense_forward(model, batch)
+    (out * d_out).sum().backward()
+    params = list(model.parameters())
+    expected = [p.grad.clone() for p in params]
+    grad = {p: torch.zeros_like(p) for p in params}
+    with torch.no_grad():
+        _, cache = _dense_forward(model, batch, keep=True)
+        _dense_backward(_Weights(model), batch, cache, d_out, _Weights(model, grad))
+    for p, e in zip(params, expected):
+        np.testing.assert_allclose(grad[p].numpy(), e.numpy(), rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("batch_size", [40, 16])  # one full batch; shuffled mini-batches
+def test_dense_and_sparse_training_agree_for_the_same_seed(batch_size):
+    space = get_space("nb201")
+    rng = np.random.default_rng(8)
+    archs = [space.sample(rng) for _ in range(40)]
+    adj = np.stack([space.graph(a)[0] for a in archs])
+    feats = np.stack([space.graph(a)[1] for a in archs])
+    y = rng.uniform(0.6, 0.95, 40)
+    out = {}
+    for impl in ("sparse", "dense"):
+        torch.manual_seed(8)
+        model = make_gcn(feats.shape[2])
+        hist = train_gcn(model, adj, feats, y, np.random.default_rng(9), epochs=20, batch_size=batch_size,
+                         loss="exp", impl=impl)
+        with torch.no_grad():
+            out[impl] = (np.array(hist), model(make_batch(list(zip(adj, feats)), impl=impl)).numpy())
+    np.testing.assert_allclose(out["dense"][0], out["sparse"][0], rtol=1e-3)
+    np.testing.assert_allclose(out["dense"][1], out["sparse"][1], rtol=1e-4, atol=1e-5)
+    assert out["dense"][0][-1] < out["dense"][0][0]  # it trained
 
 
 def test_global_node_is_fed_by_every_node_and_has_its_own_op():
@@ -261,6 +335,9 @@ def test_registered_and_configurable():
         BONAS(loss="huber")
     with pytest.raises(ConfigError, match="device"):
         BONAS(device="tpu")
+    with pytest.raises(ConfigError, match="gcn_impl"):
+        BONAS(gcn_impl="bogus")
+    assert BONAS().config.gcn_impl == "dense"
 
 
 @pytest.mark.parametrize("sampler", ["ea", "random", "rl"])
@@ -330,3 +407,22 @@ def test_ea_fill_gives_pool_size_distinct_unqueried_children_and_the_default_doe
     assert len(set(keys)) == 1000 and not set(keys) & excluded
     # the default consumes the rng exactly as before: its pool is the fill pool's first part
     assert [space.key(a) for a in plain] == keys[:len(plain)]
+
+
+# Recorded from the implementation before gcn_impl existed (commit e4aa95c: sparse batches only),
+# nb201-analog, test hyperparameters, budget 30, seed 0.
+BEFORE_DENSE = {
+    "ea": [7487, 2531, 7560, 14506, 7057, 2524, 12429, 9093, 1569, 4510, 1406, 13654, 2314, 10004, 15184,
+           15297, 5282, 9359, 11097, 8771, 1446, 15312, 15537, 411, 12946, 6657, 1865, 5063, 1896, 5115],
+    "rl": [7487, 2531, 7560, 14506, 7057, 2524, 12429, 9093, 1569, 4510, 13168, 1451, 11729, 1455, 527, 4424,
+           12495, 13825, 6099, 2925, 9968, 4235, 13068, 10694, 14522, 14456, 8523, 1042, 1734, 11952],
+}
+
+
+@pytest.mark.parametrize("sampler", ["ea", "rl"])
+@pytest.mark.parametrize("impl", ["sparse", "dense"])
+def test_both_gcn_impls_reproduce_the_trajectory_recorded_before_the_dense_one(analog, impl, sampler):
+    """``sparse`` is the original implementation unchanged; ``dense`` computes the same (float
+    rounding can in principle flip an EI ranking on other seeds; not on this one)."""
+    tr = run_once(_factory(sampler=sampler, gcn_impl=impl), analog, budget=30, seed=0)
+    assert tr["index"].tolist() == BEFORE_DENSE[sampler]

@@ -293,3 +293,78 @@ def test_darts_space_alpha_is_two_14x7_matrices_discretized_by_alg2():
     for key in oracle.trajectory()["key"]:
         d = bench.space.onehot(bench.space.parse(key))
         assert d.sum() == 16  # Alg. 2: 2 edges per intermediate node, 4 nodes, 2 cells
+
+
+
+# --- speed without changing what is computed ------------------------------------------------------
+
+
+def test_flat_adam_is_torch_fused_adam():
+    """FlatAdam (one fused kernel on flat parameter and gradient tensors) gives exactly the
+    parameters of ``torch.optim.Adam(fused=True)``."""
+    import torch
+
+    nets = [L.mlp(6, 8, 2, 3, sigmoid=True, gen=torch.Generator().manual_seed(0)) for _ in range(2)]
+    flat = L.FlatAdam(nets[0].parameters(), 1e-2, (0.9, 0.99))
+    ref = torch.optim.Adam(nets[1].parameters(), lr=1e-2, betas=(0.9, 0.99), fused=True)
+    x = torch.from_numpy(np.random.default_rng(0).random((5, 6)).astype(np.float32))
+    for _ in range(20):
+        flat.zero_grad()
+        nets[0](x).pow(2).sum().backward()
+        flat.step()
+        ref.zero_grad(set_to_none=True)
+        nets[1](x).pow(2).sum().backward()
+        ref.step()
+    for p, q in zip(nets[0].parameters(), nets[1].parameters()):
+        assert torch.equal(p, q)
+    assert not torch.equal(nets[0][0].weight, L.mlp(6, 8, 2, 3, True, torch.Generator().manual_seed(0))[0].weight)
+
+
+# Recorded from the implementation before the per-step overhead was removed (commit e4aa95c:
+# torch.optim.Adam per network, nn.Module calls, one replay gather per update), nb201-analog.
+BEFORE_FAST = {
+    "l2nas": [
+        9034, 1418, 1931, 6842, 10021, 3090, 76, 8222, 14286, 13139, 10800, 15240, 7550, 612, 5541, 3623,
+        9050, 4416, 12047, 14135, 8176, 13589, 2789, 9061, 11817, 2782, 12304, 9994, 9893, 3761, 8335, 2342,
+        7762, 11941, 14980, 3937, 11589, 11447, 777, 15156, 12936, 13889, 3307, 13127, 6912, 2258, 1825,
+        10997, 15156, 10498, 4691, 15288, 12275, 6008, 7423, 12758, 1716, 2570, 13803, 12413, 3233, 11043,
+        6043, 15156, 11776, 15156, 15222, 15156, 15156, 15156, 7047, 15156, 15156, 13629, 15156, 14630,
+        14665, 11307, 1089, 1262, 15156, 12699, 15156, 7869, 15156, 15156, 2841, 1086, 15156, 15156, 12224,
+        15156, 15156, 872, 10107, 15156, 8926, 233, 15156, 2978, 15156, 15362, 9118, 15156, 9925, 13904,
+        15156, 15156, 14902, 15156, 15156, 14551, 15156, 12288, 15156, 15156, 15156, 15156, 1662, 15156,
+        15156, 15156, 15156, 15156, 15156, 5620, 10014, 12515, 15156, 15156, 2343, 15156, 15156, 15156, 9012,
+        15156, 14024, 15156, 15156, 15156, 15156, 15156, 15156, 15156, 12050, 15156, 15156, 15156, 6615,
+        15156,
+    ],
+    "l2nas-tuned": [
+        6134, 5502, 10238, 6986, 8099, 13461, 13843, 4413, 3723, 15237, 15213, 8289, 11852, 13778, 12513,
+        11512, 5870, 4193, 9749, 9097, 13560, 2987, 5363, 8279, 9626, 14518, 6581, 1507, 2580, 6708, 14200,
+        7319, 10692, 3778, 1402, 10450, 3973, 5142, 11272, 6245, 640, 2097, 7274, 2623, 3665, 10166, 4483,
+        8125, 10226, 13628, 14656, 8986, 4483, 15103, 7967, 10671, 4483, 214, 10524, 1785, 11355, 15024,
+        13457, 9779, 4483, 6249, 12344, 1040, 8309, 6298, 10081, 4483, 2066, 10275, 13011, 385, 8575, 11204,
+        9696, 10909, 10449, 11489, 10012, 10929, 12418, 9478, 6136, 5114, 5221, 8571, 1928, 11254, 9000,
+        12192, 10389, 10039, 15092, 10861, 12937, 8697, 14905, 10819, 2705, 238, 461, 5196, 4753, 5612, 8599,
+        14426, 350, 10421, 12560, 12789, 5942, 412, 6478, 15465, 12799, 10992, 13890, 1229, 10668, 292, 340,
+        2283, 1765, 10255, 3443, 9688, 3080, 11536, 1931, 10090, 7195, 480, 8318, 10287, 14389, 11547, 3873,
+        4398, 10982, 2431, 1876, 11090, 10836, 14380, 12307, 5929,
+    ],
+    "test-unique": [
+        11874, 11825, 6040, 8091, 2091, 7016, 497, 1861, 776, 7310, 14521, 13721, 13138, 15168, 15083, 11984,
+        1710, 4780, 1148, 15371, 10866, 5475, 992, 12105, 9408, 8381, 1320, 14252, 8489, 6366, 7282, 13003,
+        9610, 9596, 2943, 7161, 4834, 15081, 3308, 11961, 15045, 1326, 4448, 4620, 3621, 13709, 8909, 1069,
+        500, 7731, 2019, 4229, 12711, 1628, 3064, 6959, 1969, 5039, 9474, 10854,
+    ],
+}
+
+
+@pytest.mark.parametrize("case", ["l2nas", "l2nas-tuned", "test-unique"])
+def test_trajectory_is_the_one_recorded_before_the_speed_up(analog, case):
+    """Same seed, same queried cells as before the speed-up (150 steps of the faithful and the
+    tuned configuration under counting ``all``; the small test configuration under ``unique``)."""
+    if case == "test-unique":
+        tr = run_once(lambda: make_algorithm("l2nas", **L.L2NAS.test_hyperparameters), analog, budget=60, seed=2,
+                      counting="unique")
+    else:
+        tr = run_once(lambda: make_algorithm(case), analog, budget=150, seed=0 if case == "l2nas" else 1,
+                      counting="all")
+    assert tr["index"].tolist() == BEFORE_FAST[case]
