@@ -71,27 +71,46 @@ def read_claim(path) -> dict | None:
 def claim(record_path) -> bool:
     """Claim the run whose record lives at ``record_path``; False if a live process holds it."""
     path = claim_path(record_path)
-    for _ in range(3):
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            info = read_claim(path)
-            if info is None:
-                continue  # released meanwhile: try again
-            if info and (info.get("pid") == os.getpid() and info.get("host") == HOST):
-                return True  # ours already
-            if info and owner_alive(info):
-                return False
-            # stale (owner dead, or half-written): take it over
+    # The claim appears with its content in one step (hard link of a written temporary file):
+    # a reader never sees an empty claim of a live owner (an O_EXCL create then write had a
+    # window in which a loaded machine's other launcher read "{}" as stale and took it over).
+    tmp = path.with_name(f".{path.name}.{HOST}.{os.getpid()}.tmp")
+    with open(tmp, "w") as f:
+        json.dump(_me(), f)
+    try:
+        for _ in range(3):
             try:
-                os.unlink(path)
-            except FileNotFoundError:
-                pass
-            continue
-        with os.fdopen(fd, "w") as f:
-            json.dump(_me(), f)
-        return True
-    return False
+                os.link(tmp, path)
+                return True
+            except FileExistsError:
+                info = read_claim(path)
+                if info is None:
+                    continue  # released meanwhile: try again
+                if info and (info.get("pid") == os.getpid() and info.get("host") == HOST):
+                    return True  # ours already
+                if info and owner_alive(info):
+                    return False
+                if not info and _age(path) < 60.0:
+                    return False  # unreadable but fresh: not ours to judge yet
+                # stale (owner dead, or unreadable for a minute): take it over
+                try:
+                    os.unlink(path)
+                except FileNotFoundError:
+                    pass
+                continue
+        return False
+    finally:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+
+
+def _age(path) -> float:
+    try:
+        return time.time() - os.stat(path).st_mtime
+    except FileNotFoundError:
+        return float("inf")
 
 
 def release(record_path) -> None:

@@ -1,0 +1,36 @@
+"""Per-run claims (harness.locks): a claim appears with its content, and only a dead or long
+unreadable claim is taken over."""
+
+import json
+import os
+import time
+
+from harness import locks
+
+
+def test_claim_is_written_whole_and_released(tmp_path):
+    rec = tmp_path / "run.json"
+    assert locks.claim(rec)
+    info = json.loads(locks.claim_path(rec).read_text())
+    assert info["pid"] == os.getpid()
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]  # no temporary left
+    locks.release(rec)
+    assert not locks.claim_path(rec).exists()
+
+
+def test_fresh_unreadable_claim_is_not_taken_over_but_an_old_one_is(tmp_path):
+    rec = tmp_path / "run.json"
+    path = locks.claim_path(rec)
+    path.write_text("")  # what a reader of an owner's half-written claim would see
+    assert not locks.claim(rec)
+    old = time.time() - 120
+    os.utime(path, (old, old))
+    assert locks.claim(rec)
+    assert json.loads(path.read_text())["pid"] == os.getpid()
+
+
+def test_claim_of_a_dead_owner_is_taken_over(tmp_path):
+    rec = tmp_path / "run.json"
+    path = locks.claim_path(rec)
+    path.write_text(json.dumps({"host": locks.HOST, "pid": 2**22 + 12345, "start": None, "time": 0}))
+    assert locks.claim(rec)
