@@ -238,7 +238,8 @@ def execute(job: Job, catch: bool = False) -> RunRecord:
         meta["optimum_search_index"] = opt_i
         meta["optimum_report"] = bench.optimum(oracle.report_metric)[0]
     meta.update(_time_and_cost_meta(p, oracle))
-    return RunRecord(meta=meta, trajectory=oracle.trajectory(), episodes=oracle.episodes())
+    return RunRecord(meta=meta, trajectory=oracle.trajectory(), episodes=oracle.episodes(),
+                     diagnostics=oracle.diagnostics())
 
 
 def _time_and_cost_meta(p: Protocol, oracle) -> dict[str, Any]:
