@@ -389,7 +389,7 @@ def cli(args, env, **kw):
 
 
 def snapshot(base: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(base)): p.read_bytes() for p in sorted((base / "results" / "runs").rglob("*.json"))}
+    return {str(p.relative_to(base)): p.read_bytes() for p in sorted((base / "results" / "runs").rglob("*.npz"))}
 
 
 def one_line_exit_2(r, *needles):
