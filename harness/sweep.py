@@ -60,7 +60,9 @@ class SweepResult:
 
     ``ran``: runs made here; ``skipped``: finished records reused (made earlier, or by another
     launcher meanwhile: ``from_others`` of them); ``adopted``: staged records of a killed sweep
-    committed on start; ``logged``: MLflow runs written."""
+    committed on start; ``logged``: MLflow runs written; ``write_time`` / ``log_time``: seconds
+    the launcher spent committing raw records / logging to MLflow (pool workers encode and
+    stage records in parallel, outside these)."""
 
     records: list[RunRecord] = field(default_factory=list)
     ran: int = 0
@@ -72,6 +74,8 @@ class SweepResult:
     log_error: str = ""
     store_unreachable: bool = False
     interrupted: bool = False
+    write_time: float = 0.0
+    log_time: float = 0.0
 
     @property
     def reused(self) -> int:
@@ -380,10 +384,12 @@ def run_sweep(
         res.skipped += 1
         res.from_others += other
         if log and not logger_for(rec).error and not logger_for(rec).present(rec) and take(j):
+            t0 = time.perf_counter()
             try:  # a record that never reached the store (it was down, or a kill came first)
                 res.logged += logger_for(rec).log(rec, existing_record_path(record_path(j)))
             finally:
                 drop(record_path(j))
+                res.log_time += time.perf_counter() - t0
 
     todo, waiting = [], []
     for j in jobs:
@@ -403,12 +409,16 @@ def run_sweep(
             if todo:
                 stream = _execute_ray(todo, workers, address) if executor == "ray" else _execute_local(todo, workers)
                 for rec, data, staged in stream:
+                    t0 = time.perf_counter()
                     _commit(rec, data, staged)  # raw record first: never lost
+                    t1 = time.perf_counter()
+                    res.write_time += t1 - t0
                     res.records.append(rec)
                     res.ran += 1
                     res.failed += rec.meta.get("status") != "finished"
                     if log:
                         res.logged += logger_for(rec).log(rec, record_path(rec))
+                        res.log_time += time.perf_counter() - t1
                     drop(record_path(rec))
                     if on_record:
                         on_record(rec)
