@@ -185,7 +185,7 @@ class RunRecord:
         header = {"format": FORMAT, "meta": _plain(self.meta), "episodes": _plain(self.episodes),
                   "columns": cols, "diagnostics": names}
         buf = io.BytesIO()
-        with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as z:
+        with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=LEVEL) as z:
             _put(z, HEADER, json.dumps(header, separators=(",", ":"), allow_nan=True).encode())
             for c in cols:
                 _put(z, f"{c}.npy", _npy(_pack_column(c, self.trajectory[c])))
@@ -324,13 +324,14 @@ def _read_npy(z: zipfile.ZipFile, member: str) -> np.ndarray:
 
 
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed zip timestamps: the same record gives the same bytes
+LEVEL = 1  # deflate level: 1 encodes ~2.5x faster than 6 for ~40% more bytes (workers encode every record)
 
 
 def _put(z: zipfile.ZipFile, name: str, data: bytes) -> None:
     info = zipfile.ZipInfo(name, date_time=_EPOCH)
     info.compress_type = zipfile.ZIP_DEFLATED
     info.external_attr = 0o644 << 16
-    z.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=6)
+    z.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=LEVEL)
 
 
 def best_positions(search, maximize: bool = True) -> np.ndarray:

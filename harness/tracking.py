@@ -207,6 +207,8 @@ def _client(uri: str):
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
+    # no usage telemetry: it costs the single writer time per call and sends data off the machine
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     from mlflow.tracking import MlflowClient
 
     return MlflowClient(tracking_uri=uri)
@@ -358,7 +360,7 @@ def log_record(rec: RunRecord, uri: str | None = None, client=None, description:
 
     ``record_file``: ``rec``'s raw record file (``.npz``) when it is on disk already: it is
     logged as the artifact as it is (else the record is encoded here)."""
-    from mlflow.entities import Param, RunTag
+    from mlflow.entities import Param
 
     uri = resolve_uri(uri)
     client = client or _client(uri)
@@ -395,7 +397,7 @@ def log_record(rec: RunRecord, uri: str | None = None, client=None, description:
             rec.write(art)
         client.log_artifact(rid, art)
     client.set_terminated(rid, status="FINISHED" if m.get("status", "finished") == "finished" else "FAILED")
-    client.log_batch(rid, tags=[RunTag(LOGGED_TAG, "true")])  # last: from now on the run counts
+    client.set_tag(rid, LOGGED_TAG, "true")  # last: from now on the run counts
     return rid
 
 
