@@ -141,8 +141,9 @@ def read_records(protocol_id: str) -> list[RunRecord]:
 
 def adopt_staged(folder: Path) -> tuple[int, int]:
     """Commit or remove what killed sweeps left in a runs folder: staged records
-    (``<key>.npz.part<pid>``, ``.tmp<pid>``; ``.json.…`` of older versions) and stale claims. A staged record that reads as
-    a valid record of its key is renamed into place unless a finished record is already there;
+    (``<key>.npz.part<pid>``, ``.tmp<pid>``; ``.json.…`` of older versions) and stale claims.
+    A staged record that reads as a valid record of its key is renamed into place unless a
+    finished record is already there;
     anything else is removed. Files of runs claimed by a live launcher are left alone.
     Returns ``(adopted, removed)``."""
     adopted = removed = 0
