@@ -294,14 +294,14 @@ def select_current(records: list, protocol, data_checksum_: str | None = None) -
     (statistics count them apart); one record per run key.
     """
     from harness.errors import ConfigError
-    from harness.record import SCHEMA_VERSION
+    from harness.record import IDENTITY_SCHEMA
 
     notes: list[str] = []
-    old = [r for r in records if int(r.meta.get("schema_version", 1)) < SCHEMA_VERSION]
+    old = [r for r in records if int(r.meta.get("schema_version", 1)) < IDENTITY_SCHEMA]
     if old:
         notes.append(f"{len(old)} record(s) of an older record schema left out (their run keys do not cover the "
                      "data and the algorithm's source): run the same command again to remake them")
-    recs = [r for r in records if int(r.meta.get("schema_version", 1)) >= SCHEMA_VERSION]
+    recs = [r for r in records if int(r.meta.get("schema_version", 1)) >= IDENTITY_SCHEMA]
     want = protocol_hash(protocol)
     other = [r for r in recs if r.meta.get("protocol_hash") != want]
     if other:

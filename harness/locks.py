@@ -53,8 +53,14 @@ def owner_alive(info: dict) -> bool:
 
 
 def claim_path(record_path) -> Path:
+    """``<key>.claim`` for a record ``<key>.npz`` (or ``<key>.json``, the record of versions
+    before record schema 3: both name one claim, so launchers of either version exclude each
+    other)."""
     p = Path(record_path)
-    return p.with_name(p.name[: -len(".json")] + ".claim" if p.name.endswith(".json") else p.name + ".claim")
+    for suffix in (".npz", ".json"):
+        if p.name.endswith(suffix):
+            return p.with_name(p.name[: -len(suffix)] + ".claim")
+    return p.with_name(p.name + ".claim")
 
 
 def read_claim(path) -> dict | None:

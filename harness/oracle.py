@@ -24,6 +24,11 @@ The benchmark counts, not the algorithm (COCO's observer, Gymnasium's TimeLimit)
   Training actors in other processes use ``training().detached()`` (a picklable value source
   that counts its own lookups) and their counts are added back with ``training().charge(n)``.
 * Episodic algorithms call ``record_episode`` for the improvement histograms.
+* Diagnostics: ``log_diagnostic(name, value, step)`` notes one point of a curve of the
+  algorithm's own (a training loss, a surrogate's fit, ...). The points travel in the run's
+  record (:attr:`harness.record.RunRecord.diagnostics`) and the launcher logs them to MLflow as
+  metric ``diag/<name>`` at that step; an algorithm never touches the store itself. They are
+  never an input to the search and not part of the trajectory.
 * ``stop_at_optimum`` (a protocol's ``until_optimum``): on a tabular benchmark, the first
   counted query of an architecture whose mean search value is the global optimum is recorded
   and then ends the run (:class:`BudgetExhausted`; ``found_optimum`` becomes True). With
@@ -44,6 +49,7 @@ The benchmark counts, not the algorithm (COCO's observer, Gymnasium's TimeLimit)
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any, Sequence
 
@@ -53,6 +59,7 @@ from harness.errors import BudgetExhausted, ConfigError, InvalidArchitecture
 from harness.record import best_positions
 
 COUNTING_RULES = ("unique", "all")
+_DIAG_NAME = re.compile(r"[A-Za-z0-9_\-./ ]{1,200}")
 NOISE_MODES = ("mean", "sample")
 
 
@@ -150,6 +157,7 @@ class Oracle:
         self._t_report: list[float] = []  # surrogate only
         self._t_time: list[float] = []
         self._episodes: list[dict] = []
+        self._diag: dict[str, tuple[list[int], list[float]]] = {}
         self._training_used = 0
         self._t0 = time.perf_counter()
 
@@ -288,6 +296,31 @@ class Oracle:
              "queries_at_end": self._used, **extra}
         )
 
+    def log_diagnostic(self, name: str, value: float, step: int) -> None:
+        """Note one point ``(step, value)`` of the algorithm's diagnostic curve ``name`` (e.g.
+        ``"train/loss"``); it goes into the run's record and into MLflow as ``diag/<name>``.
+
+        ``name``: 1-200 characters among letters, digits, ``_ - . /`` and space (MLflow's
+        metric names); ``value``: a real number (NaN and inf are kept); ``step``: an integer
+        (e.g. the update number). Points are kept in the order they are logged."""
+        if not isinstance(name, str) or not _DIAG_NAME.fullmatch(name):
+            raise ConfigError(f"log_diagnostic: name {name!r} must be 1-200 characters among letters, digits, "
+                              "'_', '-', '.', '/' and space")
+        if isinstance(step, bool) or not isinstance(step, (int, np.integer)):
+            raise ConfigError(f"log_diagnostic({name!r}): step must be an integer, got {type(step).__name__}")
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"log_diagnostic({name!r}): value must be a real number, got {value!r}") from None
+        steps, values = self._diag.setdefault(name, ([], []))
+        steps.append(int(step))
+        values.append(v)
+
+    def diagnostics(self) -> dict[str, dict[str, np.ndarray]]:
+        """The logged diagnostics: ``{name: {"step": int64 array, "value": float64 array}}``."""
+        return {n: {"step": np.asarray(s, dtype=np.int64), "value": np.asarray(v, dtype=np.float64)}
+                for n, (s, v) in self._diag.items()}
+
     # --- surrogate path ---------------------------------------------------------------------
     def _surrogate_batch(self, archs) -> np.ndarray:
         out = np.empty(len(archs), dtype=float)
@@ -387,14 +420,15 @@ class OracleView:
 
     ``query``, ``query_batch``, ``is_cached``, ``space``, ``maximize``, ``budget``, ``used``,
     ``remaining``, ``start_states``, the simulated clock (``sim_time``, ``time_exhausted``), the
-    episode hook ``record_episode`` and the training ledger ``training()``. Nothing else: not
+    episode hook ``record_episode``, the diagnostics channel ``log_diagnostic`` and the
+    training ledger ``training()``. Nothing else: not
     the benchmark's table, not the report metric (``report_value``, ``episodes()``), not the
     trajectory. Reaching anything else raises ``AttributeError`` (the runner and
     :func:`harness.conformance.check_algorithm` give algorithms only this view)."""
 
     __slots__ = ("_oracle",)
     EXPOSED = ("query", "query_batch", "is_cached", "space", "maximize", "budget", "used", "remaining",
-               "start_states", "sim_time", "time_exhausted", "record_episode", "training")
+               "start_states", "sim_time", "time_exhausted", "record_episode", "log_diagnostic", "training")
 
     def __init__(self, oracle: "Oracle"):
         object.__setattr__(self, "_oracle", oracle)

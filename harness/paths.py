@@ -20,7 +20,7 @@ def results_dir() -> Path:
 
 
 def runs_dir(protocol_id: str) -> Path:
-    """Raw run records of one protocol: ``results/runs/<protocol id>/<run key>.json``."""
+    """Raw run records of one protocol: ``results/runs/<protocol id>/<run key>.npz``."""
     p = results_dir() / "runs" / protocol_id
     p.mkdir(parents=True, exist_ok=True)
     return p

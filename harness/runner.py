@@ -247,7 +247,8 @@ def execute(job: Job, catch: bool = False) -> RunRecord:
     extra = getattr(algo, "run_meta", None)  # e.g. the source of a loaded agent, a saved agent's file
     if callable(extra):
         meta.update({k: v for k, v in extra().items() if k not in meta})
-    return RunRecord(meta=meta, trajectory=oracle.trajectory(), episodes=oracle.episodes())
+    return RunRecord(meta=meta, trajectory=oracle.trajectory(), episodes=oracle.episodes(),
+                     diagnostics=oracle.diagnostics())
 
 
 def _time_and_cost_meta(p: Protocol, oracle) -> dict[str, Any]:

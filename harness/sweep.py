@@ -1,7 +1,9 @@
 """Sweeps: every (algorithm, seed) job of a protocol, resumable, on a process pool or Ray.
 
 The launching process is the single writer of its runs. For each finished job it first writes
-the raw record (``results/runs/<protocol id>/<run key>.json``), then logs it to MLflow. Hence:
+the raw record (``results/runs/<protocol id>/<run key>.npz``, :mod:`harness.record`; folders of
+older versions hold ``<run key>.json`` records, which are read and reused alike), then logs it
+to MLflow. Hence:
 
 * **Identity**: a job's run key (:mod:`harness.identity`) hashes everything that can change
   its trajectory (resolved protocol, the content of the benchmark's numbers, the algorithm's
@@ -12,7 +14,7 @@ the raw record (``results/runs/<protocol id>/<run key>.json``), then logs it to 
   (:mod:`harness.locks`); two launchers on one results folder split the work instead of doing
   it twice, and wait for each other's runs. A killed launcher's claims are stale and taken
   over on resume.
-* **Staged records**: pool workers stage a record beside its final place (``<key>.json.part<pid>``)
+* **Staged records**: pool workers stage a record beside its final place (``<key>.npz.part<pid>``)
   and the launcher commits it with a rename. On every start, staged files left by a killed
   sweep are validated and adopted (or removed when invalid or redundant); pool workers die
   with their launcher (Linux), so no staged file outlives a sweep.
@@ -43,12 +45,12 @@ from typing import Callable, Iterable, Iterator
 
 from harness import locks
 from harness.errors import DataError
-from harness.record import RunRecord
+from harness.record import LEGACY_SUFFIX, SUFFIX, RunRecord
 from harness.runner import Job, _execute_caught, assign_variants, job_pool
 
 EXECUTORS = ("local", "ray")
-RECORD_NAME = re.compile(r"^[0-9a-f]{16}\.json$")
-STAGED_NAME = re.compile(r"^([0-9a-f]{16})\.json\.(part|tmp)\d+$")
+RECORD_NAME = re.compile(r"^[0-9a-f]{16}\.(npz|json)$")  # .json: records of schema 2 and older
+STAGED_NAME = re.compile(r"^([0-9a-f]{16})(\.npz|\.json)\.(part|tmp)\d+$")
 WAIT_POLL = 0.25  # s between looks at runs another launcher is making
 
 
@@ -58,7 +60,9 @@ class SweepResult:
 
     ``ran``: runs made here; ``skipped``: finished records reused (made earlier, or by another
     launcher meanwhile: ``from_others`` of them); ``adopted``: staged records of a killed sweep
-    committed on start; ``logged``: MLflow runs written."""
+    committed on start; ``logged``: MLflow runs written; ``write_time`` / ``log_time``: seconds
+    the launcher spent committing raw records / logging to MLflow (pool workers encode and
+    stage records in parallel, outside these)."""
 
     records: list[RunRecord] = field(default_factory=list)
     ran: int = 0
@@ -70,6 +74,8 @@ class SweepResult:
     log_error: str = ""
     store_unreachable: bool = False
     interrupted: bool = False
+    write_time: float = 0.0
+    log_time: float = 0.0
 
     @property
     def reused(self) -> int:
@@ -80,8 +86,22 @@ def record_path(job_or_record, protocol_id: str | None = None) -> Path:
     from harness.paths import runs_dir
 
     if isinstance(job_or_record, Job):
-        return runs_dir(job_or_record.protocol.id) / f"{job_or_record.key()}.json"
-    return runs_dir(protocol_id or job_or_record.meta["protocol_id"]) / f"{job_or_record.run_key}.json"
+        return runs_dir(job_or_record.protocol.id) / f"{job_or_record.key()}{SUFFIX}"
+    return runs_dir(protocol_id or job_or_record.meta["protocol_id"]) / f"{job_or_record.run_key}{SUFFIX}"
+
+
+def legacy_path(path: Path) -> Path:
+    """Where a version before record schema 3 kept the record of ``path``'s run key."""
+    return path.with_name(path.name[: -len(SUFFIX)] + LEGACY_SUFFIX)
+
+
+def existing_record_path(path: Path) -> Path | None:
+    """``path`` if that record file exists, else the legacy JSON record of its key if that one
+    exists, else None."""
+    if path.exists():
+        return path
+    old = legacy_path(path)
+    return old if old.exists() else None
 
 
 def _read(p: Path) -> RunRecord | None:
@@ -93,21 +113,24 @@ def _read(p: Path) -> RunRecord | None:
 
 def finished_record(job: Job) -> RunRecord | None:
     """The finished raw record of ``job`` if one exists (a corrupt file counts as absent)."""
-    p = record_path(job)
-    if not p.exists():
+    p = existing_record_path(record_path(job))
+    if p is None:
         return None
     rec = _read(p)
     return rec if rec is not None and rec.meta.get("status") == "finished" and rec.run_key == job.key() else None
 
 
 def read_records(protocol_id: str) -> list[RunRecord]:
-    """Every raw record of a protocol (finished and failed); unreadable files are skipped with
-    one warning line each."""
+    """Every raw record of a protocol (finished and failed), one file per run key (the
+    ``.npz`` record where an older ``.json`` one of the same key is also there); unreadable
+    files are skipped with one warning line each."""
     from harness.paths import runs_dir
 
     out = []
-    for p in sorted(runs_dir(protocol_id).glob("*.json")):
-        if not RECORD_NAME.match(p.name):
+    files = sorted(p for p in runs_dir(protocol_id).glob("*") if RECORD_NAME.match(p.name))
+    keys = {p.stem for p in files if p.suffix == SUFFIX}
+    for p in files:
+        if p.suffix == LEGACY_SUFFIX and p.stem in keys:
             continue
         try:
             out.append(RunRecord.read(str(p)))
@@ -118,8 +141,9 @@ def read_records(protocol_id: str) -> list[RunRecord]:
 
 def adopt_staged(folder: Path) -> tuple[int, int]:
     """Commit or remove what killed sweeps left in a runs folder: staged records
-    (``<key>.json.part<pid>``, ``.tmp<pid>``) and stale claims. A staged record that reads as
-    a valid record of its key is renamed into place unless a finished record is already there;
+    (``<key>.npz.part<pid>``, ``.tmp<pid>``; ``.json.…`` of older versions) and stale claims.
+    A staged record that reads as a valid record of its key is renamed into place unless a
+    finished record is already there;
     anything else is removed. Files of runs claimed by a live launcher are left alone.
     Returns ``(adopted, removed)``."""
     adopted = removed = 0
@@ -128,7 +152,7 @@ def adopt_staged(folder: Path) -> tuple[int, int]:
     for p in sorted(folder.iterdir()):
         m = STAGED_NAME.match(p.name)
         if m:
-            final = folder / f"{m.group(1)}.json"
+            final = folder / f"{m.group(1)}{m.group(2)}"
             if locks.claimed_by_other(final):
                 continue
             rec = _read(p)
@@ -150,9 +174,9 @@ def adopt_staged(folder: Path) -> tuple[int, int]:
     return adopted, removed
 
 
-def _execute_encoded(job: Job) -> tuple[RunRecord, str]:
+def _execute_encoded(job: Job) -> tuple[RunRecord, bytes]:
     """Run ``job`` in a (Ray) worker and also encode its record there, in parallel, so that the
-    single writer only writes the text (encoding is ~20 ms for a 10,000-query record)."""
+    single writer only writes the bytes (encoding is ~30 ms for a 10,000-query record)."""
     rec = _execute_caught(job)
     return rec, rec.encode()
 
@@ -163,24 +187,29 @@ def _execute_staged(job: Job, path: str) -> tuple[RunRecord, str]:
     record's bytes never cross the pipe and the writer stays off the workers' cores)."""
     rec = _execute_caught(job)
     staged = f"{path}.part{os.getpid()}"  # the writer made the folder (record_path)
-    with open(staged, "w") as f:
+    with open(staged, "wb") as f:
         f.write(rec.encode())
     return rec, staged
 
 
-def _commit(rec: RunRecord, text: str | None = None, staged: str | None = None) -> None:
-    """Write the raw record (the single writer's job): rename a staged file, or write the text."""
-    path = str(record_path(rec))
+def _commit(rec: RunRecord, data: bytes | None = None, staged: str | None = None) -> None:
+    """Write the raw record (the single writer's job): rename a staged file, or write the
+    bytes. A record of the same key written by an older version (``.json``) is superseded and
+    removed (the caller holds the key's claim)."""
+    path = record_path(rec)
+    done = False
     if staged is not None:
         try:
             os.replace(staged, path)
-            return
+            done = True
         except OSError:  # staged file gone (cleaned up?): write the record afresh
             pass
-    rec.write(path, text)
+    if not done:
+        rec.write(str(path), data)
+    legacy_path(path).unlink(missing_ok=True)
 
 
-def _execute_ray(jobs: list[Job], workers: int, address: str | None) -> Iterator[tuple[RunRecord, str | None, None]]:
+def _execute_ray(jobs: list[Job], workers: int, address: str | None) -> Iterator[tuple[RunRecord, bytes | None, None]]:
     try:
         import ray
     except ImportError:
@@ -199,8 +228,8 @@ def _execute_ray(jobs: list[Job], workers: int, address: str | None) -> Iterator
     try:
         while pending:
             done, pending = ray.wait(pending, num_returns=1)
-            rec, text = ray.get(done[0])
-            yield rec, text, None
+            rec, data = ray.get(done[0])
+            yield rec, data, None
     finally:
         for ref in pending:
             ray.cancel(ref, force=True)
@@ -266,8 +295,9 @@ class _Logger:
         info = self._known.get(rec.run_key)
         return info is not None and info["attempt"] == str(rec.meta.get("attempt", ""))
 
-    def log(self, rec: RunRecord) -> bool:
+    def log(self, rec: RunRecord, record_file: Path | None = None) -> bool:
         """Log ``rec`` unless the store holds it already; the caller holds the key's claim.
+        ``record_file``: its raw record on disk (logged as the artifact as it is, when ``.npz``).
         Returns whether a run was written."""
         if self.error:
             return False
@@ -277,7 +307,8 @@ class _Logger:
             try:
                 if self.present(rec):
                     return False
-                tracking.log_record(rec, self.uri, self._client, self.description)
+                tracking.log_record(rec, self.uri, self._client, self.description,
+                                    str(record_file) if record_file is not None else None)
                 self._known[rec.run_key] = {"attempt": str(rec.meta.get("attempt", ""))}
                 return True
             except Exception as e:  # server down, bad URI, ...: the raw record is safe on disk
@@ -354,10 +385,12 @@ def run_sweep(
         res.skipped += 1
         res.from_others += other
         if log and not logger_for(rec).error and not logger_for(rec).present(rec) and take(j):
+            t0 = time.perf_counter()
             try:  # a record that never reached the store (it was down, or a kill came first)
-                res.logged += logger_for(rec).log(rec)
+                res.logged += logger_for(rec).log(rec, existing_record_path(record_path(j)))
             finally:
                 drop(record_path(j))
+                res.log_time += time.perf_counter() - t0
 
     todo, waiting = [], []
     for j in jobs:
@@ -376,13 +409,17 @@ def run_sweep(
         while todo or waiting:
             if todo:
                 stream = _execute_ray(todo, workers, address) if executor == "ray" else _execute_local(todo, workers)
-                for rec, text, staged in stream:
-                    _commit(rec, text, staged)  # raw record first: never lost
+                for rec, data, staged in stream:
+                    t0 = time.perf_counter()
+                    _commit(rec, data, staged)  # raw record first: never lost
+                    t1 = time.perf_counter()
+                    res.write_time += t1 - t0
                     res.records.append(rec)
                     res.ran += 1
                     res.failed += rec.meta.get("status") != "finished"
                     if log:
-                        res.logged += logger_for(rec).log(rec)
+                        res.logged += logger_for(rec).log(rec, record_path(rec))
+                        res.log_time += time.perf_counter() - t1
                     drop(record_path(rec))
                     if on_record:
                         on_record(rec)
@@ -396,7 +433,8 @@ def run_sweep(
                 if locks.claimed_by_other(p):
                     still.append(j)
                     continue
-                rec = _read(p) if p.exists() else None
+                found = existing_record_path(p)
+                rec = _read(found) if found is not None else None
                 if rec is not None and rec.run_key == j.key() and rec.meta.get("status") == "finished":
                     reuse(rec, j, True)
                     done += 1
@@ -452,7 +490,7 @@ def sync(protocol_id: str | None = None, tracking_uri: str | None = None) -> tup
             if not locks.claim(path):
                 continue  # a live launcher is making or logging it
             try:
-                wrote = lg.log(rec)
+                wrote = lg.log(rec, existing_record_path(path))
             finally:
                 locks.release(path)
             if lg.error:

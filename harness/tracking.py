@@ -7,19 +7,27 @@ opens it on its runs, not on the GenAI views):
 * run name: the variant label and seed, e.g. ``bonas(sampler=rl)-s0``;
 * tags: ``run_key``, ``experiment_key``, ``protocol``, ``protocol_id``, ``algorithm``,
   ``variant``, ``benchmark``, ``dataset``, ``seed``, ``status``, ``git_commit``,
-  ``data_checksum``, ``attempt`` (which execution of the run the raw record holds) and, last of
-  all, ``nas_harness.logged = true``;
+  ``data_checksum``, ``attempt`` (which execution of the run the raw record holds),
+  ``record_file`` (the artifact holding the raw record) and, last of all,
+  ``nas_harness.logged = true``;
 * params: protocol, benchmark (+ version, dataset), metrics, budget, counting, noise, seed,
   package version, algorithm class/version/source hash, data checksum, and every
   hyperparameter as ``hp.<name>``;
-* metrics: ``incumbent_search`` and ``incumbent_report`` at every counted query (the query
-  number is the MLflow step), ``final_*``, ``wall_time``, ``training_queries``; on
-  time-budgeted protocols ``sim_time`` per query and ``incumbent_report_by_time`` (step = whole
-  simulated seconds); ``hypervolume`` and ``incumbent_cost_<metric>`` where the protocol records
-  costs; sent with ``log_batch`` in chunks of 1,000;
-* artifacts: ``trajectory.csv`` (the whole trajectory) and ``record.json`` (the raw record);
-  files the run names in ``meta["artifacts"]`` (``{folder: path}``, e.g. a trained agent under
-  ``agent/``, :mod:`harness.agents`) when they exist on the logging machine.
+* metrics, proportional to what changes, not to the number of queries: the best-so-far curves
+  ``incumbent_search`` and ``incumbent_report`` (step = query number) at both ends of each
+  of their steps and at the last query (:func:`staircase`), so that the MLflow chart, which
+  joins consecutive points, draws exactly the step function: its value at every query is the
+  record's incumbent there; ``final_*``, ``wall_time``, ``training_queries``, ``queries``
+  (step 0); on time-budgeted protocols ``sim_time`` at the steps of ``incumbent_search`` and
+  ``incumbent_report_by_time`` (step = whole simulated seconds, the same staircase rule);
+  ``hypervolume`` and ``incumbent_cost_<metric>`` where the protocol records costs; the
+  algorithm's diagnostics (:meth:`harness.oracle.Oracle.log_diagnostic`) as ``diag/<name>``
+  at their own steps; params and metrics sent together with ``log_batch``;
+* artifact: ``record.npz``, the raw record file itself (:mod:`harness.record`: one compact
+  columnar file holding metadata, the whole trajectory, episodes and diagnostics). Runs logged
+  by versions before record schema 3 hold ``record.json`` (and ``trajectory.csv``) instead;
+  reading back takes either; files the run names in ``meta["artifacts"]`` (``{folder: path}``,
+  e.g. a trained agent under ``agent/``, :mod:`harness.agents`) when they exist on the logging machine.
 
 **Exactly one run per key, whatever is killed when** (:func:`log_record`): a run counts only
 once its ``nas_harness.logged`` tag is set, the last write; before logging a key, every run of
@@ -50,7 +58,10 @@ import numpy as np
 from harness.errors import ConfigError, HarnessError
 from harness.record import RunRecord
 
-BATCH = 1000
+BATCH = 1000  # entities per log_batch (MLflow's limit), of which at most PARAM_BATCH params
+PARAM_BATCH = 100
+RECORD_ARTIFACT = "record.npz"
+LEGACY_ARTIFACT = "record.json"  # runs logged before record schema 3
 LOGGED_TAG = "nas_harness.logged"
 PROBE_TIMEOUT = 3.0
 SCHEMES = ("sqlite", "file", "http", "https", "postgresql", "mysql", "mssql", "databricks", "databricks-uc")
@@ -197,6 +208,8 @@ def _client(uri: str):
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
+    # no usage telemetry: it costs the single writer time per call and sends data off the machine
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     from mlflow.tracking import MlflowClient
 
     return MlflowClient(tracking_uri=uri)
@@ -253,7 +266,8 @@ def _tags(rec: RunRecord) -> dict[str, str]:
             "variant": str(m.get("variant") or m["algorithm"]), "benchmark": str(m.get("benchmark", "")),
             "dataset": str(m.get("dataset") or ""), "seed": str(m["seed"]), "status": m.get("status", "finished"),
             "git_commit": str(prov.get("git_commit", "")) + ("+dirty" if prov.get("git_dirty") else ""),
-            "data_checksum": str(m.get("data_checksum", "")), "attempt": str(m.get("attempt", ""))}
+            "data_checksum": str(m.get("data_checksum", "")), "attempt": str(m.get("attempt", "")),
+            "record_file": RECORD_ARTIFACT}
     return tags
 
 
@@ -266,10 +280,88 @@ def runs_of_key(client, exp_id: str, key: str) -> list:
     return list(client.search_runs([exp_id], filter_string=f"tags.run_key = '{key}'", max_results=1000))
 
 
-def log_record(rec: RunRecord, uri: str | None = None, client=None, description: str = "") -> str:
+def staircase(values, grid=None) -> tuple[np.ndarray, np.ndarray]:
+    """The points of a step function that a chart joining consecutive points draws exactly.
+
+    ``values[j]`` holds from ``grid[j]`` (integers, increasing; default ``1..n``, the query
+    numbers) until just before ``grid[j + 1]``. Returns ``(steps, values)``: both ends of each
+    run of equal values (its first grid step and the step before the next run) and the last
+    grid step; a NaN run counts as one value. Between two consecutive points the line is
+    either flat (one step of the function) or spans one unit (a change), so at every integer
+    step the chart's value is the function's."""
+    v = np.asarray(values, dtype=float)
+    n = len(v)
+    if not n:
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    g = np.arange(1, n + 1, dtype=np.int64) if grid is None else np.asarray(grid, dtype=np.int64)
+    same = (v[1:] == v[:-1]) | (np.isnan(v[1:]) & np.isnan(v[:-1]))
+    starts = np.flatnonzero(np.r_[True, ~same])
+    steps = np.r_[g[starts], g[starts[1:]] - 1, g[-1]]
+    vals = np.r_[v[starts], v[starts[:-1]], v[starts[-1]]]
+    steps, first = np.unique(steps, return_index=True)  # a one-step run: its two ends coincide
+    return steps, vals[first]
+
+
+def _metrics(rec: RunRecord, ts: int) -> list:
+    """Every metric of ``rec``'s MLflow run (see the module docstring)."""
+    from mlflow.entities import Metric
+
+    m, t = rec.meta, rec.trajectory
+    out = []
+    for name in ("incumbent_search", "incumbent_report"):
+        if name in t:
+            steps, vals = staircase(t[name])
+            out.extend(Metric(name, float(v), ts, int(s)) for s, v in zip(steps, vals))
+    summary = {"wall_time": m.get("wall_time", 0.0), "training_queries": m.get("training_queries", 0),
+               "queries": rec.n_queries}
+    if rec.n_queries:
+        summary["final_incumbent_search"] = float(t["incumbent_search"][-1])
+        summary["final_incumbent_report"] = float(t["incumbent_report"][-1])
+    if len(t.get("sim_time", ())):  # time-budgeted protocols: the simulated clock, and the curve against it
+        from harness import metrics as M
+
+        sim = np.asarray(t["sim_time"], dtype=float)
+        at, _ = staircase(t["incumbent_search"]) if "incumbent_search" in t else (np.arange(1, len(sim) + 1), None)
+        out.extend(Metric("sim_time", float(sim[s - 1]), ts, int(s)) for s in at)
+        secs = np.unique(np.ceil(sim).astype(np.int64))
+        vals, _ = M.at_times([rec], secs.astype(float), "report")
+        ok = np.isfinite(vals[0])
+        steps, v = staircase(vals[0][ok], secs[ok])
+        out.extend(Metric("incumbent_report_by_time", float(x), ts, int(s)) for s, x in zip(steps, v))
+        summary["sim_time"] = float(m.get("sim_time") or sim.max())
+    if m.get("pareto"):
+        from harness import metrics as M
+
+        summary["hypervolume"] = M.run_pareto(rec)[1]
+    for c in (k[5:] for k in t if k.startswith("cost_")):
+        from harness import metrics as M
+
+        summary[f"incumbent_cost_{c}"] = float(M.incumbent_costs([rec], c)[0])
+    out.extend(Metric(k, float(v), ts, 0) for k, v in summary.items() if np.isfinite(float(v)))
+    for name, d in rec.diagnostics.items():
+        out.extend(Metric(f"diag/{name}", float(v), ts, int(s)) for s, v in zip(d["step"].tolist(), d["value"].tolist()))
+    return out
+
+
+def _batches(params: list, metrics: list):
+    """``(params, metrics)`` chunks within MLflow's ``log_batch`` limits."""
+    i = j = 0
+    while i < len(params) or j < len(metrics):
+        p = params[i : i + PARAM_BATCH]
+        i += len(p)
+        mm = metrics[j : j + BATCH - len(p)]
+        j += len(mm)
+        yield p, mm
+
+
+def log_record(rec: RunRecord, uri: str | None = None, client=None, description: str = "",
+               record_file: str | None = None) -> str:
     """Make the store hold exactly one complete run for ``rec``'s key, mirroring ``rec``;
-    returns its MLflow run id. The caller holds the key's claim (:mod:`harness.locks`)."""
-    from mlflow.entities import Metric, Param, RunTag
+    returns its MLflow run id. The caller holds the key's claim (:mod:`harness.locks`).
+
+    ``record_file``: ``rec``'s raw record file (``.npz``) when it is on disk already: it is
+    logged as the artifact as it is (else the record is encoded here)."""
+    from mlflow.entities import Param
 
     uri = resolve_uri(uri)
     client = client or _client(uri)
@@ -285,52 +377,31 @@ def log_record(rec: RunRecord, uri: str | None = None, client=None, description:
     if keep is not None:
         return keep
     m = rec.meta
-    run = client.create_run(exp_id, run_name=run_name(rec), tags=_tags(rec))
+    tags = _tags(rec)
+    if m.get("error"):
+        tags["error"] = m["error"][-5000:]
+    run = client.create_run(exp_id, run_name=run_name(rec), tags=tags)
     rid = run.info.run_id
-    client.log_batch(rid, params=[Param(k, v) for k, v in _params(rec).items()])
-    ts = int(time.time() * 1000)
-    metrics = []
-    t = rec.trajectory
-    for step, (s, r) in enumerate(zip(t.get("incumbent_search", []), t.get("incumbent_report", [])), start=1):
-        metrics.append(Metric("incumbent_search", float(s), ts, step))
-        metrics.append(Metric("incumbent_report", float(r), ts, step))
-    summary = {"wall_time": m.get("wall_time", 0.0), "training_queries": m.get("training_queries", 0),
-               "queries": rec.n_queries}
-    if rec.n_queries:
-        summary["final_incumbent_search"] = float(t["incumbent_search"][-1])
-        summary["final_incumbent_report"] = float(t["incumbent_report"][-1])
-    if len(t.get("sim_time", ())):  # time-budgeted protocols: the simulated clock, and the curve against it
-        from harness import metrics as M
-
-        sim = np.asarray(t["sim_time"], dtype=float)
-        metrics.extend(Metric("sim_time", float(x), ts, step) for step, x in enumerate(sim, start=1))
-        secs = np.unique(np.ceil(sim).astype(np.int64))
-        vals, _ = M.at_times([rec], secs.astype(float), "report")
-        metrics.extend(Metric("incumbent_report_by_time", float(v), ts, int(sec))
-                       for sec, v in zip(secs, vals[0]) if np.isfinite(v))
-        summary["sim_time"] = float(m.get("sim_time") or sim.max())
-    if m.get("pareto"):
-        from harness import metrics as M
-
-        summary["hypervolume"] = M.run_pareto(rec)[1]
-    for c in (k[5:] for k in t if k.startswith("cost_")):
-        from harness import metrics as M
-
-        summary[f"incumbent_cost_{c}"] = float(M.incumbent_costs([rec], c)[0])
-    metrics.extend(Metric(k, float(v), ts, 0) for k, v in summary.items() if np.isfinite(float(v)))
-    for i in range(0, len(metrics), BATCH):
-        client.log_batch(rid, metrics=metrics[i : i + BATCH])
+    params = [Param(k, v) for k, v in _params(rec).items()]
+    for p, mm in _batches(params, _metrics(rec, int(time.time() * 1000))):
+        client.log_batch(rid, metrics=mm, params=p)
     with tempfile.TemporaryDirectory() as d:
-        rec.trajectory_frame().to_csv(os.path.join(d, "trajectory.csv"), index=False)
-        rec.write(os.path.join(d, "record.json"))
-        client.log_artifacts(rid, d)
+        art = os.path.join(d, RECORD_ARTIFACT)
+        if record_file is not None and str(record_file).endswith(".npz"):
+            try:
+                os.link(record_file, art)  # the very file, no copy here (MLflow copies it into the store)
+            except OSError:
+                import shutil
+
+                shutil.copyfile(record_file, art)
+        else:
+            rec.write(art)
+        client.log_artifact(rid, art)
     for name, path in (m.get("artifacts") or {}).items():  # files the run made, e.g. a trained agent
         if isinstance(path, str) and os.path.isfile(path):
             client.log_artifact(rid, path, artifact_path=str(name))
-    if m.get("error"):
-        client.set_tag(rid, "error", m["error"][-5000:])
     client.set_terminated(rid, status="FINISHED" if m.get("status", "finished") == "finished" else "FAILED")
-    client.log_batch(rid, tags=[RunTag(LOGGED_TAG, "true")])  # last: from now on the run counts
+    client.set_tag(rid, LOGGED_TAG, "true")  # last: from now on the run counts
     return rid
 
 
@@ -344,7 +415,8 @@ def log_records(records: Iterable[RunRecord], uri: str | None = None) -> list[st
 
 def complete_runs(protocol: str, uri: str | None = None, client=None) -> dict[str, dict]:
     """The complete runs of a protocol's experiment, one per run key:
-    ``{run_key: {"run_id", "attempt", "status", "protocol_id"}}`` (partial runs left out)."""
+    ``{run_key: {"run_id", "attempt", "status", "protocol_id", "artifact_uri", "record_file"}}``
+    (partial runs left out)."""
     uri = resolve_uri(uri)
     client = client or _client(uri)
     exp = client.get_experiment_by_name(experiment_name(protocol))
@@ -357,7 +429,9 @@ def complete_runs(protocol: str, uri: str | None = None, client=None) -> dict[st
         for r in page:
             t = r.data.tags
             out.setdefault(t.get("run_key", ""), {"run_id": r.info.run_id, "attempt": t.get("attempt", ""),
-                                                  "status": r.info.status, "protocol_id": t.get("protocol_id", "")})
+                                                  "status": r.info.status, "protocol_id": t.get("protocol_id", ""),
+                                                  "artifact_uri": r.info.artifact_uri,
+                                                  "record_file": t.get("record_file", LEGACY_ARTIFACT)})
         token = page.token
         if not token:
             return out
@@ -383,8 +457,9 @@ def search_runs(protocol: str | None = None, uri: str | None = None):
 
 
 def mlflow_records(protocol: str, protocol_id: str | None = None, uri: str | None = None) -> list[RunRecord]:
-    """The raw records of a protocol's complete MLflow runs (artifact ``record.json``), one per
-    run key; a run whose record cannot be read is skipped with a warning line."""
+    """The raw records of a protocol's complete MLflow runs (artifact ``record.npz``, or
+    ``record.json`` of runs logged before record schema 3), one per run key; a run whose record
+    cannot be read is skipped with a warning line."""
     import sys
 
     uri = resolve_uri(uri)
@@ -393,9 +468,9 @@ def mlflow_records(protocol: str, protocol_id: str | None = None, uri: str | Non
         if protocol_id and info["protocol_id"] and info["protocol_id"] != protocol_id:
             continue
         try:
-            rec = load_record(info["run_id"], uri)
+            rec = load_record(info["run_id"], uri, info)
         except Exception as e:
-            print(f"nas-harness: warning: skipping MLflow run {info['run_id']} (run key {key}): its record.json "
+            print(f"nas-harness: warning: skipping MLflow run {info['run_id']} (run key {key}): its {info['record_file']} "
                   f"cannot be read ({type(e).__name__})", file=sys.stderr)
             continue
         if protocol_id is None or rec.meta.get("protocol_id") == protocol_id:
@@ -403,14 +478,37 @@ def mlflow_records(protocol: str, protocol_id: str | None = None, uri: str | Non
     return out
 
 
-def load_record(run_id: str, uri: str | None = None) -> RunRecord:
-    """The raw record stored as an artifact of an MLflow run."""
+def load_record(run_id: str, uri: str | None = None, info: dict | None = None) -> RunRecord:
+    """The raw record stored as an artifact of an MLflow run.
+
+    ``info``: the run's entry of :func:`complete_runs` (saves looking the run up); a local
+    artifact store is read in place, others through MLflow's artifact download."""
+    uri = resolve_uri(uri)
+    if info is None:
+        run = _client(uri).get_run(run_id)
+        info = {"artifact_uri": run.info.artifact_uri,
+                "record_file": run.data.tags.get("record_file", LEGACY_ARTIFACT)}
+    name = info.get("record_file") or LEGACY_ARTIFACT
+    local = _local_dir(info.get("artifact_uri") or "")
+    if local is not None:
+        return RunRecord.read(os.path.join(local, name))
     import mlflow.artifacts
 
-    uri = resolve_uri(uri)
     with tempfile.TemporaryDirectory() as d:
-        path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="record.json", dst_path=d, tracking_uri=uri)
+        path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=name, dst_path=d, tracking_uri=uri)
         return RunRecord.read(path)
+
+
+def _local_dir(artifact_uri: str) -> str | None:
+    """The folder of a ``file:`` artifact URI (or a plain path), else None."""
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(artifact_uri)
+    if parts.scheme == "file" and parts.netloc in ("", "localhost"):
+        return unquote(parts.path)
+    if not parts.scheme and artifact_uri:
+        return artifact_uri
+    return None
 
 
 def log_artifacts(paths, protocol: str, uri: str | None = None, run_name: str = "report",

@@ -162,14 +162,15 @@ def metrics_line(protocol, summary) -> str:
 
 
 def raw_records(protocol) -> list:
-    """The raw records of a protocol (``results/runs/<protocol id>/*.json``)."""
+    """The raw records of a protocol (``results/runs/<protocol id>/*.npz``, and ``*.json`` of
+    versions before record schema 3)."""
     from harness.sweep import read_records
 
     return read_records(protocol.id)
 
 
 def mlflow_records(protocol, uri: str | None = None) -> list:
-    """The records of a protocol's complete runs stored in MLflow (artifact ``record.json``),
+    """The records of a protocol's complete runs stored in MLflow (artifact ``record.npz``),
     one per run key (:func:`harness.tracking.mlflow_records`)."""
     from harness import tracking
 

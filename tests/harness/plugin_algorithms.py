@@ -49,3 +49,24 @@ class Greedy(Algorithm):
             a = space.mutate(best, rng)
             if (v := oracle.query(a)) > best_value:
                 best, best_value = a, v
+
+
+@dataclass
+class DiagnosingConfig:
+    pass
+
+
+class Diagnosing(Algorithm):
+    """Random search that logs a diagnostic curve (one point per query) and a one-point curve
+    through the oracle's diagnostics channel."""
+
+    name = "diagnosing"
+    Config = DiagnosingConfig
+
+    def run(self, oracle, rng):
+        oracle.log_diagnostic("fit/r2", 0.5, step=0)
+        i = 0
+        while True:
+            oracle.query(oracle.space.sample(rng))
+            oracle.log_diagnostic("loss", 1.0 / (i + 1), step=i)
+            i += 1

@@ -51,7 +51,7 @@ def test_run_logs_to_the_default_store_and_prints_a_summary(tmp_path, monkeypatc
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'results' / 'mlflow.db'}")
     df = mlflow.search_runs(experiment_names=[f"nas-harness/{folder.name[:-3]}"])
     assert len(df) == 2
-    runs = list(folder.glob("*.json"))
+    runs = list(folder.glob("*.npz"))
     assert len(runs) == 2
 
 

@@ -389,7 +389,7 @@ def cli(args, env, **kw):
 
 
 def snapshot(base: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(base)): p.read_bytes() for p in sorted((base / "results" / "runs").rglob("*.json"))}
+    return {str(p.relative_to(base)): p.read_bytes() for p in sorted((base / "results" / "runs").rglob("*.npz"))}
 
 
 def one_line_exit_2(r, *needles):
@@ -506,9 +506,9 @@ def test_system_exit_in_run_is_a_failed_run_and_the_sweep_goes_on(world):
     assert "2 failed" in r.stdout
     after = snapshot(base)
     assert all(after[k] == v for k, v in before.items())
-    import json
+    from harness.record import RunRecord
 
-    new = [json.loads(v) for k, v in after.items() if k not in before]
+    new = [RunRecord.decode(v).to_dict() for k, v in after.items() if k not in before]
     failed = [d for d in new if d["meta"]["status"] == "failed"]
     assert len(failed) == 2 and all("SystemExit: 3" in d["meta"]["error"] for d in failed)
     assert all(len(d["trajectory"]["search"]) == 1 for d in failed)  # the query before the exit is kept

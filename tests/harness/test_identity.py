@@ -159,10 +159,14 @@ def test_records_of_another_schema_are_refused_or_left_out_with_one_line(tmp_pat
 
     p = Protocol.adhoc("nb201-analog", 10, 1)
     rec = execute(Job(p, "random", 0))
-    d = json.loads(rec.encode())
+    d = json.loads(json.dumps(rec.to_dict()))
     newer = dict(d, meta={**d["meta"], "schema_version": 99})
     with pytest.raises(DataError, match="newer than this nas-harness"):
         RunRecord.from_dict(newer)
+    with pytest.raises(DataError, match="newer than this nas-harness"):  # the same in the npz file
+        RunRecord.decode(RunRecord(meta=newer["meta"], trajectory=rec.trajectory).encode())
+    with pytest.raises(DataError, match="not a run record"):
+        RunRecord.decode(b"\x00garbage")
     broken = dict(d, meta={k: v for k, v in d["meta"].items() if k != "data_checksum"})
     with pytest.raises(DataError, match="'data_checksum'"):
         RunRecord.from_dict(broken)

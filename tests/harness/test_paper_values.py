@@ -1,7 +1,6 @@
 """``nas-harness paper``'s measured value and ``!`` mark, checked against a small run computed
 independently here (embedded nb201-analog data: no ../shared needed)."""
 
-import json
 import re
 from dataclasses import replace
 
@@ -9,6 +8,7 @@ import numpy as np
 
 from harness.cli import main
 from harness.protocol import load_protocol
+from harness.record import RunRecord
 
 
 def _incumbent_report_at(traj, at):
@@ -29,7 +29,7 @@ def test_paper_value_and_mark_match_an_independent_computation(tmp_path, monkeyp
     assert main(["run", "--protocol", "nb201-analog", "--budget", "80", "--seeds", str(seeds), "--algorithm", "random",
                  "--no-progress", "--workers", "1"]) == 0
     (folder,) = (tmp_path / "results" / "runs").iterdir()
-    trajs = [json.loads(f.read_text())["trajectory"] for f in sorted(folder.glob("*.json"))]
+    trajs = [RunRecord.read(str(f)).to_dict()["trajectory"] for f in sorted(folder.glob("*.npz"))]
     vals = np.array([_incumbent_report_at(t, at) for t in trajs], dtype=float)
     assert len(vals) == seeds
     mean, std = vals.mean(), vals.std(ddof=1)

@@ -12,6 +12,7 @@ import pytest
 from harness.cli import main
 from harness.errors import ConfigError
 from harness.protocol import Protocol, list_protocols, load_protocol, protocol_from_dict
+from harness.record import RunRecord
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUIRED = ["nb201-cifar10", "nb201-cifar100", "nb201-imagenet16", "nb201-cifar10-l2nas", "nb201-cifar100-l2nas",
@@ -196,9 +197,9 @@ def test_run_and_report_end_to_end(tmp_path, capsys, mlflow_uri):
             "--algorithm", "random", "examples.toy_episodic:ToyHillClimb"]
     assert main(argv) == 0
     runs = tmp_path / "results" / "runs" / "nb201-analog-budget150-v2"
-    files = sorted(runs.glob("*.json"))
+    files = sorted(runs.glob("*.npz"))
     assert len(files) == 4
-    meta = json.loads(files[0].read_text())["meta"]
+    meta = RunRecord.read(str(files[0])).meta
     assert meta["protocol"] == "nb201-analog-budget150" and meta["search_metric"] == "baseline_accuracy"
     assert meta["report_metric"] == "analog_accuracy" and meta["budget"] == 150
     capsys.readouterr()
@@ -229,7 +230,7 @@ def test_run_protocol_file_and_option_conflicts(tmp_path, capsys, mlflow_uri):
     path.write_text(_toml({"name": "tiny", "benchmark": "nb201-analog", "budget": 12, "checkpoints": [6, 12], "seeds": [4],
                            "search_metric": "qat_accuracy", "algorithms": {"random": {"replace": True}}}))
     assert main(["run", "--protocol", str(path), "--no-progress", "--tracking-uri", mlflow_uri]) == 0
-    (rec,) = [json.loads(f.read_text()) for f in (tmp_path / "results" / "runs" / "tiny-v1").glob("*.json")]
+    (rec,) = [RunRecord.read(str(f)).to_dict() for f in (tmp_path / "results" / "runs" / "tiny-v1").glob("*.npz")]
     assert rec["meta"]["seed"] == 4 and rec["meta"]["hyperparameters"] == {"replace": True}
     assert rec["meta"]["search_metric"] == "qat_accuracy" and len(rec["trajectory"]["search"]) == 12
     capsys.readouterr()

@@ -1,12 +1,11 @@
 """``--seeds``: one parser (harness.protocol.parse_seeds) for every command that runs or reads seeds."""
 
-import json
-
 import pytest
 
 from harness.cli import main
 from harness.errors import ConfigError
 from harness.protocol import parse_seeds
+from harness.record import RunRecord
 
 
 @pytest.mark.parametrize("text, seeds", [
@@ -30,7 +29,7 @@ def test_run_seeds_range_runs_exactly_those_seeds(tmp_path, monkeypatch, capsys)
     monkeypatch.chdir(tmp_path)
     assert main(["run", "--benchmark", "nb201-analog", "--seeds", "1000-1004", "--budget", "20", "--no-progress"]) == 0
     (folder,) = (tmp_path / "results" / "runs").iterdir()
-    seeds = sorted(json.loads(f.read_text())["meta"]["seed"] for f in folder.glob("*.json"))
+    seeds = sorted(RunRecord.read(str(f)).meta["seed"] for f in folder.glob("*.npz"))
     assert seeds == [1000, 1001, 1002, 1003, 1004]
     capsys.readouterr()
     # report restricted to two of them

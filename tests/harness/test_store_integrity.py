@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-RECORD = "[0-9a-f]" * 16 + ".json"
+RECORD = "[0-9a-f]" * 16 + ".npz"
 
 
 def _env(results: Path) -> dict:

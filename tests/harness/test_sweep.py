@@ -14,6 +14,7 @@ import pytest
 
 from harness import tracking
 from harness.protocol import Protocol
+from harness.record import RunRecord
 from harness.runner import Job
 from harness.sweep import read_records, run_sweep, sync
 
@@ -47,7 +48,7 @@ def test_interrupted_sweep_resumes_only_missing_jobs(tmp_path, workers):
     assert len(read_records(p.id)) == 2  # finished runs kept
     from harness.paths import runs_dir
 
-    assert sorted(f.suffix for f in runs_dir(p.id).iterdir()) == [".json", ".json"]  # no staged leftovers
+    assert sorted(f.suffix for f in runs_dir(p.id).iterdir()) == [".npz", ".npz"]  # no staged leftovers
     second = run_sweep(jobs, tracking_uri=uri, workers=workers)
     assert second.skipped == 2 and second.ran == 3 and not second.interrupted
     third = run_sweep(jobs, tracking_uri=uri)
@@ -97,7 +98,7 @@ def test_same_records_on_the_process_pool_as_in_process(tmp_path, monkeypatch):
     on_disk = {r.run_key: _comparable(r) for r in read_records(jobs[0].protocol.id)}
     assert on_disk == pooled
     runs = tmp_path / "b" / "runs" / jobs[0].protocol.id
-    assert sorted(f.suffix for f in runs.iterdir()) == [".json"] * len(jobs)  # no staged parts left
+    assert sorted(f.suffix for f in runs.iterdir()) == [".npz"] * len(jobs)  # no staged parts left
 
 
 def test_ray_executor_gives_the_same_records_as_the_local_pool(tmp_path, monkeypatch):
@@ -157,7 +158,14 @@ def test_a_real_mlflow_server_receives_a_sweep_and_serves_it_back(tmp_path):
         rid = runs[0]["info"]["run_id"]
         hist = json.load(urllib.request.urlopen(
             f"{url}/api/2.0/mlflow/metrics/get-history?run_id={rid}&metric_key=incumbent_report", timeout=10))
-        assert len(hist["metrics"]) == 25
+        rec = next(r for r in res.records if r.run_key == next(t["value"] for t in runs[0]["data"]["tags"]
+                                                                if t["key"] == "run_key"))
+        steps, vals = tracking.staircase(rec.trajectory["incumbent_report"])
+        got = sorted((int(m["step"]), m["value"]) for m in hist["metrics"])
+        assert got == list(zip(steps.tolist(), vals.tolist())) and got[-1][0] == 25
+        back = {r.run_key: r for r in tracking.mlflow_records(p.name, uri=url)}  # artifacts over HTTP
+        assert set(back) == keys
+        np.testing.assert_array_equal(back[rec.run_key].trajectory["search"], rec.trajectory["search"])
     finally:
         server.terminate()
         try:
@@ -192,8 +200,8 @@ def test_forked_pool_gives_the_same_records_and_the_start_method_is_chosen_safel
 
     def load(d):
         recs = {}
-        for f in (tmp_path / d / "runs").rglob("*.json"):
-            r = json.loads(f.read_text())
+        for f in (tmp_path / d / "runs").rglob("*.npz"):
+            r = RunRecord.read(str(f)).to_dict()
             r["meta"].pop("wall_time"), r["meta"].pop("attempt"), r["meta"].pop("provenance")
             r["trajectory"].pop("time")
             recs[f.name] = r
