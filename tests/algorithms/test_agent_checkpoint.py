@@ -115,7 +115,9 @@ seeds = 2
 
 
 def _records(results: Path, protocol_id: str) -> list[dict]:
-    return [json.loads(p.read_text())["meta"] for p in sorted((results / "runs" / protocol_id).glob("*.json"))]
+    from harness.record import RunRecord
+
+    return [RunRecord.read(str(p)).meta for p in sorted((results / "runs" / protocol_id).glob("*.npz"))]
 
 
 def test_checkpoint_transfer_run_charges_no_training_queries(tmp_path, monkeypatch, capsys):
