@@ -46,6 +46,12 @@ BENCHMARKS: dict[str, Entry] = {
         needs_data=True,
         summary="NAS-Bench-301 surrogate ensemble mean, DARTS space (--data MODEL_DIR or `data prepare nb301`)",
     ),
+    "nb301-yahpo": Entry(
+        "harness.benchmarks.nb301_yahpo:load",
+        needs_data=True,
+        summary="YAHPO surrogate of NB301 (YAHPO Gym's ONNX model, not the official ensemble), DARTS space, "
+        "epochs 1..98 (--data DIR; extra [nb301-yahpo])",
+    ),
 }
 
 _CACHE: dict = {}
