@@ -278,6 +278,8 @@ class YahpoNB301Benchmark:
             raise DataError(f"nb301-yahpo: model_v2.onnx has inputs {ins} and {len(outs)} outputs; expected "
                             f"x_cat [batch, {self.encoder.dim}], x_cont [batch, 1] -> [batch, {len(OUTPUTS)}]")
         self._out = outs[0].name
+        self._run_options = rt.RunOptions()
+        self._run_options.log_severity_level = 4  # errors come back as exceptions; no log lines
         self._cache: dict[tuple[str, int], np.ndarray] = {}
         self.surrogate_calls = 0  # ONNX calls
         self.predicted = 0  # architectures sent to the model
@@ -301,7 +303,7 @@ class YahpoNB301Benchmark:
         self.surrogate_calls += 1
         self.predicted += len(x_cat)
         x_cont = np.asarray(epochs, dtype=np.float32).reshape(-1, 1)
-        return self.session.run([self._out], {"x_cat": np.ascontiguousarray(x_cat, dtype=np.int32), "x_cont": x_cont})[0]
+        return self.session.run([self._out], {"x_cat": np.ascontiguousarray(x_cat, dtype=np.int32), "x_cont": x_cont}, self._run_options)[0]
 
     def predict_all(self, archs: Sequence, epoch: int = LAST_EPOCH) -> np.ndarray:
         """The four outputs of each architecture at ``epoch``: float64 ``(len(archs), 4)``
