@@ -260,11 +260,12 @@ def test_public_api_and_checksum(folder, bench):
 
 @pytest.mark.parametrize("algorithm", ["random", "evolution", "local-search", "lanas", "bonas", "apex"])
 def test_algorithms_run_on_the_protocol(folder, algorithm):
+    from algorithms.registry import make_algorithm
     from harness.protocol import load_protocol
     from harness.runner import Job, execute
 
     p = load_protocol("nb301-yahpo")
-    small = {"bonas": {"n_init": 10, "epochs": 20}, "apex": {}}.get(algorithm, {})
+    small = dict(getattr(type(make_algorithm(algorithm)), "test_hyperparameters", {}))  # the registry's fast settings
     p = replace(p, data=folder, budget=30, checkpoints=(10, 30), episodes=replace(p.episodes, start_states=20),
                 algorithms={algorithm: small} if small else {})
     rec = execute(Job(p, algorithm, 1000))
