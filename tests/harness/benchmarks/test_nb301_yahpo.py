@@ -274,3 +274,16 @@ def test_algorithms_run_on_the_protocol(folder, algorithm):
     assert 0 < len(t["search"]) <= 30 and np.array_equal(t["search"], t["report"])
     assert rec.meta["benchmark"] == "nb301-yahpo" and rec.meta["data_checksum"] == Y.files_checksum(DIR)
     assert np.all((85 <= t["search"]) & (t["search"] <= 95))
+
+
+def test_bench_nb301_prints_queries_per_second_for_yahpo(folder, capsys):
+    import argparse
+
+    from harness.bench import nb301 as bench_nb301
+
+    p = argparse.ArgumentParser()
+    bench_nb301.add_arguments(p)
+    assert bench_nb301.main(p.parse_args(["--benchmark", "nb301-yahpo", "--data", folder, "--n", "30"])) == 0
+    out = capsys.readouterr().out
+    assert "nb301-yahpo-v1 (YAHPO surrogate of NB301" in out and "oracle queries/s:" in out
+    assert "max |batched - one by one| = 0" in out
