@@ -20,6 +20,7 @@ class Entry:
     needs_data: bool = False
     aliases: tuple[tuple[str, str], ...] = ()
     summary: str = ""
+    label: str = ""  # how boards and reports must name the numbers' source, where the name alone could mislead
 
 
 BENCHMARKS: dict[str, Entry] = {
@@ -51,6 +52,7 @@ BENCHMARKS: dict[str, Entry] = {
         needs_data=True,
         summary="YAHPO surrogate of NB301 (YAHPO Gym's ONNX model, not the official ensemble), DARTS space, "
         "epochs 1..98 (--data DIR; extra [nb301-yahpo])",
+        label="YAHPO surrogate of NB301",
     ),
 }
 
