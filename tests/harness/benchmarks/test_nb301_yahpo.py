@@ -291,6 +291,7 @@ def test_bench_nb301_prints_queries_per_second_for_yahpo(folder, capsys):
 
 def test_board_header_names_the_yahpo_surrogate(folder, tmp_path):
     from harness.commands.leaderboard import make
+    from harness.metrics import collapse_duplicates
     from harness.protocol import load_protocol
     from harness.runner import Job, execute
 
@@ -298,7 +299,13 @@ def test_board_header_names_the_yahpo_surrogate(folder, tmp_path):
     p = replace(p, data=folder, budget=20, checkpoints=(10, 20), seeds=(1000, 1001),
                 episodes=replace(p.episodes, start_states=20))
     recs = [execute(Job(p, "random", s)) for s in p.seeds]
+    assert list(recs[0].trajectory["index"]) == [-1] * 20  # a surrogate's cells have no index ...
+    kept, notes = collapse_duplicates(recs)  # ... so copies are told by their keys
+    assert len(kept) == 2 and notes == []
+    assert len(collapse_duplicates([recs[0], replace(recs[0], meta={**recs[0].meta, "seed": 1005})])[0]) == 1
     board, paths = make(p, recs, str(tmp_path), resamples=200, plots=False)
     md = open(paths["md"]).read()
     assert md.splitlines()[0] == "# Leaderboard: nb301-yahpo-v1 (YAHPO surrogate of NB301)"
     assert "Benchmark nb301-yahpo: YAHPO surrogate of NB301" in md
+    row = next(line for line in md.splitlines() if line.startswith("|") and " random " in line)
+    assert row.split("|")[3].strip() == "2"  # both seeds counted: different runs
