@@ -188,7 +188,18 @@ def build(summary: Summary, protocol, training: dict[str, float] | None = None,
                         "where it is low, the ranks below order noise in the report metric, not better search.")
     if training:
         notes.append("training queries: benchmark queries spent training a learned policy, counted apart from the budget.")
-    return Board(protocol.id, f"Leaderboard: {protocol.id}", headers, rows, notes)
+    label = benchmark_label(protocol.benchmark)
+    if label:
+        notes[0] = notes[0].replace(f"Benchmark {protocol.benchmark}", f"Benchmark {protocol.benchmark}: {label}", 1)
+    return Board(protocol.id, f"Leaderboard: {protocol.id}" + (f" ({label})" if label else ""), headers, rows, notes)
+
+
+def benchmark_label(benchmark: str) -> str:
+    """The registry's label of a benchmark family (e.g. "YAHPO surrogate of NB301"), or ""."""
+    from harness.benchmarks import BENCHMARKS
+
+    e = BENCHMARKS.get(benchmark)
+    return e.label if e is not None else ""
 
 
 def _secs(t) -> str:

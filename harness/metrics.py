@@ -1308,7 +1308,8 @@ def collapse_duplicates(records: Iterable) -> tuple[list, list[str]]:
     """The records with copies counted once, and one note line per algorithm that had copies.
 
     Runs of one algorithm (name and hyperparameters) whose trajectories query the same index
-    sequence on different seeds are one run, not independent samples (a deterministic algorithm
+    sequence (the key sequence on a surrogate, whose cells have no index) on different seeds are
+    one run, not independent samples (a deterministic algorithm
     given the same start states, e.g. best-improvement local search under
     ``episodes.shared_starts``): the lowest seed is kept, the others are dropped, so means, CIs
     and rank tests never count a copy twice."""
@@ -1324,7 +1325,11 @@ def collapse_duplicates(records: Iterable) -> tuple[list, list[str]]:
         if idx is None or not len(idx):
             kept.append(r)
             continue
-        digest = hashlib.sha256(np.ascontiguousarray(np.asarray(idx, dtype=np.int64)).tobytes()).hexdigest()
+        idx = np.asarray(idx, dtype=np.int64)
+        if (idx < 0).any() and r.trajectory.get("key") is not None:  # a surrogate's cells have no index (-1): their keys
+            digest = hashlib.sha256("\n".join(map(str, r.trajectory["key"])).encode()).hexdigest()
+        else:
+            digest = hashlib.sha256(np.ascontiguousarray(idx).tobytes()).hexdigest()
         hp = json.dumps(r.meta.get("hyperparameters", {}), sort_keys=True, default=str)
         k = (r.meta.get("algorithm", "?"), hp, r.meta.get("status"), digest)
         if k in seen and seen[k] != int(r.meta.get("seed", 0)):

@@ -211,6 +211,12 @@ class Protocol:
 # Metric names per benchmark family, so that a protocol is validated without loading its data.
 # Add a family here when you add a benchmark (harness.benchmarks.BENCHMARKS). ``tabular`` says
 # whether the benchmark knows its global optimum (needed by ``until_optimum``).
+def _yahpo_metrics() -> tuple[str, ...]:
+    from harness.benchmarks.nb301_yahpo import metric_names  # light: numpy only, no onnxruntime
+
+    return metric_names()
+
+
 BENCHMARK_METRICS: dict[str, dict[str, Any]] = {
     "nb201": {
         # the union over the accepted data: the NATS-Bench TSS CSV export has test_accuracy only;
@@ -241,6 +247,8 @@ BENCHMARK_METRICS: dict[str, dict[str, Any]] = {
     },
     # NB301 (surrogate) lands separately; its XGB ensemble predicts validation accuracy (%) only.
     "nb301": {"metrics": ("valid_accuracy",), "datasets": (), "tabular": False},
+    # YAHPO surrogate of NB301 (harness.benchmarks.nb301_yahpo): 4 outputs at epoch 98, and _<e>ep
+    "nb301-yahpo": {"metrics": _yahpo_metrics(), "datasets": (), "tabular": False},
 }
 
 KEYS = {

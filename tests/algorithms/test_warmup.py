@@ -14,7 +14,7 @@ from harness.spaces import get_space
 def _space(p):
     if p.benchmark == "nasbench-graph":
         return get_space("nasbench-graph-proteins" if p.dataset == "proteins" else "nasbench-graph")
-    return get_space({"nb201-analog": "nb201", "nb301": "darts"}.get(p.benchmark, p.benchmark))
+    return get_space({"nb201-analog": "nb201", "nb301": "darts", "nb301-yahpo": "darts"}.get(p.benchmark, p.benchmark))
 
 
 def test_every_algorithm_searches_on_every_shipped_protocol_or_is_refused():

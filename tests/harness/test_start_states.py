@@ -12,7 +12,7 @@ from harness.rng import spawn_streams
 from harness.runner import Job, execute, start_states
 from harness.spaces import get_space
 
-SPACE_OF = {"nb201-analog": "nb201", "nb201": "nb201", "nb101": "nb101", "nb301": "darts"}
+SPACE_OF = {"nb201-analog": "nb201", "nb201": "nb201", "nb101": "nb101", "nb301": "darts", "nb301-yahpo": "darts"}
 
 
 def test_no_two_seeds_of_a_shipped_protocol_share_start_states():
