@@ -116,6 +116,7 @@ _BIG = np.int32(np.iinfo(np.int32).max)  # sorts after every rank: pads neighbou
 
 
 _CHUNK = 1 << 16  # messages assembled and hashed per batch (bounds the memory)
+_CELLS_PER_CHUNK = 40_000  # cells hashed in lockstep (bounds the memory: about 150 MB)
 
 
 def _digests(msg: np.ndarray) -> np.ndarray:
@@ -296,10 +297,14 @@ def _work(groups) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     (one entry per vertex count)."""
     hs, cs, ks = [], [], []
     for offset, matrices, topo, labels in groups:
-        h, ids, table = hash_cells(matrices, topo, labels)
-        hs.append(h)
-        cs.append(canonical_codes(matrices, topo, labels, ids, table))
-        ks.append(offset + np.arange(topo.size, dtype=np.int64))
+        # chunks of cells are independent (ranks only compare hashes within a cell): they
+        # bound the memory, at the price of a few messages hashed in two chunks
+        for lo in range(0, topo.size, _CELLS_PER_CHUNK):
+            t, lab = topo[lo : lo + _CELLS_PER_CHUNK], labels[lo : lo + _CELLS_PER_CHUNK]
+            h, ids, table = hash_cells(matrices, t, lab)
+            hs.append(h)
+            cs.append(canonical_codes(matrices, t, lab, ids, table))
+            ks.append(offset + lo + np.arange(t.size, dtype=np.int64))
     return np.concatenate(hs), np.concatenate(cs), np.concatenate(ks)
 
 
