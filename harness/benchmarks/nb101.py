@@ -31,8 +31,9 @@ to ``valid_accuracy``). The checksum covers the table's hashes and values.
 *A partial table* (fewer than the 423,624 cells, like the public 20,001-cell file) defines a
 smaller benchmark: its space holds the table's cells only. ``sample`` draws a row uniformly
 (not NB101's random spec), ``mutate`` retries until the mutant is in the table and
-``neighbours`` keeps the in-table neighbours, so an algorithm that uses the space's
-operations never leaves the table; a cell built otherwise (``space.cell``,
+``neighbours`` keeps the in-table neighbours (mutation gives up after 1,000 tries: tables
+of a few percent of the space or more), so an algorithm that uses the space's operations
+never leaves the table; a cell built otherwise (``space.cell``,
 ``from_decisions``) outside it is rejected by the oracle (InvalidArchitecture, "not an
 architecture of search space"), never given a made-up value. Results on a partial table
 are not comparable with results on the full benchmark; its notes say how many cells it has.
