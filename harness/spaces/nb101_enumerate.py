@@ -1,4 +1,4 @@
-"""The whole NAS-Bench-101 space: every unique cell with its official module hash, in seconds.
+"""The whole NAS-Bench-101 space: every unique cell with its official module hash, in under a minute.
 
 :func:`enumerate_space` returns, for all cells with at most 7 vertices and 9 edges whose every
 vertex lies on an input->output path (the official ``is_full_dag``; any other matrix prunes to
@@ -19,25 +19,27 @@ this module hashes each isomorphism class once:
 2. *Labellings*: the ``3^(n-2)`` op labellings of a topology, one per orbit of its
    automorphism group (two labellings of one topology give isomorphic cells exactly when an
    automorphism maps one onto the other).
-3. *Hashes*: the official algorithm (per-vertex md5 of ``(out-degree, in-degree, label)``,
-   ``n`` rounds of md5 over the sorted in- and out-neighbour hashes and the own hash, md5 of
-   the string of the sorted list), computed for all labellings of a topology at once: the
-   messages are assembled as numpy byte arrays and only distinct messages are hashed
-   (:mod:`hashlib`). The strings are byte for byte those of the official Python code.
+3. *Hashes*: the official algorithm (per-vertex md5 of ``str((out-degree, in-degree, label))``,
+   ``n`` rounds of md5 over the sorted in-neighbour hashes, ``|``, the sorted out-neighbour
+   hashes, ``|``, the own hash, then md5 of ``str(sorted(vertex hashes))``), run in lockstep
+   over all cells of one vertex count (in chunks of 40,000 cells): each round's distinct
+   hashes are kept once, sorted, and each vertex holds its rank among them, so neighbour lists
+   are sorted as integers and every distinct message is assembled as bytes with numpy and
+   hashed once (CPython's ``_md5``, else :mod:`hashlib`). The bytes are exactly those of the official code.
 4. *Canonical cells*: the canonical vertex order of :mod:`harness.spaces.nb101` (topological,
-   smallest fingerprint first) vectorized over the labellings; labellings where two available
-   vertices tie go through the space's own branching search.
+   smallest fingerprint first: the final ranks) vectorized over the cells; cells where two
+   available vertices tie go through the space's own branching search.
 
 Finally cells are deduplicated by hash (a hash shared by two non-isomorphic cells would keep
 the first by vertex count, topology and labelling; none occurs in NB101). ``workers > 1``
-splits the topologies over a process pool.
+deals the topologies to that many fresh Python processes (``subprocess``; no fork, no
+re-import of the caller's ``__main__``). The result does not depend on ``workers``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import itertools
-from typing import Sequence
 
 import numpy as np
 
