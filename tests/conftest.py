@@ -11,6 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("NAS_HARNESS_SHARED", ROOT.parent / "shared"))
 NB201_CSV = SHARED / "data" / "nb201" / "nats_tss_200ep_test_accuracy.csv"
+NB101_JSON = SHARED / "data" / "nb101" / "nb101_first20001_hashes.json"
 
 
 @pytest.fixture(scope="session")
@@ -19,6 +20,39 @@ def nb201_csv() -> str:
     if not NB201_CSV.exists():
         pytest.skip(f"reference data absent: {NB201_CSV} (official NB201 table) not found")
     return str(NB201_CSV)
+
+
+@pytest.fixture(scope="session")
+def nb101_json() -> str:
+    """Path of the public table of the first 20,001 NB101 cells (official hashes), or skip."""
+    if not NB101_JSON.exists():
+        pytest.skip(f"reference data absent: {NB101_JSON} (NB101 hashes of the first 20,001 cells) not found")
+    return str(NB101_JSON)
+
+
+@pytest.fixture(scope="session")
+def nb101_index_dir(tmp_path_factory):
+    """A cache folder holding the enumerated NB101 space: computed once per test session (about
+    a minute on 2 cores), copied into each test's cache by ``nb101_index``."""
+    from harness.data import nb101_space
+
+    root = tmp_path_factory.mktemp("nb101-index")
+    nb101_space.load_index(root=root, announce=None)
+    return root
+
+
+@pytest.fixture
+def nb101_index(nb101_index_dir, _isolated_results):
+    """The enumerated NB101 space in this test's cache folder (``load_index()`` finds it)."""
+    import shutil
+
+    from harness.data import cache, nb101_space
+
+    dest = Path(os.environ["NAS_HARNESS_CACHE"])
+    dest.mkdir(parents=True, exist_ok=True)
+    for f in cache.paths(nb101_space.CACHE_NAME, nb101_index_dir):
+        shutil.copy(f, dest / f.name)
+    return nb101_space.load_index(announce=None)
 
 
 @pytest.fixture(scope="session")

@@ -1,15 +1,24 @@
-"""Cached load of all NAS-Bench-101 cells: seconds and peak memory (targets: < 2 s, < 1 GB).
+"""Cached load of all NAS-Bench-101 cells, and the enumeration of the NB101 space: seconds and peak memory.
 
-Uses the prepared NB101 cache when there is one (``nas-harness data prepare nb101 PATH``);
-otherwise it writes a synthetic cache of 423,624 cells in the same format (random hashes, cell
-codes and numbers, 3 runs at 108 epochs; ``--full`` adds 4/12/36 epochs like the full file) to
-a temporary folder and says so. The load runs in a fresh Python process so that its peak RSS
-(``resource.getrusage``) is the load's own: read + sha256 check of the npz, the benchmark's
-columns, the means of the search/report metrics and the cell -> row index the oracle uses.
+Two figures, each measured in fresh Python processes so that the peak RSS (``resource.getrusage``)
+is the measured step's own:
+
+* *load* (targets < 2 s, < 1 GB): the prepared NB101 cache when there is one (``nas-harness
+  data prepare nb101 PATH``); otherwise a synthetic cache of 423,624 cells in the same format
+  (random hashes, cell codes and numbers, 3 runs at 108 epochs; ``--full`` adds 4/12/36 epochs
+  like the full file) written to a temporary folder, and said so. Timed: read + sha256 check of
+  the npz, the benchmark's columns, the means of the search/report metrics and the cell -> row
+  index the oracle uses.
+* *enumeration* (targets: < 60 s on 2 cores; cached index load < 2 s, < 1 GB): the whole space
+  enumerated from scratch into a temporary cache (:func:`harness.data.nb101_space.load_index`'s
+  computation, ``--workers`` processes; peak RSS of the enumerating process and of its largest
+  worker), then the cached hash index read back in another process (read + sha256 check, the
+  finite view over all cells, the rows of 20,001 hashes looked up as a table load does).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -45,7 +54,48 @@ print(json.dumps({"cells": bench.space.size, "rows_indexed": n, "read_s": t_read
 """
 
 
+_ENUM_CHILD = r"""
+import json, resource, sys, time
+from harness.data import cache, nb101_space
+from harness.spaces.nb101_enumerate import enumerate_space
+workers, max_vertices = int(sys.argv[1]), int(sys.argv[2])
+t0 = time.perf_counter()
+hashes, codes = enumerate_space(workers=workers, max_vertices=max_vertices)
+secs = time.perf_counter() - t0
+cache.write(nb101_space.CACHE_NAME, {"hashes": hashes, "codes": codes}, {"cells": int(hashes.size), "seconds": secs})
+total = time.perf_counter() - t0
+me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+cpu = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+print(json.dumps({"cells": int(hashes.size), "distinct": int(len(set(hashes.tolist()))), "enumerate_s": secs, "cpu_s": cpu,
+                  "with_write_s": total, "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                  "workers_peak_rss_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))
+"""
+
+_INDEX_CHILD = r"""
+import json, resource, time
+t0 = time.perf_counter()
+import numpy as np
+from harness.data import cache, nb101_space
+from harness.spaces.nb101 import NB101TableSpace
+t_import = time.perf_counter() - t0
+t1 = time.perf_counter()
+c = cache.read(nb101_space.CACHE_NAME)
+space = NB101TableSpace(c.arrays["hashes"], c.arrays["codes"])
+keys = space.hashes[:: max(1, space.size // 20001)][:20001]
+rows = nb101_space.rows_of_hashes(space.hashes, keys)
+assert (rows >= 0).all()
+cells = [space.arch_at(int(r)) for r in rows[:1000]]
+total = time.perf_counter() - t1
+print(json.dumps({"cells": space.size, "load_s": total, "import_s": t_import, "bytes": c.meta["bytes"],
+                  "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+"""
+
+
 def add_arguments(p) -> None:
+    p.add_argument("--what", choices=("all", "load", "enumeration"), default="all",
+                   help="which figures: the cached NB101 load, the space's enumeration, or both (default)")
+    p.add_argument("--workers", type=int, default=2, help="enumeration worker processes (default 2)")
+    p.add_argument("--max-vertices", type=int, default=7, help=argparse.SUPPRESS)  # smaller spaces for smoke tests
     p.add_argument("--synthetic", action="store_true", help="use a synthetic cache even if a real one is prepared")
     p.add_argument("--full", action="store_true", help="synthetic cache with 4/12/36/108 epochs (like nasbench_full)")
     p.add_argument("--repeats", type=int, default=3, help="timed loads (default 3; the best is reported)")
@@ -80,6 +130,52 @@ def _with_path(env: dict) -> dict:
 
 
 def main(args) -> int:
+    if args.what in ("all", "enumeration"):
+        rc = enumeration(args)
+        if rc:
+            return rc
+    if args.what in ("all", "load"):
+        return load(args)
+    return 0
+
+
+def _child(code: str, env: dict, *argv) -> dict | None:
+    out = subprocess.run([sys.executable, "-c", code, *map(str, argv)], env=env, capture_output=True, text=True)
+    if out.returncode:
+        print(out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "bench child failed", file=sys.stderr)
+        return None
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def enumeration(args) -> int:
+    """Enumerate the NB101 space into a temporary cache, then time the cached index's load."""
+    with tempfile.TemporaryDirectory(prefix="nas-harness-bench-enum-") as tmp:
+        env = _with_path(dict(os.environ))
+        env["NAS_HARNESS_CACHE"] = tmp
+        e = _child(_ENUM_CHILD, env, max(1, args.workers), args.max_vertices)
+        if e is None:
+            return 2
+        loads = [_child(_INDEX_CHILD, env) for _ in range(max(1, args.repeats))]
+        if any(r is None for r in loads):
+            return 2
+    best = min(loads, key=lambda r: r["load_s"])
+    peak = max(r["peak_rss_kb"] for r in loads) / 1024
+    epeak, wpeak = e["peak_rss_kb"] / 1024, e["workers_peak_rss_kb"] / 1024
+    cores = os.cpu_count()
+    print(f"NB101 enumeration ({args.max_vertices} vertices max, {args.workers} worker process(es), {cores} cores here): "
+          f"{e['cells']:,} cells, {e['distinct']:,} distinct hashes")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"enumeration wall time:                {e['enumerate_s']:.1f} s  ({e['with_write_s']:.1f} s with the cache write; "
+          f"CPU time of all its processes {e['cpu_s']:.1f} s; load average now {load:.1f})")
+    print(f"peak RSS: enumerating process {epeak:,.0f} MB, largest worker {wpeak:,.0f} MB")
+    print(f"cached hash index load (read + sha256, all-cells view, 20,001 hashes looked up): "
+          f"{best['load_s']:.2f} s (best of {len(loads)}), peak RSS {peak:,.0f} MB, cache file {best['bytes'] / 1e6:.0f} MB")
+    ok = e["enumerate_s"] < 60 and best["load_s"] < 2.0 and peak < 1024
+    print(f"targets enumeration < 60 s, cached load < 2 s and < 1 GB: {'met' if ok else 'NOT met'}")
+    return 0
+
+
+def load(args) -> int:
     from harness.data import cache
     from harness.errors import ConfigError
 

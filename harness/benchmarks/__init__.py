@@ -40,7 +40,8 @@ BENCHMARKS: dict[str, Entry] = {
     "nb101": Entry(
         "harness.benchmarks.nb101:load",
         needs_data=True,
-        summary="official NAS-Bench-101 numbers, CIFAR-10 (--data nasbench_only108.tfrecord, or the prepared cache)",
+        summary="official NAS-Bench-101 numbers, CIFAR-10 (--data nasbench_only108.tfrecord, or the prepared cache; "
+        "or --data a CSV/JSON table keyed by official hash)",
     ),
     "nb301": Entry(
         "harness.benchmarks.nb301:load",

@@ -61,7 +61,8 @@ def register(sub) -> None:
     p.add_argument("--seeds", type=seeds_arg, metavar="SEEDS", help=f"{SEEDS_HELP} (default 3: 0..2)")
     p.add_argument("--budget", type=_positive("budget"), metavar="Q", help="counted queries per run (default 300)")
     p.add_argument("--data", metavar="PATH", help="benchmark data file: the official file for benchmarks that need one, or for nb201 a per-cell "
-                   "test table (e.g. nats_tss_200ep_test_accuracy.csv) whose test accuracy joins the embedded numbers")
+                   "test table (e.g. nats_tss_200ep_test_accuracy.csv) whose test accuracy joins the embedded numbers, "
+                   "for nb101 a CSV/JSON table keyed by official hash (docs/data.md)")
     p.add_argument("--search-metric", help="metric the algorithm optimizes (default: the benchmark's)")
     p.add_argument("--report-metric", help="metric reported, never shown to the algorithm")
     p.add_argument("--counting", choices=("unique", "all"), help="what a repeated query costs (default unique)")

@@ -56,8 +56,12 @@ Encodings (``vector_dim`` = 56):
   5 inner ops (indices into ``CHOICES``); ``from_decisions`` prunes and canonicalizes and raises
   :class:`InvalidArchitecture` for an invalid cell.
 
-The bare space is not enumerable without the data (``finite = False``); the ``nb101`` benchmark
-binds :class:`NB101TableSpace`, a finite view whose rows are the benchmark's cells.
+Enumeration: :meth:`NB101Space.enumerate` yields all 423,624 cells (canonical, in official-hash
+order) and :meth:`NB101Space.full_table` is the finite view over all of them; both read the
+cached enumeration (:mod:`harness.data.nb101_space`, computed once by
+:mod:`harness.spaces.nb101_enumerate` in under a minute). The bare space stays ``finite =
+False`` (its members are not indexed); the ``nb101`` benchmark binds :class:`NB101TableSpace`,
+a finite view whose rows are the benchmark's cells.
 """
 
 from __future__ import annotations
@@ -194,6 +198,22 @@ def _canonical(n: int, succ: Sequence[int], ops: Sequence[str]):
     """``(Cell, hash)`` of a pruned valid graph in canonical vertex order."""
     pred = _pred_masks(n, succ)
     fp = _fingerprints(n, succ, pred, ops)
+    order = _canonical_order(n, succ, pred, fp)
+    pos = [0] * n
+    for i, v in enumerate(order):
+        pos[v] = i
+    rows = [[0] * n for _ in range(n)]
+    for u in range(n):
+        for w in _bits(succ[u]):
+            rows[pos[u]][pos[w]] = 1
+    cell = Cell(tuple(tuple(r) for r in rows), tuple(ops[v] for v in order))
+    return cell, _fingerprint_hash(fp)
+
+
+def _canonical_order(n: int, succ: Sequence[int], pred: Sequence[int], fp: Sequence[str]) -> list[int]:
+    """The canonical vertex order of a pruned graph given its per-vertex fingerprints ``fp``:
+    topological, the available vertex with the smallest fingerprint first, ties branched and
+    the order giving the smallest adjacency code kept (``order[i]``: the vertex placed i-th)."""
     best_code, best_order = None, None
     order: list[int] = []
 
@@ -219,15 +239,7 @@ def _canonical(n: int, succ: Sequence[int], ops: Sequence[str]):
                 order.pop()
 
     rec(0)
-    pos = [0] * n
-    for i, v in enumerate(best_order):
-        pos[v] = i
-    rows = [[0] * n for _ in range(n)]
-    for u in range(n):
-        for w in _bits(succ[u]):
-            rows[pos[u]][pos[w]] = 1
-    cell = Cell(tuple(tuple(r) for r in rows), tuple(ops[v] for v in best_order))
-    return cell, _fingerprint_hash(fp)
+    return best_order
 
 
 def _cell_masks(cell: Cell) -> tuple[int, list[int], list[str]]:
@@ -605,6 +617,23 @@ class NB101Space(SearchSpace):
                 succ[i] |= 1 << j
         return self._finish(MAX_VERTICES, succ, [INPUT] + [CHOICES[o] for o in c[N_SLOTS:]] + [OUTPUT])
 
+    # --- the whole space ----------------------------------------------------------------
+    def enumerate(self, workers: int = 2):
+        """Every cell of NAS-Bench-101 (423,624 canonical :class:`Cell` values), in the order
+        of their official hashes; the enumeration is computed with ``workers`` processes the
+        first time and cached (:func:`harness.data.nb101_space.load_index`)."""
+        from harness.data.nb101_space import load_index
+
+        codes = load_index(workers=workers).arrays["codes"]
+        return (cell_from_code(c) for c in codes.tolist())
+
+    def full_table(self, workers: int = 2) -> "NB101TableSpace":
+        """The finite view over all 423,624 cells (row ``i``: the ``i``-th hash in order)."""
+        from harness.data.nb101_space import load_index
+
+        a = load_index(workers=workers).arrays
+        return NB101TableSpace(a["hashes"], a["codes"])
+
     # --- data-backed view ---------------------------------------------------------------
     def with_table(self, hashes, codes) -> "NB101TableSpace":
         """The finite view over a benchmark's cells (row ``i``: hash ``hashes[i]``, cell code
@@ -814,15 +843,20 @@ class NB101TableSpace(NB101Space):
             return nbs
         return [c for c in nbs if cell_code(c) in self._row_of_code]
 
+    def enumerate(self, workers: int = 2):
+        """The table's cells, in row (hash) order."""
+        return (self.arch_at(i) for i in range(self.size))
+
     def __repr__(self) -> str:
         return f"<NB101TableSpace {self.id}, {self.size} cells>"
 
 
 def enumerate_cells(max_vertices: int = MAX_VERTICES, max_edges: int = MAX_EDGES, progress=None):
     """``{hash: canonical cell}`` of every unique valid cell, by brute force over all graphs
-    without dangling vertices and all labellings. For the full space this takes about ten
-    minutes of pure Python and finds exactly the 423,624 cells of NAS-Bench-101 (checked; the
-    slow test ``test_enumeration_finds_the_423624_cells``)."""
+    without dangling vertices and all labellings: the reference for the fast enumeration of
+    :mod:`harness.spaces.nb101_enumerate` (:meth:`NB101Space.enumerate`). For the full space
+    this takes about ten minutes of pure Python and finds exactly the 423,624 cells of
+    NAS-Bench-101 (the slow test ``test_enumeration_finds_the_423624_cells``)."""
     space = NB101Space()
     seen: dict[str, Cell] = {}
     for n in range(2, max_vertices + 1):

@@ -1,4 +1,5 @@
-"""``nas-harness data prepare|verify`` and ``nas-harness bench data`` (format of its synthetic cache)."""
+"""``nas-harness data prepare|verify`` and ``nas-harness bench data`` (format of its synthetic cache,
+the enumeration figures)."""
 
 import numpy as np
 import pytest
@@ -69,3 +70,14 @@ def test_bench_synthetic_cache_has_the_loader_format(tmp_path):
     b = from_cache(c)
     assert b.space.size == 500 and b.columns["test_accuracy_12ep"].shape == (500, 3)
     assert np.isfinite(b.mean("valid_accuracy")).all()
+
+
+def test_bench_data_prints_the_enumeration_figures(capsys):
+    """Smoke test of ``nas-harness bench data --what enumeration`` on the spaces of up to 4
+    vertices (the full space's run is the command itself)."""
+    assert main(["bench", "data", "--what", "enumeration", "--max-vertices", "4", "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "91 cells, 91 distinct hashes" in out  # 1 + 6 + 84 cells of 2, 3 and 4 vertices
+    for line in ("enumeration wall time:", "CPU time of all its processes", "peak RSS: enumerating process",
+                 "cached hash index load", "targets enumeration < 60 s, cached load < 2 s and < 1 GB: met"):
+        assert line in out
