@@ -13,7 +13,12 @@ the loopback interface with the dashboard off:
   processes inherit it) and in Ray's already-imported constants;
 * ``include_dashboard=False``.
 
-Connecting to an existing cluster (``address=...``) is left as the cluster is configured.
+Connecting to an existing cluster (``address=...`` or the ``RAY_ADDRESS`` environment variable)
+is left as the cluster is configured. :func:`connect` is the one way the harness gets a Ray
+runtime (the sweep's ``--executor ray`` and Ape-X's ``executor="ray"`` both call it): an
+initialized runtime is reused, an address (argument, else ``RAY_ADDRESS``) joins that cluster
+(``ray.init(address=...)``; resource counts such as ``num_cpus`` belong to the cluster and are
+not passed), otherwise a loopback-only local runtime is started with :func:`init_local`.
 Ray is imported only when called.
 """
 
@@ -40,6 +45,56 @@ def init_local(**kwargs):
     kwargs.setdefault("include_dashboard", False)
     kwargs["_node_ip_address"] = LOOPBACK
     return ray.init(**kwargs)
+
+
+def connect(address: str | None = None, *, num_cpus: int | None = None, runtime_env: dict | None = None,
+            log_to_driver: bool = False) -> bool:
+    """Make sure this process has a Ray runtime; return True when this call started a local one
+    (the caller then owns it and may ``ray.shutdown()`` it), False when it reused an initialized
+    runtime or joined a cluster.
+
+    ``address``: a cluster to join (``"host:port"`` of its GCS, or ``"auto"``); ``None`` reads
+    ``RAY_ADDRESS``; empty or unset: a new local runtime of ``num_cpus`` CPUs on the loopback
+    interface. ``runtime_env`` is passed in both cases (e.g. ``PYTHONPATH`` so that workers
+    import this checkout's code).
+    """
+    try:
+        import ray
+    except ImportError:
+        from harness.errors import ConfigError
+
+        raise ConfigError("Ray is not installed: pip install 'nas-harness[ray]'") from None
+    if ray.is_initialized():
+        return False
+    address = address if address is not None else os.environ.get("RAY_ADDRESS", "")
+    kw: dict = {"log_to_driver": log_to_driver, "ignore_reinit_error": True}
+    if runtime_env:
+        kw["runtime_env"] = runtime_env
+    if address:
+        try:
+            ray.init(address=address, **kw)
+        except (ConnectionError, ValueError) as e:
+            from harness.errors import ConfigError
+
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ConfigError(f"cannot connect to the Ray cluster at {address!r} ({first}); "
+                              "start it with `ray start --head` or give the right --address / RAY_ADDRESS") from None
+        return False
+    env_address = os.environ.pop("RAY_ADDRESS", None)  # an empty RAY_ADDRESS would confuse ray.init
+    try:
+        init_local(num_cpus=num_cpus, **kw)
+    finally:
+        if env_address is not None:
+            os.environ["RAY_ADDRESS"] = env_address
+    return True
+
+
+def code_path_env(extra_env: dict | None = None) -> dict:
+    """A ``runtime_env`` whose workers import this checkout of the harness first
+    (``PYTHONPATH`` = the repository root + the current ``PYTHONPATH``)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
+    return {"env_vars": {"PYTHONPATH": path, **(extra_env or {})}}
 
 
 def listening_addresses(pids) -> list[tuple[int, str, int]]:

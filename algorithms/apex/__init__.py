@@ -13,7 +13,7 @@ Modules: :mod:`~algorithms.apex.env` (gymnasium environment, reward shaping),
 ``lower_triangular``, ``graph`` or ``vector``), :mod:`~algorithms.apex.agent` (transformer
 duelling Q-network, double-Q targets), :mod:`~algorithms.apex.replay` (prioritized replay,
 n-step returns with partial episode bootstrapping), :mod:`~algorithms.apex.train` (actors,
-learner, executors, checkpoints, MLflow), :mod:`~algorithms.apex.evaluate`.
+learner, executors, checkpoints, training curves), :mod:`~algorithms.apex.evaluate`.
 
 Defaults follow the paper where it speaks (N = 50, 16/32-step episodes, T = 256, epsilon 0.4 /
 alpha 7, replay 25,000 / 0.6 / 0.4, lr 4e-5, gamma 0.9, 3-step returns); the training length
@@ -58,7 +58,8 @@ class ApeX(Algorithm):
         space = oracle.space
         eval_rng = np.random.default_rng(rng.integers(0, 2**63 - 1))
         tags = {"algorithm": self.name, "space": space.id}
-        result = train(cfg, space, oracle.training(), rng, log_tags=tags)
+        result = train(cfg, space, oracle.training(), rng, log_tags=tags,
+                       diagnostic=getattr(oracle, "log_diagnostic", None))
         self.last_training = result
         net = result.learner.net
         starts = episode_starts(oracle, eval_rng)  # the protocol's start states once each, else sampled
