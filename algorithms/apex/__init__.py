@@ -32,6 +32,16 @@ from algorithms.apex.config import ApeXConfig
 from algorithms.base import Algorithm, episode_starts
 
 
+def _diagnostic_channel(oracle):
+    """``oracle.log_diagnostic`` where the oracle view offers it (the run's diagnostics, logged
+    to MLflow by the launcher), else None."""
+    from harness.oracle import OracleView
+
+    if "log_diagnostic" not in OracleView.EXPOSED:
+        return None
+    return getattr(oracle, "log_diagnostic", None)
+
+
 class ApeX(Algorithm):
     """Train an Ape-X agent through ``oracle.training()``, then evaluate it episodically."""
 
@@ -58,8 +68,7 @@ class ApeX(Algorithm):
         space = oracle.space
         eval_rng = np.random.default_rng(rng.integers(0, 2**63 - 1))
         tags = {"algorithm": self.name, "space": space.id}
-        result = train(cfg, space, oracle.training(), rng, log_tags=tags,
-                       diagnostic=getattr(oracle, "log_diagnostic", None))
+        result = train(cfg, space, oracle.training(), rng, log_tags=tags, diagnostic=_diagnostic_channel(oracle))
         self.last_training = result
         net = result.learner.net
         starts = episode_starts(oracle, eval_rng)  # the protocol's start states once each, else sampled
