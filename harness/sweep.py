@@ -216,13 +216,9 @@ def _execute_ray(jobs: list[Job], workers: int, address: str | None) -> Iterator
         from harness.errors import ConfigError
 
         raise ConfigError("--executor ray needs Ray: pip install 'nas-harness[ray]'") from None
-    if not ray.is_initialized():
-        if address:
-            ray.init(address=address, log_to_driver=False, ignore_reinit_error=True)
-        else:  # a runtime of our own: loopback only, no dashboard (harness.ray_local)
-            from harness.ray_local import init_local
+    from harness.ray_local import connect  # cluster (address / RAY_ADDRESS) or loopback-only local
 
-            init_local(num_cpus=workers, log_to_driver=False, ignore_reinit_error=True)
+    connect(address, num_cpus=workers)
     remote = ray.remote(num_cpus=1)(_execute_encoded)
     pending = [remote.remote(j) for j in jobs]
     try:

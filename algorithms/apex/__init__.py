@@ -13,7 +13,7 @@ Modules: :mod:`~algorithms.apex.env` (gymnasium environment, reward shaping),
 ``lower_triangular``, ``graph`` or ``vector``), :mod:`~algorithms.apex.agent` (transformer
 duelling Q-network, double-Q targets), :mod:`~algorithms.apex.replay` (prioritized replay,
 n-step returns with partial episode bootstrapping), :mod:`~algorithms.apex.train` (actors,
-learner, executors, checkpoints, MLflow), :mod:`~algorithms.apex.evaluate`,
+learner, executors, checkpoints, training curves), :mod:`~algorithms.apex.evaluate`,
 :mod:`~algorithms.apex.artifact` (the agent file).
 
 **Agents as files** (:mod:`harness.agents`, :mod:`~algorithms.apex.artifact`): ``save_agent``
@@ -40,6 +40,16 @@ import numpy as np
 from algorithms.apex.config import ApeXConfig
 from algorithms.base import Algorithm, episode_starts, field
 from harness.agents import AgentFiles
+
+
+def _diagnostic_channel(oracle):
+    """``oracle.log_diagnostic`` where the oracle view offers it (the run's diagnostics, logged
+    to MLflow by the launcher), else None."""
+    from harness.oracle import OracleView
+
+    if "log_diagnostic" not in OracleView.EXPOSED:
+        return None
+    return getattr(oracle, "log_diagnostic", None)
 
 
 @dataclass
@@ -88,7 +98,8 @@ class ApeX(AgentFiles, Algorithm):
             from algorithms.apex.train import train
 
             tags = {"algorithm": self.name, "space": space.id}
-            result = train(cfg, space, oracle.training(), rng, log_tags=tags)
+            result = train(cfg, space, oracle.training(), rng, log_tags=tags,
+                           diagnostic=_diagnostic_channel(oracle))
             self.last_training = result
             net, table, n_neighbours = result.learner.net, result.table, cfg.n_neighbours
             if cfg.save_agent:

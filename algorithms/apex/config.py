@@ -43,8 +43,12 @@ class ApeXConfig:
     batch_size: int = field(64, "learner batch size")
     learning_starts: int = field(2_000, "transitions in replay before the learner starts")
     target_update: int = field(500, "learner updates between target-network copies")
-    publish_interval: int = field(25, "learner updates between weight publications to the actors")
-    updates_per_iteration: int = field(1, "inline executor: learner updates per round of all actors")
+    publish_interval: int = field(25, "P: learner updates between weight broadcasts to the actors")
+    replay_ratio: float | None = field(None, "learner updates per environment step once learning has started, held by "
+                                              "every executor; None: updates_per_iteration / (actors * envs_per_actor) "
+                                              "(1/32 with the defaults)")
+    updates_per_iteration: int = field(1, "learner updates per round of all actors, when replay_ratio is None")
+    replay_shards: int = field(1, "prioritized replay shards (paper: 4); actor i inserts into shard i mod shards")
     grad_clip: float = field(40.0, "gradient norm clip")
     train_steps: int = field(20_000, "environment steps of training experience (paper: 10^7 NB101)")
     max_seconds: float = field(0.0, "stop training after this many seconds as well (0: no time limit)")
@@ -55,8 +59,7 @@ class ApeXConfig:
     # --- bookkeeping ---
     checkpoint: str = field("", "checkpoint file; resumed from when it exists (empty: none)")
     checkpoint_every: int = field(1_000, "learner updates between checkpoints")
-    tracking_uri: str = field("", "MLflow tracking URI for training curves (empty: no logging)")
-    log_every: int = field(100, "learner updates between training log entries")
+    log_every: int = field(100, "learner updates between training log entries (history and run diagnostics)")
     # --- evaluation (§4.1.1) ---
     eval_episodes: int = field(0, "at most this many evaluation episodes (0: one per start state, or until the budget ends)")
     eval_epsilon: float = field(0.0, "epsilon of the evaluation policy (0: greedy)")
@@ -67,14 +70,24 @@ class ApeXConfig:
             raise ConfigError(f"unknown executor {self.executor!r}; choose one of: {', '.join(EXECUTORS)}")
         for name in ("n_neighbours", "train_steps_per_episode", "eval_steps_per_episode", "actors", "envs_per_actor",
                      "replay_capacity", "batch_size", "n_step", "target_update", "publish_interval", "actor_chunk",
-                     "threads", "eval_batch"):
+                     "threads", "eval_batch", "updates_per_iteration", "replay_shards"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"apex: {name} must be >= 1, got {getattr(self, name)}")
+        if self.replay_ratio is not None and not self.replay_ratio > 0:
+            raise ConfigError(f"apex: replay_ratio must be > 0 (learner updates per environment step), got {self.replay_ratio}")
+        if self.replay_shards > self.replay_capacity:
+            raise ConfigError(f"apex: replay_shards ({self.replay_shards}) exceeds replay_capacity ({self.replay_capacity})")
         if not 0 < self.gamma <= 1:
             raise ConfigError(f"apex: gamma must lie in (0, 1], got {self.gamma}")
         if self.train_steps < 0 or self.learning_starts < 0 or self.eval_episodes < 0:
             raise ConfigError("apex: train_steps, learning_starts and eval_episodes must be >= 0")
         return self
+
+    def ratio(self) -> float:
+        """The replay ratio in force: learner updates per environment step (see ``replay_ratio``)."""
+        if self.replay_ratio is not None:
+            return float(self.replay_ratio)
+        return self.updates_per_iteration / (self.actors * self.envs_per_actor)
 
     def latent_size(self, space) -> int:
         if self.latent is not None:

@@ -12,6 +12,14 @@ episode bootstrapping (Pardo et al. 2018), as used by Ape-X in ``004_*.txt`` §3
   ``|td error| + eps``. Transitions are stored compactly: the ``N + 1`` architecture ids of
   the observation and of the bootstrap observation (see :mod:`algorithms.apex.encoding`), the
   action, the n-step return and the bootstrap discount.
+* :class:`ShardedReplay`: ``shards`` such buffers (the paper's layout: 4 shards), each of
+  ``ceil(capacity / shards)`` entries; actor ``i`` inserts into shard ``i mod shards`` with the
+  priorities it computed itself. Sampling is proportional over the union (one stratified draw
+  over the concatenated priority mass, resolved shard by shard), so a sharded buffer samples
+  from the same distribution as one buffer holding the same transitions, and the importance
+  weights use the total size and the smallest priority of all shards. Indices are global
+  (``shard * shard_capacity + local index``). :class:`ReplayShard` is one shard as a service
+  (the Ray executor runs each as a Ray actor that the actors insert into directly).
 * :class:`NStepAccumulator`: turns one environment's steps into n-step transitions
   ``(obs_t, a_t, R_t, obs_{t+m}, d_t)`` with ``R_t = sum_{k<m} gamma^k r_{t+k}`` and
   ``m = min(n, steps left in the episode)``. The discount ``d_t`` is ``gamma^m`` unless the
@@ -134,9 +142,7 @@ class PrioritizedReplay:
         if self.size == 0:
             raise ValueError("cannot sample from an empty replay buffer")
         total = self.tree.total
-        seg = total / batch_size
-        u = (np.arange(batch_size) + rng.random(batch_size)) * seg
-        u = np.minimum(u, np.nextafter(total, 0))
+        u = _stratified(total, batch_size, rng)
         idx = self.tree.find(u)
         idx = np.minimum(idx, self.size - 1)
         leaves = self.tree.leaves()
@@ -160,6 +166,134 @@ class PrioritizedReplay:
         self.tree = SumTree(self.capacity)
         self.tree.tree[:] = np.asarray(d["tree"], dtype=float)  # the exact sums, not recomputed
         self.pos, self.size, self.added = int(d["pos"]), n, int(d["added"])
+
+
+def _stratified(total: float, batch_size: int, rng: np.random.Generator) -> np.ndarray:
+    seg = total / batch_size
+    u = (np.arange(batch_size) + rng.random(batch_size)) * seg
+    return np.minimum(u, np.nextafter(total, 0))
+
+
+def _weights(prob: np.ndarray, size: int, p_min: float, beta: float) -> np.ndarray:
+    return ((size * prob) ** (-beta) / (size * p_min) ** (-beta)).astype(np.float32)
+
+
+class ReplayShard:
+    """One shard of a :class:`ShardedReplay` behind a message interface (plain arrays in and
+    out), so it can live in another process (a Ray actor): ``add(batch)``, ``stats()``,
+    ``lookup(u)``, ``update_priorities``, ``state_dict``/``load_state_dict``."""
+
+    def __init__(self, capacity: int, obs_len: int, alpha: float = 0.6, beta: float = 0.4):
+        self.buf = PrioritizedReplay(capacity, obs_len, alpha, beta)
+
+    def add(self, batch: dict) -> tuple[float, int, float]:
+        self.buf.add(batch["obs"], batch["action"], batch["ret"], batch["next_obs"], batch["discount"], batch["priority"])
+        return self.stats()
+
+    def stats(self) -> tuple[float, int, float]:
+        """``(total priority mass, size, smallest stored leaf)``."""
+        b = self.buf
+        return b.tree.total, b.size, float(b.tree.leaves()[: b.size].min()) if b.size else float("inf")
+
+    def lookup(self, u) -> tuple:
+        """The transitions at prefix sums ``u`` (within this shard): index, leaf, fields."""
+        b = self.buf
+        idx = np.minimum(b.tree.find(u), max(b.size - 1, 0))
+        return idx, b.tree.leaves()[idx], b.obs[idx], b.action[idx], b.ret[idx], b.next_obs[idx], b.discount[idx]
+
+    def update_priorities(self, idx, priority) -> None:
+        self.buf.update_priorities(idx, priority)
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.buf.state_dict()
+
+    def load_state_dict(self, d: dict[str, Any]) -> None:
+        self.buf.load_state_dict(d)
+
+
+class ShardedReplay:
+    """Prioritized replay split into shards, sampled proportionally over their union (module
+    docstring). ``shards`` are :class:`ReplayShard` objects or proxies with the same methods
+    whose calls return their results through ``resolve`` (Ray: ``ray.get`` of remote calls)."""
+
+    def __init__(self, capacity: int, obs_len: int, shards: int, alpha: float = 0.6, beta: float = 0.4,
+                 make_shard=None, call=None):
+        self.n_shards = int(shards)
+        self.shard_capacity = -(-int(capacity) // self.n_shards)
+        self.capacity = self.shard_capacity * self.n_shards
+        self.beta = float(beta)
+        make = make_shard or (lambda: ReplayShard(self.shard_capacity, obs_len, alpha, beta))
+        self.shards = [make() for _ in range(self.n_shards)]
+        # call(shards, method, args list) -> results list; local: plain method calls
+        self._call = call or (lambda shards, name, args: [getattr(sh, name)(*a) for sh, a in zip(shards, args)])
+        self._stats = [(0.0, 0, float("inf"))] * self.n_shards
+        self.added = 0
+
+    def __len__(self) -> int:
+        return int(sum(s[1] for s in self._stats))
+
+    def add(self, obs, action, ret, next_obs, discount, priority, shard: int = 0) -> None:
+        j = int(shard) % self.n_shards
+        batch = {"obs": obs, "action": action, "ret": ret, "next_obs": next_obs, "discount": discount,
+                 "priority": priority}
+        self._stats[j] = self._call([self.shards[j]], "add", [(batch,)])[0]
+        self.added += len(action)
+
+    def note_added(self, shard: int, n: int) -> None:
+        """Transitions inserted into ``shard`` by someone else (remote actors): refresh stats."""
+        self.added += int(n)
+
+    def refresh(self) -> None:
+        self._stats = self._call(self.shards, "stats", [()] * self.n_shards)
+
+    def sample(self, batch_size: int, rng: np.random.Generator) -> Batch:
+        totals = np.array([s[0] for s in self._stats], dtype=float)
+        size = len(self)
+        if size == 0:
+            raise ValueError("cannot sample from an empty replay buffer")
+        cum = np.cumsum(totals)
+        total = float(cum[-1])
+        u = _stratified(total, batch_size, rng)
+        which = np.minimum(np.searchsorted(cum, u, side="right"), self.n_shards - 1)
+        local = u - (cum[which] - totals[which])
+        used = [j for j in range(self.n_shards) if np.any(which == j)]
+        res = self._call([self.shards[j] for j in used], "lookup", [(local[which == j],) for j in used])
+        index = np.zeros(batch_size, dtype=np.int64)
+        leaf = np.zeros(batch_size)
+        cols = None
+        for j, (idx, lv, *fields) in zip(used, res):
+            sel = which == j
+            if cols is None:
+                cols = [np.zeros((batch_size,) + f.shape[1:], dtype=f.dtype) for f in fields]
+            index[sel] = j * self.shard_capacity + idx
+            leaf[sel] = lv
+            for c, f in zip(cols, fields):
+                c[sel] = f
+        prob = leaf / total
+        p_min = min(s[2] for s in self._stats if s[1]) / total
+        return Batch(index, prob, _weights(prob, size, p_min, self.beta), *cols)
+
+    def update_priorities(self, idx, priority) -> None:
+        idx = np.asarray(idx, dtype=np.int64)
+        priority = np.asarray(priority, dtype=float)
+        j = idx // self.shard_capacity
+        used = [k for k in range(self.n_shards) if np.any(j == k)]
+        self._call([self.shards[k] for k in used], "update_priorities",
+                   [(idx[j == k] - k * self.shard_capacity, priority[j == k]) for k in used])
+        self.refresh()
+
+    def probabilities(self) -> np.ndarray:
+        """``P(i)`` of every stored transition, shard by shard (local shards only; for tests)."""
+        leaves = np.concatenate([sh.buf.tree.leaves()[: sh.buf.size] for sh in self.shards])
+        return leaves / leaves.sum()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"shards": self._call(self.shards, "state_dict", [()] * self.n_shards), "added": self.added}
+
+    def load_state_dict(self, d: dict[str, Any]) -> None:
+        self._call(self.shards, "load_state_dict", [(x,) for x in d["shards"]])
+        self.added = int(d["added"])
+        self.refresh()
 
 
 @dataclass

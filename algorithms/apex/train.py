@@ -10,21 +10,31 @@ Roles:
   priority ``|R + d * max_a Q(s', a) - Q(s, a)|`` from its local network, as Ape-X actors do (the
   bootstrap value comes from the next forward pass the actor makes anyway; only truncated
   episodes need one extra row).
-* :class:`Learner`: one prioritized replay (capacity 25,000, ``alpha = 0.6``, ``beta = 0.4``),
+* :class:`Learner`: prioritized replay (capacity 25,000, ``alpha = 0.6``, ``beta = 0.4``; one
+  buffer, or ``replay_shards`` shards as in the paper, :class:`~algorithms.apex.replay.ShardedReplay`),
   Adam (lr 4e-5), ``gamma = 0.9``, double Q-learning with a target network copied every
   ``target_update`` updates, importance-weighted Huber loss, gradient norm clipped at 40 (Ape-X),
-  priorities refreshed with the new ``|td|``. The learner publishes its weights to the actors
-  every ``publish_interval`` updates.
-* :func:`train`: the loop, with three executors:
+  priorities refreshed with the new ``|td|``. The learner broadcasts its weights to the actors
+  every ``publish_interval`` (P) updates.
+* :func:`train`: the loop, with three executors. All three hold the **replay ratio** ``r``
+  (``ApeXConfig.ratio()``: learner updates per environment step): once replay holds
+  ``learning_starts`` transitions, the learner has done ``floor(r * S)`` updates after ``S``
+  environment steps (counted from the start of the experience message that filled replay to
+  ``learning_starts``; inline: the round of all actors). A learner ahead of its updates waits
+  for experience; actors ahead of the learner are throttled (bounded queue / one request in
+  flight per actor) while it catches up, and after the last experience the learner finishes
+  the updates due. So for the same environment steps every executor does the same number of
+  updates (``achieved_replay_ratio`` in the history).
 
-  - ``inline`` (default): actors stepped in turn in this process, then
-    ``updates_per_iteration`` learner updates per round, weights handed over every
-    ``publish_interval`` updates. Deterministic under the seed (tests, the Algorithm's default).
+  - ``inline`` (default): actors stepped in turn in this process, then the updates due.
+    Deterministic under the seed (tests, the Algorithm's default).
   - ``process``: each actor is a separate process (``multiprocessing``, spawn context) sending
-    experience through a queue; the learner runs in this process as fast as it can and puts
-    its weights into one single-slot queue per actor. Not deterministic (timing).
+    experience through a bounded queue; the learner puts its weights into one single-slot
+    queue per actor. Not deterministic (timing).
   - ``ray``: the same with Ray core actors (``ray.remote`` classes, ``ray.wait``/``ray.put``); no
-    RLlib. Starts a local Ray instance unless one is already initialized.
+    RLlib. Joins the runtime :func:`harness.ray_local.connect` gives (an initialized one, the
+    cluster at ``address`` / ``RAY_ADDRESS``, else a new loopback-only local one). With
+    ``replay_shards > 1`` the shards are Ray actors too and the actors insert into them directly.
 
 Training queries: actors read values through ``oracle.training()`` (inline) or through its
 ``detached()`` copy in other processes, whose counts the learner charges back; every value
@@ -36,16 +46,19 @@ generators, environments, pending n-step steps), so an interrupted inline run re
 same result as an uninterrupted one. ``process``/``ray`` runs resume the learner and replay and
 start fresh actor episodes. Saved with ``torch.save`` and loaded with ``weights_only=True``.
 
-Logging: with ``tracking_uri`` set, one MLflow run in experiment ``nas-harness/apex-training``
-(params = the config) gets ``loss``, ``episode_improvement`` (mean end-minus-start search value
-of the training episodes finished since the last log), ``episode_return``, ``env_steps_per_s``,
-``updates_per_s``, ``training_queries`` and ``replay_size`` every ``log_every`` updates, sent with
-``MlflowClient.log_batch``; the MLflow step is the number of environment steps.
+Logging: every ``log_every`` updates one entry of ``history`` with ``loss``,
+``episode_improvement`` (mean end-minus-start search value of the training episodes finished
+since the last entry), ``episode_return``, ``env_steps_per_s``, ``updates_per_s``,
+``training_queries``, ``replay_size`` and ``achieved_replay_ratio``; each value also goes to the
+``diagnostic(name, value, step)`` callable given to :func:`train` (the run's
+``oracle.log_diagnostic``, which the launcher logs to MLflow) as ``training/<name>`` with the
+environment steps as the step.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import queue as queue_mod
 import time
@@ -58,7 +71,7 @@ import torch
 from algorithms.apex.agent import build_network, double_q_targets
 from algorithms.apex.encoding import ArchTable, Encoder
 from algorithms.apex.env import IncrementalNAS
-from algorithms.apex.replay import NStepAccumulator, PrioritizedReplay
+from algorithms.apex.replay import NStepAccumulator, PrioritizedReplay, ShardedReplay
 from algorithms.apex.config import ApeXConfig
 
 
@@ -183,6 +196,7 @@ class Actor:
             "steps": rounds * n_env,
             "queries": self.env.queries - q0,
             "episodes": np.array(episodes, dtype=float).reshape(-1, 3),
+            "actor": self.index,
         }
         return batch
 
@@ -221,18 +235,28 @@ class Actor:
         self.extra_rows = [np.asarray(r, dtype=np.int64) for r in d["extra_rows"]]
 
 
+def make_replay(cfg: ApeXConfig, make_shard=None, call=None):
+    """One :class:`PrioritizedReplay` (``replay_shards == 1``) or a :class:`ShardedReplay`."""
+    if cfg.replay_shards == 1 and make_shard is None:
+        return PrioritizedReplay(cfg.replay_capacity, cfg.n_neighbours + 1, cfg.priority_alpha, cfg.priority_beta)
+    return ShardedReplay(cfg.replay_capacity, cfg.n_neighbours + 1, cfg.replay_shards, cfg.priority_alpha,
+                         cfg.priority_beta, make_shard=make_shard, call=call)
+
+
 class Learner:
     """Prioritized replay + double DQN updates on the transformer network (module docstring)."""
 
-    def __init__(self, cfg: ApeXConfig, space, table: ArchTable, rng: np.random.Generator):
+    def __init__(self, cfg: ApeXConfig, space, table: ArchTable, rng: np.random.Generator, replay=None):
         self.cfg, self.table, self.rng = cfg, table, rng
         self.device = torch.device(cfg.device)
         self.net = make_network(cfg, space, table.encoder.dim, _seed_torch(rng)).to(self.device)
         self.target = make_network(cfg, space, table.encoder.dim, _seed_torch(rng)).to(self.device)
         self.target.load_state_dict(self.net.state_dict())
         self.target.requires_grad_(False)
-        self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
-        self.replay = PrioritizedReplay(cfg.replay_capacity, cfg.n_neighbours + 1, cfg.priority_alpha, cfg.priority_beta)
+        # foreach: one multi-tensor kernel per step instead of a Python loop over ~40 parameters
+        # (the same Adam; torch's default on CPU is the loop)
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr, foreach=True)
+        self.replay = replay if replay is not None else make_replay(cfg)
         self.updates = 0
         self.last_publish = 0  # updates at the last weight publication
 
@@ -241,7 +265,11 @@ class Learner:
         if isinstance(obs, list):  # architectures from another process (non-finite space)
             obs = np.array([[self.table.id(a) if a is not None else 0 for a in row] for row in obs], dtype=np.int32)
             nxt = np.array([[self.table.id(a) if a is not None else 0 for a in row] for row in nxt], dtype=np.int32)
-        self.replay.add(obs, batch["action"], batch["ret"], nxt, batch["discount"], batch["priority"])
+        if isinstance(self.replay, ShardedReplay):
+            self.replay.add(obs, batch["action"], batch["ret"], nxt, batch["discount"], batch["priority"],
+                            shard=batch.get("actor", 0))
+        else:
+            self.replay.add(obs, batch["action"], batch["ret"], nxt, batch["discount"], batch["priority"])
 
     def _tensors(self, ids: np.ndarray):
         x = torch.from_numpy(self.table.encode(ids)).to(self.device)
@@ -308,36 +336,20 @@ def load_checkpoint(path: str) -> dict:
 
 # --- logging ---------------------------------------------------------------------------------
 class TrainingLog:
-    """Training curves kept in memory (``history``) and, with a URI, sent to MLflow."""
+    """Training curves kept in memory (``history``) and sent to a ``diagnostic(name, value, step)``
+    callable (the run's ``oracle.log_diagnostic``) as ``training/<name>``, step = env steps."""
 
-    def __init__(self, cfg: ApeXConfig, uri: str = "", run_name: str = "apex-training", tags: dict | None = None):
+    def __init__(self, diagnostic=None):
         self.history: list[dict] = []
         self.t0 = time.perf_counter()
-        self._client = self._run = None
-        if uri:
-            from mlflow.entities import Param
-
-            from harness.tracking import _client, _experiment_id
-
-            self._client = _client(uri)
-            exp = _experiment_id(self._client, "nas-harness/apex-training", uri)
-            self._run = self._client.create_run(exp, run_name=run_name, tags=tags or {}).info.run_id
-            params = [Param(k, str(v)[:6000]) for k, v in dataclasses.asdict(cfg).items()]
-            self._client.log_batch(self._run, params=params)
+        self._diagnostic = diagnostic
 
     def log(self, step: int, metrics: dict[str, float]) -> None:
         self.history.append({"env_steps": step, "time": time.perf_counter() - self.t0, **metrics})
-        if self._client is not None:
-            from mlflow.entities import Metric
-
-            ts = int(time.time() * 1000)
-            ms = [Metric(k, float(v), ts, int(step)) for k, v in metrics.items() if np.isfinite(v)]
-            self._client.log_batch(self._run, metrics=ms)
-
-    def close(self, status: str = "FINISHED") -> None:
-        if self._client is not None:
-            self._client.set_terminated(self._run, status=status)
-            self._client = None
+        if self._diagnostic is not None:
+            for k, v in metrics.items():
+                if np.isfinite(v):
+                    self._diagnostic(f"training/{k}", float(v), int(step))
 
 
 class _Stats:
@@ -349,7 +361,7 @@ class _Stats:
         self.episodes: list[np.ndarray] = []
         self.steps = self.updates = 0
 
-    def flush(self, env_steps: int, queries: int, replay: int) -> dict[str, float]:
+    def flush(self, env_steps: int, queries: int, replay: int, ratio: float = float("nan")) -> dict[str, float]:
         dt = max(time.perf_counter() - self.t, 1e-9)
         ep = np.concatenate(self.episodes) if self.episodes else np.zeros((0, 3))
         out = {
@@ -361,9 +373,42 @@ class _Stats:
             "updates_per_s": self.updates / dt,
             "training_queries": float(queries),
             "replay_size": float(replay),
+            "achieved_replay_ratio": float(ratio),
         }
         self.__init__()
         return out
+
+
+class RatioSchedule:
+    """The replay ratio: how many learner updates are due (module docstring)."""
+
+    def __init__(self, ratio: float, threshold: int):
+        self.ratio, self.threshold = float(ratio), int(threshold)
+        self.origin_steps: int | None = None  # env steps when learning started
+        self.origin_updates = 0  # learner updates at that moment (resumed runs: not 0)
+
+    def observe(self, steps_before: int, replay_size: int, updates: int) -> None:
+        """After an experience message: start counting once replay holds enough transitions."""
+        if self.origin_steps is None and replay_size >= self.threshold:
+            self.origin_steps, self.origin_updates = int(steps_before), int(updates)
+
+    def due(self, env_steps: int, updates: int) -> int:
+        if self.origin_steps is None:
+            return 0
+        target = math.floor(self.ratio * (env_steps - self.origin_steps) + 1e-9)
+        return target - (updates - self.origin_updates)
+
+    def achieved(self, env_steps: int, updates: int) -> float:
+        if self.origin_steps is None or env_steps <= self.origin_steps:
+            return float("nan")
+        return (updates - self.origin_updates) / (env_steps - self.origin_steps)
+
+    def state(self) -> list[int]:
+        return [-1 if self.origin_steps is None else self.origin_steps, self.origin_updates]
+
+    def load(self, st) -> None:
+        self.origin_steps = None if st is None or int(st[0]) < 0 else int(st[0])
+        self.origin_updates = 0 if st is None else int(st[1])
 
 
 # --- the training loop -------------------------------------------------------------------------
@@ -382,41 +427,61 @@ class TrainResult:
     train_seconds: float  # seconds of the whole training, checkpointed parts included
 
 
-def train(cfg: ApeXConfig, space, training, rng: np.random.Generator, log_tags: dict | None = None) -> TrainResult:
+def train(cfg: ApeXConfig, space, training, rng: np.random.Generator, log_tags: dict | None = None,
+          diagnostic=None, address: str | None = None) -> TrainResult:
     """Train an agent on ``space`` with values from ``training`` (``oracle.training()``).
 
     Runs until ``cfg.train_steps`` environment steps of experience; resumes from
     ``cfg.checkpoint`` when that file exists. The training queries spent before the checkpoint
     are charged to ``training`` again on resume, so a run that reuses a trained agent still
-    reports its whole training cost.
+    reports its whole training cost. ``diagnostic(name, value, step)``: where the training
+    curves go besides ``history`` (default: ``training.log_diagnostic`` if it has one).
+    ``address``: the Ray cluster of ``executor="ray"`` (default ``RAY_ADDRESS``, else a local
+    runtime). ``log_tags`` is accepted for compatibility and unused.
     """
     cfg.validate()
-    torch.set_num_threads(cfg.threads)
+    _set_threads(cfg.threads)
     t0 = time.perf_counter()
     table = ArchTable(space, Encoder(space, cfg.encoding))
-    learner = Learner(cfg, space, table, rng)
-    log = TrainingLog(cfg, cfg.tracking_uri, tags=log_tags)
+    pool = None
+    if cfg.executor == "ray":  # the actors (and replay shards) live in Ray; the learner's replay may too
+        pool = _RayActors(cfg, space, address)
+    learner = Learner(cfg, space, table, rng, replay=pool.replay if pool is not None else None)
+    log = TrainingLog(diagnostic if diagnostic is not None else getattr(training, "log_diagnostic", None))
     state = {"env_steps": 0, "deadline": t0 + cfg.max_seconds if cfg.max_seconds > 0 else float("inf"),
-             "training": training, "base_queries": training.used, "t0": t0, "prior_seconds": 0.0}
+             "training": training, "base_queries": training.used, "t0": t0, "prior_seconds": 0.0,
+             "schedule": RatioSchedule(cfg.ratio(), max(cfg.learning_starts, cfg.batch_size))}
     resume = load_checkpoint(cfg.checkpoint) if cfg.checkpoint and os.path.exists(cfg.checkpoint) else None
     if resume is not None:
         _check_compatible(cfg, resume["config"], cfg.checkpoint)
         _restore_learner(learner, table, resume)
         state["env_steps"] = int(resume["env_steps"])
         state["prior_seconds"] = float(resume["train_seconds"])
+        state["schedule"].load(resume.get("ratio_origin"))
         if hasattr(training, "charge"):
             training.charge(int(resume["training_queries"]))
-    status = "FAILED"
     try:
         if cfg.executor == "inline":
             _train_inline(cfg, space, training, rng, table, learner, log, state, resume)
         else:
-            _train_distributed(cfg, space, training, rng, table, learner, log, state, resume)
-        status = "FINISHED"
+            _train_distributed(cfg, space, training, rng, table, learner, log, state, resume, pool)
     finally:
-        log.close(status)
+        if pool is not None:
+            pool.close()
+            pool.shutdown()
     return TrainResult(learner, table, state["env_steps"], learner.updates, training.used - state["base_queries"],
                        log.history, time.perf_counter() - t0, _train_seconds(state))
+
+
+_THREADS: list[int] = []
+
+
+def _set_threads(n: int) -> None:
+    """``torch.set_num_threads`` once per process and value (it is not free: it rebuilds the
+    intra-op pool)."""
+    if _THREADS != [n]:
+        torch.set_num_threads(n)
+        _THREADS[:] = [n]
 
 
 def _train_seconds(state) -> float:
@@ -431,15 +496,18 @@ def _learner_state(learner: Learner, table: ArchTable, cfg: ApeXConfig, state: d
         "optim": learner.opt.state_dict(), "replay": learner.replay.state_dict(), "updates": learner.updates,
         "learner_rng": learner.rng.bit_generator.state, "env_steps": env_steps, "last_publish": learner.last_publish,
         "table_archs": None if table.global_ids else [list(a) for a in table.archs[1:]],
+        "ratio_origin": state["schedule"].state(),
     }
 
 
 SHAPE_FIELDS = ("n_neighbours", "encoding", "latent", "transformer_layers", "heads", "encoder_layers", "head",
-                "replay_capacity")
+                "replay_capacity", "replay_shards")
 
 
 def _check_compatible(cfg: ApeXConfig, saved: dict, path: str) -> None:
-    diff = [f"{k}={saved.get(k)!r} (now {getattr(cfg, k)!r})" for k in SHAPE_FIELDS if saved.get(k) != getattr(cfg, k)]
+    defaults = {k: ApeXConfig.__dataclass_fields__[k].default for k in SHAPE_FIELDS}
+    diff = [f"{k}={saved.get(k, defaults[k])!r} (now {getattr(cfg, k)!r})" for k in SHAPE_FIELDS
+            if saved.get(k, defaults[k]) != getattr(cfg, k)]
     if diff:
         from harness.errors import ConfigError
 
@@ -485,38 +553,51 @@ def _train_inline(cfg, space, training, rng, table, learner, log, state, resume)
         d["actor_weights"] = _np_weights(actors[0].net)
         save_checkpoint(cfg.checkpoint, d)
 
+    def publish():
+        w = learner.weights()
+        for a in actors:
+            a.set_weights(w)
+
+    sched = state["schedule"]
     while state["env_steps"] < cfg.train_steps and time.perf_counter() < state["deadline"]:
+        before = state["env_steps"]
         for a in actors:
             b = a.collect(1)
             learner.add(b)
             state["env_steps"] += b["steps"]
             stats.steps += b["steps"]
             stats.episodes.append(b["episodes"])
-        if len(learner.replay) >= max(cfg.learning_starts, cfg.batch_size):
-            for _ in range(cfg.updates_per_iteration):
-                stats.losses.append(learner.update())
-                stats.updates += 1
-                if learner.updates % cfg.log_every == 0:
-                    log.log(state["env_steps"], stats.flush(state["env_steps"], training.used, len(learner.replay)))
-                if cfg.checkpoint and learner.updates % cfg.checkpoint_every == 0:
-                    checkpoint()
-            if learner.updates - learner.last_publish >= cfg.publish_interval:
-                w = learner.weights()
-                for a in actors:
-                    a.set_weights(w)
-                learner.last_publish = learner.updates
+        sched.observe(before, len(learner.replay), learner.updates)
+        for _ in range(sched.due(state["env_steps"], learner.updates)):
+            _one_update(cfg, learner, stats, log, state, training, publish, checkpoint)
     if stats.steps:
-        log.log(state["env_steps"], stats.flush(state["env_steps"], training.used, len(learner.replay)))
+        log.log(state["env_steps"], stats.flush(state["env_steps"], training.used, len(learner.replay),
+                                                sched.achieved(state["env_steps"], learner.updates)))
     if cfg.checkpoint:
         checkpoint()
+
+
+def _one_update(cfg, learner, stats, log, state, training, publish, checkpoint) -> None:
+    """One learner update with its bookkeeping: log entry, checkpoint, weight broadcast."""
+    stats.losses.append(learner.update())
+    stats.updates += 1
+    if learner.updates % cfg.log_every == 0:
+        log.log(state["env_steps"], stats.flush(state["env_steps"], training.used, len(learner.replay),
+                                                state["schedule"].achieved(state["env_steps"], learner.updates)))
+    if cfg.checkpoint and learner.updates % cfg.checkpoint_every == 0:
+        checkpoint()
+    if learner.updates - learner.last_publish >= cfg.publish_interval:
+        publish()
+        learner.last_publish = learner.updates
 
 
 # --- process and ray executors ------------------------------------------------------------------
 class ActorWorker:
     """An :class:`Actor` behind a small interface (used by the Ray executor as a remote class)."""
 
-    def __init__(self, cfg: ApeXConfig, values, index: int, n_actors: int, seed: int):
-        torch.set_num_threads(cfg.threads)
+    def __init__(self, cfg: ApeXConfig, values, index: int, n_actors: int, seed: int, shards=None):
+        _set_threads(cfg.threads)
+        self.shard = shards[index % len(shards)] if shards else None  # a ReplayShard Ray actor to insert into
         self.values = values
         self._reported = values.used  # lookups already charged (none: the first batch carries the resets)
         self.actor = Actor(cfg, values.space, values, index, n_actors, np.random.default_rng(seed))
@@ -529,6 +610,14 @@ class ActorWorker:
         b["queries"] = self.values.used - self._reported  # every lookup since the last batch
         self._reported = self.values.used
         table = self.actor.table
+        if self.shard is not None:  # insert into the replay shard; the learner gets the counts only
+            import ray
+
+            n = len(b["action"])
+            ray.get(self.shard.add.remote({k: b.pop(k) for k in ("obs", "action", "ret", "next_obs", "discount",
+                                                                 "priority")}))
+            b["transitions"] = n
+            return b
         if not table.global_ids:  # ids are local to this process: send the architectures
             b["obs"] = [[table.arch(j) if j else None for j in row] for row in b["obs"]]
             b["next_obs"] = [[table.arch(j) if j else None for j in row] for row in b["next_obs"]]
@@ -558,44 +647,61 @@ def _actor_process(cfg, values, index, n_actors, seed, weights_q, exp_q, stop) -
     exp_q.cancel_join_thread()
 
 
-def _train_distributed(cfg, space, training, rng, table, learner, log, state, resume) -> None:
+def _train_distributed(cfg, space, training, rng, table, learner, log, state, resume, pool=None) -> None:
     values = training.detached() if hasattr(training, "detached") else training
     seeds = _actor_seeds(rng, cfg.actors)
     if resume is not None:
         learner.rng.bit_generator.state = resume["learner_rng"]
     stats = _Stats()
-    if cfg.executor == "process":
+    if pool is None:
         pool = _ProcessActors(cfg, values, seeds)
     else:
-        pool = _RayActors(cfg, values, seeds)
-    try:
+        pool.start(values, seeds)
+    sched = state["schedule"]
+
+    def publish():
         pool.publish(learner.weights())
-        learner.last_publish = learner.updates
-        while state["env_steps"] < cfg.train_steps and time.perf_counter() < state["deadline"]:
-            batches = pool.receive(block=len(learner.replay) < max(cfg.learning_starts, cfg.batch_size))
-            for b in batches:
-                learner.add(b)
-                state["env_steps"] += b["steps"]
-                stats.steps += b["steps"]
-                stats.episodes.append(b["episodes"])
-                if hasattr(training, "charge"):
-                    training.charge(b["queries"])
-            if len(learner.replay) >= max(cfg.learning_starts, cfg.batch_size):
-                stats.losses.append(learner.update())
-                stats.updates += 1
-                if learner.updates % cfg.log_every == 0:
-                    log.log(state["env_steps"], stats.flush(state["env_steps"], training.used, len(learner.replay)))
-                if cfg.checkpoint and learner.updates % cfg.checkpoint_every == 0:
-                    save_checkpoint(cfg.checkpoint, _learner_state(learner, table, cfg, state))
-                if learner.updates - learner.last_publish >= cfg.publish_interval:
-                    pool.publish(learner.weights())
-                    learner.last_publish = learner.updates
+
+    def checkpoint():
+        save_checkpoint(cfg.checkpoint, _learner_state(learner, table, cfg, state))
+
+    try:
+        _distributed_loop(cfg, training, learner, log, state, stats, pool, publish, checkpoint)
     finally:
         pool.close()
     if stats.steps:
-        log.log(state["env_steps"], stats.flush(state["env_steps"], training.used, len(learner.replay)))
+        log.log(state["env_steps"], stats.flush(state["env_steps"], training.used, len(learner.replay),
+                                                sched.achieved(state["env_steps"], learner.updates)))
     if cfg.checkpoint:
-        save_checkpoint(cfg.checkpoint, _learner_state(learner, table, cfg, state))
+        checkpoint()
+
+
+def _distributed_loop(cfg, training, learner, log, state, stats, pool, publish, checkpoint) -> None:
+    sched = state["schedule"]
+    publish()
+    learner.last_publish = learner.updates
+    while time.perf_counter() < state["deadline"]:
+        if sched.due(state["env_steps"], learner.updates) > 0:  # catch up before taking more experience
+            _one_update(cfg, learner, stats, log, state, training, publish, checkpoint)
+            continue
+        if state["env_steps"] >= cfg.train_steps:
+            break
+        batches = pool.receive()  # blocks (up to a second) for experience: the learner waits for data
+        before = state["env_steps"]
+        for b in batches:
+            if "obs" in b:
+                learner.add(b)
+            else:  # the actor inserted into its replay shard itself
+                learner.replay.note_added(b["actor"], b["transitions"])
+            state["env_steps"] += b["steps"]
+            stats.steps += b["steps"]
+            stats.episodes.append(b["episodes"])
+            if hasattr(training, "charge"):
+                training.charge(b["queries"])
+        if batches and isinstance(learner.replay, ShardedReplay) and pool.remote_replay:
+            learner.replay.refresh()
+        if batches:
+            sched.observe(before, len(learner.replay), learner.updates)
 
 
 class _ProcessActors:
@@ -604,7 +710,9 @@ class _ProcessActors:
 
         ctx = mp.get_context("spawn")
         self.stop = ctx.Event()
-        self.exp_q = ctx.Queue(maxsize=4 * len(seeds))
+        self.remote_replay = False
+        # bounded: actors more than about one message ahead of the learner wait (replay ratio)
+        self.exp_q = ctx.Queue(maxsize=max(2, len(seeds)))
         self.weight_qs = [ctx.Queue(maxsize=1) for _ in seeds]
         self.procs = [
             ctx.Process(target=_actor_process, args=(cfg, values, i, len(seeds), s, self.weight_qs[i], self.exp_q, self.stop),
@@ -625,19 +733,22 @@ class _ProcessActors:
             except queue_mod.Full:
                 pass
 
-    def receive(self, block: bool) -> list:
+    def receive(self) -> list:
+        """The experience messages waiting, after waiting up to a second for the first."""
         out = []
         try:
-            out.append(self.exp_q.get(timeout=1.0 if block else 0.0) if block else self.exp_q.get_nowait())
+            out.append(self.exp_q.get(timeout=1.0))
             while True:
                 out.append(self.exp_q.get_nowait())
         except queue_mod.Empty:
             pass
-        if block and not out and not any(p.is_alive() for p in self.procs):
+        if not out and not any(p.is_alive() for p in self.procs):
             raise RuntimeError("all Ape-X actor processes died; see their error output above")
         return out
 
     def close(self):
+        if self.stop.is_set():
+            return
         self.stop.set()
         try:
             while True:
@@ -652,22 +763,42 @@ class _ProcessActors:
 
 
 class _RayActors:
-    def __init__(self, cfg, values, seeds):
+    """The Ray executor's actors (and, with ``replay_shards > 1``, replay shards) as Ray actors."""
+
+    def __init__(self, cfg, space, address=None):
         import ray
 
-        self.ray = ray
-        self._started = False
-        if not ray.is_initialized():
-            root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-            path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
-            from harness.ray_local import init_local  # loopback only, no dashboard
+        from harness.ray_local import code_path_env, connect
 
-            init_local(num_cpus=max(2, len(seeds) + 1), log_to_driver=False,
-                       runtime_env={"env_vars": {"PYTHONPATH": path, "OMP_NUM_THREADS": str(cfg.threads)}})
-            self._started = True
-        remote = ray.remote(num_cpus=1)(ActorWorker)
-        self.handles = [remote.remote(cfg, values, i, len(seeds), s) for i, s in enumerate(seeds)]
-        self.rounds = cfg.actor_chunk
+        self.ray, self.cfg = ray, cfg
+        self._started = connect(address, num_cpus=max(2, cfg.actors + 1),
+                                runtime_env=code_path_env({"OMP_NUM_THREADS": str(cfg.threads)}))
+        self.handles: list = []
+        self.inflight: dict = {}
+        self.replay = None
+        self.remote_replay = cfg.replay_shards > 1
+        if self.remote_replay:
+            if not getattr(space, "finite", True):
+                from harness.errors import ConfigError
+
+                raise ConfigError("apex: replay_shards > 1 with executor='ray' needs a space with indices "
+                                  "(finite); use replay_shards=1 or executor='process'")
+            from algorithms.apex.replay import ReplayShard
+
+            shard_cls = ray.remote(num_cpus=0)(ReplayShard)
+
+            def call(shards, name, args):
+                return ray.get([getattr(sh, name).remote(*a) for sh, a in zip(shards, args)])
+
+            self.replay = make_replay(cfg, call=call, make_shard=lambda: shard_cls.remote(
+                -(-cfg.replay_capacity // cfg.replay_shards), cfg.n_neighbours + 1, cfg.priority_alpha, cfg.priority_beta))
+
+    def start(self, values, seeds):
+        remote = self.ray.remote(num_cpus=1)(ActorWorker)
+        shards = self.replay.shards if self.remote_replay else None
+        self.handles = [remote.remote(self.cfg, values, i, len(seeds), s, shards) for i, s in enumerate(seeds)]
+        self.rounds = self.cfg.actor_chunk
+        # one request in flight per actor: an actor whose message the learner has not taken waits
         self.inflight = {h.collect.remote(self.rounds): h for h in self.handles}
 
     def publish(self, weights):
@@ -675,8 +806,10 @@ class _RayActors:
         for h in self.handles:
             h.set_weights.remote(ref)
 
-    def receive(self, block: bool) -> list:
-        ready, _ = self.ray.wait(list(self.inflight), num_returns=1, timeout=None if block else 0)
+    def receive(self) -> list:
+        ready, _ = self.ray.wait(list(self.inflight), num_returns=1, timeout=1.0)
+        if ready:
+            ready, _ = self.ray.wait(list(self.inflight), num_returns=len(self.inflight), timeout=0)
         out = []
         for r in ready:
             h = self.inflight.pop(r)
@@ -687,5 +820,12 @@ class _RayActors:
     def close(self):
         for h in self.handles:
             self.ray.kill(h)
+        self.handles, self.inflight = [], {}
+        # the replay shards stay until shutdown(): the final checkpoint reads them
+
+    def shutdown(self):
+        if self.remote_replay and self.replay is not None:
+            for sh in self.replay.shards:
+                self.ray.kill(sh)
         if self._started:
             self.ray.shutdown()

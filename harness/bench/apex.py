@@ -1,22 +1,27 @@
-"""Ape-X throughput: environment steps/s (single, vectorized; cf. 004 Fig. 16), learner updates/s, actor-process speedup.
+"""``nas-harness bench apex``: Ape-X speed and equal learning across executors, in one run.
 
-Figures, each measured for ``--seconds`` after a warm-up (caches of neighbour lists and
-encodings filled), on one benchmark (default ``nb201-analog``):
+Printed (benchmark default ``nb201-analog``; the machine's load average first):
 
-1. objective only (Fig. 16's stripped environment: an architecture in, its value out) through
-   the training value source, batches of 1, 32 and 1024 architectures: values/s;
-2. environment steps/s with uniformly random valid actions: one gymnasium ``IncrementalNASEnv``;
-   ``gymnasium.vector.SyncVectorEnv`` of 8 and 32; the batched core ``IncrementalNAS`` (what the
-   actors step) with 1, 8 and 32 environments;
-3. learner updates/s (prioritized sample + double-Q update) for the paper's network
-   (T = 256, 2 transformer layers, batch 64) and the quick preset used by
-   ``nas-harness bench apex-paper`` (T = 64, 1 layer, batch 32);
-4. Ape-X with the ``process`` executor and 1 vs 2 actor processes (quick preset, learner
-   running): experience env steps/s reaching the learner in steady state, learner updates/s,
-   and the speedup 2 actors / 1 actor.
+1. **ceiling**: the same actor work (an Ape-X actor stepping 8 environments with the quick
+   network) done by one bare process, then split between two bare processes started side by
+   side (no learner, no queues): no executor can beat that speed-up on this machine now
+   (as ``bench sweep`` does for sweeps);
+2. **executors**: for ``inline`` / ``process`` / ``ray`` and 1, 2, 4 actors, one training of the
+   quick preset (replay ratio 1/16, ``--train-steps`` environment steps, the same for every
+   row) then a greedy evaluation from ``--starts`` fixed start states: steady-state environment
+   steps/s and learner updates/s (between the first and the last log entry), the achieved
+   replay ratio, the median episode improvement with its 95% bootstrap CI, and the speed-up
+   of 2 and 4 actors over 1 per executor. With the ratio held, the experience rate is bounded
+   by the learner (env steps/s = updates/s / ratio once the learner is the slower side), so a
+   second table repeats process and ray at ``--speed-ratio`` (1/512) where the actors are the
+   bound: env steps/s and the speed-up over one actor (target: 2 actor processes >= 1.6x one);
+3. **learner**: the paper's network (T = 256, 2 transformer layers, batch 64) on CPU, one torch
+   thread: updates/s (prioritized sample, double-Q targets, update, priorities) against a bare
+   forward + backward of the same network on the same batch, measured in the same run, and
+   against bare forward + backward + the two no-grad forwards that double-Q targets need.
 
-The machine's load average is printed: on a shared 2-core machine the process figures
-mostly measure contention.
+``--environments`` adds the older figures: objective-only values/s (cf. 004 Fig. 16) and
+environment steps/s of the gymnasium and batched environments.
 """
 
 from __future__ import annotations
@@ -26,17 +31,24 @@ import time
 
 import numpy as np
 
-QUICK = {"latent": 64, "transformer_layers": 1, "heads": 4, "batch_size": 32}
+QUICK = {"latent": 64, "transformer_layers": 1, "heads": 4, "batch_size": 32, "lr": 2.5e-4,
+         "replay_ratio": 1 / 16, "envs_per_actor": 8, "learning_starts": 1000, "log_every": 50, "actor_chunk": 4}
 PAPER = {"latent": 256, "transformer_layers": 2, "heads": 4, "batch_size": 64}
 
 
 def add_arguments(p) -> None:
     p.add_argument("--benchmark", default="nb201-analog", help="benchmark name (default nb201-analog)")
     p.add_argument("--data", help="official data file for benchmarks that need one")
-    p.add_argument("--seconds", type=float, default=3.0, help="seconds per measurement (default 3)")
-    p.add_argument("--process-seconds", type=float, default=40.0,
-                   help="seconds per actor-process run, including start-up (default 40)")
-    p.add_argument("--skip-processes", action="store_true", help="skip the 1 vs 2 actor-process measurement")
+    p.add_argument("--seconds", type=float, default=3.0, help="seconds per learner / environment measurement (default 3)")
+    p.add_argument("--train-steps", type=int, default=8000, help="environment steps of each executor run (default 8,000)")
+    p.add_argument("--starts", type=int, default=300, help="evaluation start states per run (default 300)")
+    p.add_argument("--actors", default="1,2,4", help="actor counts (default 1,2,4)")
+    p.add_argument("--executors", default="inline,process,ray", help="executors (default inline,process,ray)")
+    p.add_argument("--address", help="Ray cluster for the ray rows (default RAY_ADDRESS, else a local runtime)")
+    p.add_argument("--speed-ratio", type=float, default=1 / 512,
+                   help="replay ratio of the actor-speed table, low enough that the learner does not bound the actors "
+                        "(default 1/512; 0 skips the table)")
+    p.add_argument("--environments", action="store_true", help="also the objective-only and environment figures")
     p.add_argument("--device", action="append", default=[], metavar="DEV",
                    help="learner device(s) to measure, e.g. --device cpu --device cuda (default: cpu)")
 
@@ -110,45 +122,130 @@ def bench_envs(values, space, seconds, rng) -> dict[str, float]:
     return out
 
 
-def bench_learner(space, values, preset: dict, seconds: float, rng, device: str = "cpu") -> float:
+def _learner_with_data(space, values, preset: dict, rng, device: str = "cpu"):
     from algorithms.apex.config import ApeXConfig
     from algorithms.apex.encoding import ArchTable, Encoder
     from algorithms.apex.train import Actor, Learner
 
-    cfg = ApeXConfig(**preset, envs_per_actor=16, device=device)
+    cfg = ApeXConfig(**{k: v for k, v in preset.items() if k in ("latent", "transformer_layers", "heads", "batch_size")},
+                     envs_per_actor=16, device=device)
     table = ArchTable(space, Encoder(space))
     learner = Learner(cfg, space, table, rng)
     actor = Actor(cfg, space, values, 0, 1, np.random.default_rng(1), table)
     actor.set_weights(learner.weights())
     while len(learner.replay) < 1000:
         learner.add(actor.collect(4))
-    learner.update()
+    return learner
 
-    def upd():
+
+def bench_learner_vs_bare(space, values, preset: dict, seconds: float, rng, device: str = "cpu") -> dict[str, float]:
+    """Learner updates/s against a bare forward+backward of its network on one of its batches."""
+    import torch
+
+    learner = _learner_with_data(space, values, preset, rng, device)
+    b = learner.replay.sample(learner.cfg.batch_size, rng)
+    x, m = learner._tensors(b.obs)
+    xn, mn = learner._tensors(b.next_obs)
+    a = torch.from_numpy(b.action).to(learner.device)[:, None]
+
+    def bare():
+        learner.opt.zero_grad()
+        learner.net(x, m).gather(1, a).square().mean().backward()
+        return 1
+
+    def bare_targets():
+        with torch.no_grad():
+            learner.net(xn, mn), learner.target(xn, mn)
+        return bare()
+
+    def update():
         learner.update()
         return 1
 
-    n, dt = _timed(upd, seconds)
-    return n / dt
+    for f in (bare, bare_targets, update):
+        f()
+    out = {"update": [], "bare": [], "bare_targets": []}
+    for _ in range(3):  # interleaved, the fastest of each (the least disturbed by other tenants)
+        for k, f in (("update", update), ("bare", bare), ("bare_targets", bare_targets)):
+            n, dt = _timed(f, seconds / 3)
+            out[k].append(n / dt)
+    return {k: max(v) for k, v in out.items()}
 
 
-def bench_processes(bench, n_actors: int, seconds: float) -> dict[str, float]:
+_CEILING_CHILD = """
+import sys, time, numpy as np, torch
+torch.set_num_threads(1)
+from harness.benchmarks import get_benchmark
+from harness.oracle import Oracle
+from algorithms.apex.config import ApeXConfig
+from algorithms.apex.train import Actor
+bench = get_benchmark(sys.argv[1])
+cfg = ApeXConfig(latent=64, transformer_layers=1, heads=4, envs_per_actor=8)
+actor = Actor(cfg, bench.space, Oracle(bench, budget=1).training(), 0, 1, np.random.default_rng(int(sys.argv[3])))
+actor.collect(20)
+t = time.perf_counter()
+actor.collect(int(sys.argv[2]))
+print(time.perf_counter() - t)
+"""
+
+
+def bench_ceiling(benchmark: str, rounds: int = 200, repeat: int = 2) -> dict[str, float]:
+    """Actor env steps/s of one bare process and of two side by side (module docstring, 1)."""
+    import subprocess
+    import sys
+
+    from harness.runner import single_threaded_children
+
+    def run(procs: int) -> float:
+        with single_threaded_children():
+            ps = [subprocess.Popen([sys.executable, "-c", _CEILING_CHILD, benchmark, str(rounds), str(i)],
+                                   stdout=subprocess.PIPE, text=True) for i in range(procs)]
+        outs = [p.communicate()[0] for p in ps]
+        if any(p.returncode for p in ps):
+            raise RuntimeError("a ceiling probe process failed")
+        return sum(rounds * 8 / float(o.strip().splitlines()[-1]) for o in outs)
+
+    one, two = [], []
+    for _ in range(repeat):
+        one.append(run(1))
+        two.append(run(2))
+    return {"one": max(one), "two": max(two), "ceiling": max(two) / max(one)}
+
+
+def bench_executor(bench, executor: str, actors: int, train_steps: int, starts, address=None,
+                   replay_ratio: float | None = None) -> dict:
+    """One quick-preset training and its evaluation (module docstring, 2; no evaluation when
+    ``starts`` is empty)."""
     from algorithms.apex.config import ApeXConfig
     from algorithms.apex.train import train
+    from harness.bench.apex_paper import run_apex
+    from harness.metrics import bootstrap_ci
     from harness.oracle import Oracle
 
     oracle = Oracle(bench, budget=1)
-    cfg = ApeXConfig(**QUICK, executor="process", actors=n_actors, envs_per_actor=8, actor_chunk=4,
-                     learning_starts=500, log_every=10, train_steps=10**9, max_seconds=seconds, lr=2.5e-4)
-    res = train(cfg, bench.space, oracle.training(), np.random.default_rng(0))
-    h = res.history
-    if len(h) < 3:
-        return {"env_steps_per_s": float("nan"), "updates_per_s": float("nan"), "env_steps": res.env_steps}
-    a, b = h[1], h[-1]  # steady state: from the second log entry on (start-up excluded)
-    dt = b["time"] - a["time"]
-    ups = np.mean([x["updates_per_s"] for x in h[1:]])
-    return {"env_steps_per_s": (b["env_steps"] - a["env_steps"]) / dt, "updates_per_s": float(ups),
-            "env_steps": res.env_steps, "training_queries": oracle.training_queries}
+    preset = dict(QUICK, **({"replay_ratio": replay_ratio} if replay_ratio else {}))
+    cfg = ApeXConfig(**preset, executor=executor, actors=actors, train_steps=train_steps)
+    t0 = time.perf_counter()
+    res = train(cfg, bench.space, oracle.training(), np.random.default_rng(0), address=address)
+    wall = time.perf_counter() - t0
+    h = [e for e in res.history if e["updates_per_s"] > 0]
+    if len(h) >= 3:  # steady state: first to last log entry once learning runs (start-up excluded)
+        a, b = h[0], h[-1]
+        dt = b["time"] - a["time"]
+        steps_s = (b["env_steps"] - a["env_steps"]) / dt
+        ups = np.mean([e["updates_per_s"] for e in h[1:]])
+    else:
+        steps_s, ups = res.env_steps / wall, res.updates / wall
+    if not starts:
+        return {"env_steps_per_s": steps_s, "updates_per_s": float(ups), "updates": res.updates,
+                "ratio": res.history[-1]["achieved_replay_ratio"], "wall": wall}
+    ev = Oracle(bench, budget=10**9, start_states=starts)
+    run_apex(res.learner.net, res.table, bench.space, ev, starts, np.random.default_rng(1))
+    imp = np.array([e["end_report"] - e["start_report"] for e in ev.episodes()])
+    lo, hi = bootstrap_ci(imp, np.random.default_rng(2), "median")
+    return {"env_steps_per_s": steps_s, "updates_per_s": float(ups), "ratio": res.history[-1]["achieved_replay_ratio"],
+            "updates": res.updates, "env_steps": res.env_steps, "median": float(np.median(imp)), "ci": (lo, hi),
+            "wall": wall}
 
 
 def main(args) -> int:
@@ -156,15 +253,22 @@ def main(args) -> int:
     from tabulate import tabulate
 
     from harness.benchmarks import get_benchmark
+    from harness.errors import ConfigError
     from harness.oracle import Oracle
 
     torch.set_num_threads(1)
     devices = args.device or ["cpu"]
     for d in devices:
         if d.startswith("cuda") and not torch.cuda.is_available():
-            from harness.errors import ConfigError
-
             raise ConfigError(f"--device {d}: torch sees no CUDA device on this machine")
+    executors = [e.strip() for e in args.executors.split(",") if e.strip()]
+    bad = [e for e in executors if e not in ("inline", "process", "ray")]
+    if bad:
+        raise ConfigError(f"--executors: unknown {', '.join(bad)}; choose from inline, process, ray")
+    try:
+        actor_counts = [int(a) for a in args.actors.split(",")]
+    except ValueError:
+        raise ConfigError(f"--actors: give comma-separated integers, got {args.actors!r}") from None
     bench = get_benchmark(args.benchmark, data=args.data)
     space = bench.space
     values = Oracle(bench, budget=1).training()
@@ -172,26 +276,69 @@ def main(args) -> int:
     load = os.getloadavg()
     print(f"benchmark: {bench.name}; cores: {os.cpu_count()}; load average: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
 
-    obj = bench_objective(values, space, args.seconds, rng)
-    print("\nobjective only (cf. Fig. 16: architecture in, value out)")
-    print(tabulate([[b, f"{v:,.0f}"] for b, v in obj.items()], headers=["batch", "values/s"]))
+    if args.environments:
+        obj = bench_objective(values, space, args.seconds, rng)
+        print("\nobjective only (cf. Fig. 16: architecture in, value out)")
+        print(tabulate([[b, f"{v:,.0f}"] for b, v in obj.items()], headers=["batch", "values/s"]))
+        envs = bench_envs(values, space, args.seconds, rng)
+        print("\nenvironment steps/s (random valid actions, 16-step episodes, N = 50)")
+        print(tabulate([[k, f"{v:,.0f}"] for k, v in envs.items()], headers=["environment (envs)", "steps/s"]))
 
-    envs = bench_envs(values, space, args.seconds, rng)
-    print("\nenvironment steps/s (random valid actions, 16-step episodes, N = 50)")
-    print(tabulate([[k, f"{v:,.0f}"] for k, v in envs.items()], headers=["environment (envs)", "steps/s"]))
+    c = bench_ceiling(bench.name)
+    print(f"\nceiling: bare actor processes (quick network, 8 envs): 1 process {c['one']:,.0f} env steps/s, "
+          f"2 side by side {c['two']:,.0f} -> {c['ceiling']:.2f}x is the most any executor can gain here now")
 
+    srng = np.random.default_rng(12345)
+    starts = [space.sample(srng) for _ in range(args.starts)]
+    ray_started = False
+    if "ray" in executors:
+        from harness.ray_local import code_path_env, connect
+
+        ray_started = connect(args.address, num_cpus=max(2, max(actor_counts) + 1),
+                              runtime_env=code_path_env({"OMP_NUM_THREADS": "1"}))
+    rows, res = [], {}
+    try:
+        for ex in executors:
+            for k in actor_counts:
+                r = res[ex, k] = bench_executor(bench, ex, k, args.train_steps, starts)
+                base = res.get((ex, actor_counts[0]))
+                speed = r["env_steps_per_s"] / base["env_steps_per_s"] if base else float("nan")
+                rows.append([ex, k, f"{r['env_steps_per_s']:,.0f}", f"{speed:.2f}x", f"{r['updates_per_s']:.1f}",
+                             f"{r['ratio']:.4f}", f"{r['updates']:,}", f"{r['median']:+.2f}",
+                             "[{:+.2f}, {:+.2f}]".format(*r["ci"]), f"{r['wall']:.0f}"])
+                print(f"  {ex} x{k}: done in {r['wall']:.0f} s", flush=True)
+        speed_rows = []
+        if args.speed_ratio > 0:
+            for ex in [e for e in executors if e != "inline"]:
+                base = None
+                for k in actor_counts:
+                    r = bench_executor(bench, ex, k, args.train_steps, [], replay_ratio=args.speed_ratio)
+                    base = base or r
+                    speed_rows.append([ex, k, f"{r['env_steps_per_s']:,.0f}",
+                                       f"{r['env_steps_per_s'] / base['env_steps_per_s']:.2f}x",
+                                       f"{r['updates_per_s']:.1f}", f"{r['ratio']:.5f}"])
+    finally:
+        if ray_started:
+            import ray
+
+            ray.shutdown()
+    print(f"\nexecutors, quick preset, replay ratio {QUICK['replay_ratio']:.4f}, {args.train_steps:,} env steps each, "
+          f"median episode improvement over {args.starts} fixed starts (greedy, 32 moves)")
+    print(tabulate(rows, headers=["executor", "actors", "env steps/s", f"vs {actor_counts[0]} actor(s)",
+                                  "updates/s", "achieved ratio", "updates", "median impr.", "95% CI", "wall s"]))
+
+    if speed_rows:
+        print(f"\nactor speed, replay ratio {args.speed_ratio:.5f} (learner not the bound), {args.train_steps:,} env steps; "
+              f"ceiling above {c['ceiling']:.2f}x (target: 2 actor processes >= 1.6x one)")
+        print(tabulate(speed_rows, headers=["executor", "actors", "env steps/s", f"vs {actor_counts[0]} actor(s)",
+                                            "updates/s", "achieved ratio"]))
     rows = []
-    for name, preset in (("paper (T=256, 2 layers, batch 64)", PAPER), ("quick (T=64, 1 layer, batch 32)", QUICK)):
-        rows.append([name] + [f"{bench_learner(space, values, preset, args.seconds, rng, d):.1f}" for d in devices])
-    print("\nlearner updates/s (prioritized sample + double-Q update; CPU side on 1 torch thread)")
-    print(tabulate(rows, headers=["network"] + [f"updates/s ({d})" for d in devices]))
-
-    if not args.skip_processes:
-        res = {k: bench_processes(bench, k, args.process_seconds) for k in (1, 2)}
-        print(f"\nApe-X process executor, quick preset, {args.process_seconds:.0f} s per run (learner running)")
-        print(tabulate([[k, f"{r['env_steps_per_s']:,.0f}", f"{r['updates_per_s']:.1f}", f"{r['env_steps']:,}"]
-                        for k, r in res.items()],
-                       headers=["actor processes", "env steps/s", "learner updates/s", "env steps"]))
-        print(f"speedup 1 -> 2 actor processes: {res[2]['env_steps_per_s'] / res[1]['env_steps_per_s']:.2f}x "
-              f"(load average now {os.getloadavg()[0]:.1f})")
+    for d in devices:
+        r = bench_learner_vs_bare(space, values, PAPER, args.seconds, rng, d)
+        rows.append([d, f"{r['update']:.2f}", f"{r['bare']:.2f}", f"{100 * r['update'] / r['bare']:.0f}%",
+                     f"{r['bare_targets']:.2f}", f"{100 * r['update'] / r['bare_targets']:.0f}%"])
+    print("\nlearner, paper network (T=256, 2 layers, batch 64), 1 torch thread")
+    print(tabulate(rows, headers=["device", "updates/s", "bare fwd+bwd/s", "updates / bare",
+                                  "bare + 2 no-grad fwd /s", "updates / that"]))
+    print(f"(load average now {os.getloadavg()[0]:.1f})")
     return 0
