@@ -212,13 +212,25 @@ def bench_ceiling(benchmark: str, rounds: int = 200, repeat: int = 2) -> dict[st
     return {"one": max(one), "two": max(two), "ceiling": max(two) / max(one)}
 
 
+def _evaluate(net, table, space, oracle, starts, rng, batch: int = 256) -> None:
+    """One greedy episode (N = 50, at most 32 moves) of the trained policy from each start,
+    charged to ``oracle`` (the algorithm's own evaluation functions)."""
+    from algorithms.apex.evaluate import charge_episodes, rollout
+    from harness.errors import BudgetExhausted
+
+    try:
+        for i in range(0, len(starts), batch):
+            charge_episodes(oracle, rollout(net, table, space, starts[i : i + batch], 50, 32, rng))
+    except BudgetExhausted:
+        pass
+
+
 def bench_executor(bench, executor: str, actors: int, train_steps: int, starts, address=None,
                    replay_ratio: float | None = None) -> dict:
     """One quick-preset training and its evaluation (module docstring, 2; no evaluation when
     ``starts`` is empty)."""
     from algorithms.apex.config import ApeXConfig
     from algorithms.apex.train import train
-    from harness.bench.apex_paper import run_apex
     from harness.metrics import bootstrap_ci
     from harness.oracle import Oracle
 
@@ -240,7 +252,7 @@ def bench_executor(bench, executor: str, actors: int, train_steps: int, starts, 
         return {"env_steps_per_s": steps_s, "updates_per_s": float(ups), "updates": res.updates,
                 "ratio": res.history[-1]["achieved_replay_ratio"], "wall": wall}
     ev = Oracle(bench, budget=10**9, start_states=starts)
-    run_apex(res.learner.net, res.table, bench.space, ev, starts, np.random.default_rng(1))
+    _evaluate(res.learner.net, res.table, bench.space, ev, list(starts), np.random.default_rng(1))
     imp = np.array([e["end_report"] - e["start_report"] for e in ev.episodes()])
     lo, hi = bootstrap_ci(imp, np.random.default_rng(2), "median")
     return {"env_steps_per_s": steps_s, "updates_per_s": float(ups), "ratio": res.history[-1]["achieved_replay_ratio"],
