@@ -1,4 +1,4 @@
-"""BONAS: Bayesian Optimized Neural Architecture Search (Shi et al., 002_*.txt, §3, Algorithm 1).
+"""BONAS: Bayesian Optimized Neural Architecture Search (Shi et al., BONAS, docs/references.md, §3, Algorithm 1).
 
 Bayesian optimization whose surrogate is a GCN embedding extractor (§3.1) with Bayesian linear
 regression replacing its last layer (§3.2); the acquisition is expected improvement (Eq. 1-2)

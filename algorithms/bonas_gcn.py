@@ -1,5 +1,5 @@
 """The BONAS surrogate (Shi et al., "Efficient Sample-based NAS with Learnable Predictor",
-002_*.txt): the GCN embedding extractor (§3.1, §4.1), the weighted losses (Eq. 6, §4.5),
+BONAS, docs/references.md): the GCN embedding extractor (§3.1, §4.1), the weighted losses (Eq. 6, §4.5),
 Bayesian linear regression on the embeddings (§3.2, Eq. 4-5) and expected improvement
 (§2.2, Eq. 1-2). :mod:`algorithms.bonas` runs the search loop (Algorithm 1) on top.
 

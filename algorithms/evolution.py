@@ -1,6 +1,6 @@
 """Regularized (aging) evolution, Real et al., "Regularized Evolution for Image Classifier
 Architecture Search" (AAAI 2019), Algorithm 1 — the evolution baseline of NAS-Bench-101/201,
-LaNAS (``000_*.txt`` §4.2) and BONAS (``002_*.txt`` Table 2).
+LaNAS (LaNAS (docs/references.md) §4.2) and BONAS (BONAS (docs/references.md) Table 2).
 
 1. Fill a population of ``population`` uniformly random architectures (each one queried).
 2. Repeat: draw ``sample_size`` members of the population uniformly *with* replacement (as in

@@ -1,7 +1,7 @@
 """L2NAS: an actor proposes continuous architecture hyperparameters α, a quantile critic judges them.
 
 Implements Mills et al., "L2NAS: Learning to Optimize Neural Architectures via Continuous-Action
-Reinforcement Learning" (CIKM 2021; ``../shared/seeds/001_*.txt``): §2.2 (actor, state, reward
+Reinforcement Learning" (CIKM 2021; L2NAS (docs/references.md)): §2.2 (actor, state, reward
 Eq. 3), §2.3 (critic without state input, check loss Eq. 5, actor loss Eq. 6, replay buffer,
 C batches per step, ε-greedy and random warm-up exploration, noise Eq. 4), §2.4 (rescaled
 reward Eq. 7), §3.4 (network sizes, Adam) and the NB201 hyperparameters of §4.1. The

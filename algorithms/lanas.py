@@ -1,4 +1,4 @@
-"""LaNAS: Latent Action Neural Architecture Search (Wang et al. 2019, seed paper 000, §3, Alg. 1-2).
+"""LaNAS: Latent Action Neural Architecture Search (Wang et al. 2019, LaNAS in docs/references.md, §3, Alg. 1-2).
 
 LaNAS learns its own action space. A complete binary tree partitions the search space; every
 internal node holds a *latent action*, a linear constraint on the architecture encoding
@@ -564,7 +564,7 @@ class LaNASPaperConfig(LaNASConfig):
 
 
 class LaNASPaper(LaNAS):
-    """LaNAS with the paper's settings (000): 2,000 initial random samples (§6.1, "We randomly
+    """LaNAS with the paper's settings (LaNAS): 2,000 initial random samples (§6.1, "We randomly
     pick 2000 networks in initializing LaNAS"), every visit count reset when a new search phase
     starts (§3.2, ``count_reset="zero"``), height 5, #selects 100, c = 0.5 (as ``lanas``).
 

@@ -1,12 +1,12 @@
 """Local search with restarts, in two variants; both count every evaluated neighbour as a query.
 
-``local-search`` (:class:`LocalSearch`), best improvement, the baseline of ``004_*.txt``
+``local-search`` (:class:`LocalSearch`), best improvement, the baseline of Ape-X NAS (docs/references.md)
 §3.2.3 ("Local Search"): from a start architecture (queried), evaluate up to
 ``max_neighbours`` = N of its neighbours (all of them when there are at most N; otherwise a
 uniformly random subset of N, kept in the space's neighbour order), move to the best one if it
 is strictly better than the current architecture, and stop at a local optimum (no neighbour
 better). Then a new episode starts from a new uniformly random architecture, until the budget
-is spent. N = 50 as in 004 (an NB201 cell has 24 neighbours, so all are evaluated there).
+is spent. N = 50 as in Ape-X NAS (an NB201 cell has 24 neighbours, so all are evaluated there).
 
 ``local-search-first`` (:class:`FirstImprovementLocalSearch`), first improvement, after White,
 Nolen & Savani, "Exploring the Loss Landscape in Neural Architecture Search" (UAI 2021): the
@@ -46,7 +46,7 @@ class FirstImprovementConfig(LocalSearchConfig):
 
 
 class LocalSearch(Algorithm):
-    """Best-improvement local search with random restarts (004 §3.2.3)."""
+    """Best-improvement local search with random restarts (Ape-X NAS §3.2.3)."""
 
     name = "local-search"
     Config = LocalSearchConfig

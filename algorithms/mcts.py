@@ -1,5 +1,5 @@
 """Monte Carlo tree search over a hand-designed sequential action space: the MCTS baseline of
-``000_*.txt`` §4.2 (LaNAS), in the style of AlphaX (Wang et al. 2019) without its meta-DNN.
+LaNAS (docs/references.md) §4.2 (LaNAS), in the style of AlphaX (Wang et al. 2019) without its meta-DNN.
 
 The action space is the space's ``decisions`` view: level ``i`` of the tree fixes decision
 ``i`` (for NB201 the op of edge ``i``; for NAS-Bench-Graph the links, then the ops), so a

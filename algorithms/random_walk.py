@@ -1,11 +1,11 @@
-"""Random walk, the episodic random baseline of ``004_*.txt`` §3.2.3 ("Random Walk").
+"""Random walk, the episodic random baseline of Ape-X NAS (docs/references.md) §3.2.3 ("Random Walk").
 
 An episode starts from a uniformly random architecture (or from the protocol's fixed start
 states, one episode each, in order, after which the search ends). At every step the walker is
 shown ``m = min(n, N)`` of the current architecture's ``n`` neighbours (``N =
 max_neighbours``; a uniformly random subset when ``n > N``, as in 004's MDP) plus, with
 ``terminate=True``, one action that ends the episode, and picks one of these ``m + 1`` actions
-uniformly. An episode also ends after ``max_steps`` moves (004 evaluates with 32-step
+uniformly. An episode also ends after ``max_steps`` moves (Ape-X NAS evaluates with 32-step
 episodes).
 
 Implementation: a uniform pick from a uniformly random subset is a uniform pick among all
@@ -43,7 +43,7 @@ _BLOCK = 64
 
 @dataclass
 class RandomWalkConfig:
-    max_steps: int = field(32, "maximum moves per episode (004 evaluation: 32)")
+    max_steps: int = field(32, "maximum moves per episode (Ape-X NAS evaluation: 32)")
     max_neighbours: int = field(50, "N: neighbours offered per step, a random subset when there are more (0: all; 004: 50)")
     terminate: bool = field(True, "offer the extra action that ends the episode")
     query: str = field("all", "what is queried: 'all' (start and every move, the strict rule) or 'end' (final architecture only, 004's paper rule)")
@@ -56,7 +56,7 @@ class RandomWalkConfig:
 
 
 class RandomWalk(Algorithm):
-    """Uniform random walk over neighbours with a termination action (004 §3.2.3)."""
+    """Uniform random walk over neighbours with a termination action (Ape-X NAS §3.2.3)."""
 
     name = "random-walk"
     Config = RandomWalkConfig

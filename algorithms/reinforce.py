@@ -1,5 +1,5 @@
 """REINFORCE (Williams 1992) with independent categorical policies per decision and a moving-
-average baseline: the NAS-Bench-201 REINFORCE baseline, as listed in ``001_*.txt`` (L2NAS)
+average baseline: the NAS-Bench-201 REINFORCE baseline, as listed in L2NAS (docs/references.md) (L2NAS)
 Table 1. Plain numpy; no torch needed.
 
 Policy: one logit vector ``theta_i`` per entry of the space's ``decisions`` (for NB201: 6

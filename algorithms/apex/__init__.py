@@ -1,4 +1,4 @@
-"""Ape-X RL agent for incremental NAS (``004_*.txt``: §3.2 formulation, reward shaping and agent;
+"""Ape-X RL agent for incremental NAS (Ape-X NAS (docs/references.md): §3.2 formulation, reward shaping and agent;
 §4.1.1 / §4.2.1 configuration), built from the paper and Ape-X (Horgan et al. 2018).
 
 The algorithm ``apex`` first **trains** an agent on the benchmark (every value it reads goes

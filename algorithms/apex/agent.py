@@ -1,4 +1,4 @@
-"""The transformer Q-network of ``004_*.txt`` §3.2.3 (Fig. 6) and the double-Q target.
+"""The transformer Q-network of Ape-X NAS (docs/references.md) §3.2.3 (Fig. 6) and the double-Q target.
 
 Network (per observation of ``L = N + 1`` prepared architectures, slot 0 = the current one):
 

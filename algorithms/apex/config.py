@@ -1,5 +1,5 @@
 """The hyperparameters of the Ape-X agent (:class:`ApeXConfig`), kept free of heavy imports so
-the algorithm can be listed without loading torch. Defaults follow ``004_*.txt`` §3.2 / §4.1.1
+the algorithm can be listed without loading torch. Defaults follow Ape-X NAS (docs/references.md) §3.2 / §4.1.1
 where the paper gives a value; the rest are documented choices (see ``docs/apex.md``)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Architecture encodings for the Ape-X agent (``004_*.txt`` §3.2.3, "preparing observations").
+"""Architecture encodings for the Ape-X agent (Ape-X NAS (docs/references.md) §3.2.3, "preparing observations").
 
 The paper prepares each architecture as one long binary vector: the lower-triangular half of
 the (operations-on-nodes) adjacency matrix flattened row by row, then the one-hot vertex

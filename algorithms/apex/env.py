@@ -1,4 +1,4 @@
-"""The incremental NAS environment of ``004_*.txt`` §3.2.1-3.2.2, as a gymnasium ``Env``.
+"""The incremental NAS environment of Ape-X NAS (docs/references.md) §3.2.1-3.2.2, as a gymnasium ``Env``.
 
 MDP: a state is an architecture; an observation is the current architecture followed by up
 to ``N`` of its neighbours (``space.neighbours``; when there are more than ``N`` a random

@@ -1,4 +1,4 @@
-"""Evaluating a trained incremental-NAS policy and counting its queries (``004_*.txt`` §4.1.1-4.1.2).
+"""Evaluating a trained incremental-NAS policy and counting its queries (Ape-X NAS (docs/references.md) §4.1.1-4.1.2).
 
 Evaluation episodes start from fixed initial states (the oracle's ``start_states`` when the
 protocol gives them; the paper uses 5 sets of 10^4) and are truncated after 32 moves. Each
@@ -132,7 +132,7 @@ def paper_rule_curve(episodes: Sequence[dict], maximize: bool = True) -> dict[st
 def value_at(incumbent: np.ndarray, checkpoints: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
     """Incumbent value at each checkpoint ``q`` (after ``q`` queries; the last value when the
     curve is shorter) and ``#Q``, the query of the last improvement at or before ``q``
-    (as in ``004_*.txt`` Tables 1-2). ``nan`` / 0 for an empty curve."""
+    (as in Ape-X NAS (docs/references.md) Tables 1-2). ``nan`` / 0 for an empty curve."""
     inc = np.asarray(incumbent, dtype=float)
     vals, last = [], []
     for q in checkpoints:

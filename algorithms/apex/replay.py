@@ -1,5 +1,5 @@
 """Prioritized experience replay (Schaul et al. 2016) and n-step transitions with partial
-episode bootstrapping (Pardo et al. 2018), as used by Ape-X in ``004_*.txt`` §3.2.3 / §4.1.1.
+episode bootstrapping (Pardo et al. 2018), as used by Ape-X in Ape-X NAS (docs/references.md) §3.2.3 / §4.1.1.
 
 * :class:`SumTree`: a binary tree over ``capacity`` leaves holding ``p_i^alpha``; prefix-sum
   search for proportional sampling in ``O(log capacity)``, vectorized over a batch.

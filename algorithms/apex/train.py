@@ -1,4 +1,4 @@
-"""Ape-X training (Horgan et al. 2018) of the incremental-NAS agent (``004_*.txt`` §3.2.3, §4.1.1).
+"""Ape-X training (Horgan et al. 2018) of the incremental-NAS agent (Ape-X NAS (docs/references.md) §3.2.3, §4.1.1).
 
 Roles:
 

@@ -20,7 +20,7 @@ Printed (benchmark default ``nb201-analog``; the machine's load average first):
    forward + backward of the same network on the same batch, measured in the same run, and
    against bare forward + backward + the two no-grad forwards that double-Q targets need.
 
-``--environments`` adds the older figures: objective-only values/s (cf. 004 Fig. 16) and
+``--environments`` adds the older figures: objective-only values/s (cf. Ape-X NAS Fig. 16) and
 environment steps/s of the gymnasium and batched environments.
 """
 
