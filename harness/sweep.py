@@ -268,21 +268,38 @@ class _Logger:
         self.description = description
         self.error = ""
         self._client = None
+        self._direct = None  # the one-transaction SQLite writer, where it applies
         self._known: dict[str, dict] | None = None
+        self.direct_runs = 0  # runs written by the direct writer (the rest by MLflow's client)
 
     def _setup(self):
         from harness import tracking
 
         tracking.ensure_store(self.uri)
-        self._client = tracking._client(self.uri)
+        self._direct = tracking.direct_writer(self.uri)
+        if self._direct is not None:
+            exp = self._direct.experiment(tracking.experiment_name(self.protocol),
+                                          tracking._artifact_location(tracking.experiment_name(self.protocol), self.uri),
+                                          tracking._experiment_tags(self.description))
+            if exp is not None:
+                self._known = self._direct.complete_runs(exp[0], tracking.LOGGED_TAG)
+                return
+            self._direct = None
+        self._connect()
         self._known = tracking.complete_runs(self.protocol, self.uri, self._client)
+
+    def _connect(self):
+        from harness import tracking
+
+        if self._client is None:
+            self._client = tracking._client(self.uri)
 
     def present(self, rec: RunRecord) -> bool:
         """Whether the store already holds this very record (same run key and attempt); False
         when the store cannot be read (``error`` then says why)."""
         if self.error:
             return False
-        if self._client is None:
+        if self._known is None:
             try:
                 self._setup()
             except Exception as e:
@@ -303,8 +320,14 @@ class _Logger:
             try:
                 if self.present(rec):
                     return False
-                tracking.log_record(rec, self.uri, self._client, self.description,
-                                    str(record_file) if record_file is not None else None)
+                path = str(record_file) if record_file is not None else None
+                rid = None
+                if self._direct is not None:
+                    rid = tracking.log_record_direct(self._direct, rec, self.description, path)
+                    self.direct_runs += rid is not None
+                if rid is None:  # the key has runs already (replaced by MLflow's client), or no fast path
+                    self._connect()
+                    tracking.log_record(rec, self.uri, self._client, self.description, path)
                 self._known[rec.run_key] = {"attempt": str(rec.meta.get("attempt", ""))}
                 return True
             except Exception as e:  # server down, bad URI, ...: the raw record is safe on disk

@@ -6,7 +6,12 @@ The sweep is what ``nas-harness run --protocol nb201-cifar10-optimum --algorithm
 a fresh temporary results folder with the default SQLite MLflow store. Printed:
 
 * sweep wall time, and the launcher's time committing raw records and logging to MLflow
-  (:attr:`harness.sweep.SweepResult.write_time` / ``log_time``) as a share of it; the pool
+  (:attr:`harness.sweep.SweepResult.write_time` / ``log_time``) as a share of it (the launcher
+  logs a run while the workers search the next ones, so this time overlaps the search); the
+  wall time the tracking adds: the same sweep made without MLflow, into its own folder, just
+  before and just after the logged one, against the logged one; and the same sweep logged
+  through MLflow's client (``NAS_HARNESS_MLFLOW_DIRECT=0``: the writer before the
+  one-transaction SQLite writer of :mod:`harness.mlflow_sqlite`), the ratio measured here; the pool
   workers' encoding of the records (done in parallel with the search) is timed again here
   and printed per run;
 * bytes per run on disk: the SQLite store, the MLflow artifacts and the raw records;
@@ -88,9 +93,33 @@ def _measure(args, res_dir: Path) -> int:
         p = replace(load_protocol("nb201-cifar10-optimum"), data=args.data, seeds=tuple(range(args.runs)))
         get_benchmark(p.benchmark, p.dataset, p.data)  # as `nas-harness run` validates its protocol
         jobs = [Job(p, "random", s) for s in p.seeds]
+
+        from harness import mlflow_sqlite
+        from harness.paths import cache_dir
+
+        had_template = (mlflow_sqlite.template_path(cache_dir()) or Path("-")).is_file()
+
+        def other_sweep(folder: str, log: bool, direct: bool = True):  # the same sweep in its own folder
+            os.environ["NAS_HARNESS_RESULTS"] = str(res_dir / folder)
+            before = os.environ.get(mlflow_sqlite.ENV)
+            if not direct:
+                os.environ[mlflow_sqlite.ENV] = "0"
+            t = time.perf_counter()
+            r = run_sweep(jobs, workers=args.workers, log=log)
+            dt = time.perf_counter() - t
+            os.environ["NAS_HARNESS_RESULTS"] = str(res_dir)
+            if before is None:
+                os.environ.pop(mlflow_sqlite.ENV, None)
+            else:
+                os.environ[mlflow_sqlite.ENV] = before
+            return dt, r
+
+        bare = [other_sweep("no-tracking-0", False)[0]]
         t0 = time.perf_counter()
         res = run_sweep(jobs, workers=args.workers)
         wall = time.perf_counter() - t0
+        bare.append(other_sweep("no-tracking-1", False)[0])
+        client_wall, client_res = other_sweep("mlflow-client", True, direct=False)
         if res.ran != len(jobs) or res.failed or res.logged != len(jobs):
             raise RuntimeError(f"bench tracking: {res.ran} ran, {res.failed} failed, {res.logged} logged "
                                f"({res.log_error})")
@@ -127,12 +156,20 @@ def _measure(args, res_dir: Path) -> int:
         else:
             os.environ["NAS_HARNESS_RESULTS"] = old
     share = (res.log_time + res.write_time) / wall
+    added = (wall - float(np.mean(bare))) / wall
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"{n} runs of random search to the NB201 CIFAR-10 optimum, {queries:,.0f} queries per run on average, "
           f"{args.workers} workers; load average {load:.1f} on {os.cpu_count()} cores")
     print(f"sweep wall time: {wall:.2f} s ({wall / n * 1000:.0f} ms/run)")
     print(f"launcher: MLflow logging {res.log_time:.2f} s + record writing {res.write_time:.3f} s = {share:.1%} of wall "
           f"(target <= 10%); {(res.log_time + res.write_time) / n * 1000:.1f} ms/run")
+    print(f"store: {'a copy of the cached empty store of this MLflow version' if had_template else 'made by MLflow (first use of this MLflow version here: its empty store is cached for later folders)'}; "
+          f"runs written in one SQLite transaction each (harness.mlflow_sqlite)")
+    print(f"the same sweep logged through MLflow's client (NAS_HARNESS_MLFLOW_DIRECT=0, the writer before issue 20's "
+          f"fast path): {client_wall:.2f} s wall, logging {client_res.log_time:.2f} s ({client_res.log_time / n * 1000:.1f} ms/run, "
+          f"{client_res.log_time / client_wall:.1%} of its wall); one-transaction writer: {res.log_time / max(client_res.log_time, 1e-9):.3f}x its logging time")
+    print(f"the same sweep without MLflow (before and after): {bare[0]:.2f} s, {bare[1]:.2f} s: tracking adds "
+          f"{added:.1%} to the wall time (target <= 10%; the launcher logs while the workers search)")
     print(f"workers: record encoding {np.mean(enc) * 1000:.1f} ms/run (in parallel with the search)")
     print(f"bytes per run: SQLite store {db / n / 1e3:,.1f} kB + artifacts {art / n / 1e3:,.1f} kB + raw records "
           f"{raw / n / 1e3:,.1f} kB = {(db + art + raw) / n / 1e6:.3f} MB")

@@ -75,8 +75,8 @@ def _assert_exact(results: Path, n: int) -> None:
 
 
 def test_sigkill_at_random_moments_then_resume_loses_and_duplicates_nothing(tmp_path):
-    results, n = tmp_path / "results", 60
-    args = ("--seeds", str(n), "--budget", "100", "--workers", "2")
+    results, n = tmp_path / "results", 400  # a sweep of several seconds: runs and their logging take ms each
+    args = ("--seeds", str(n), "--budget", "300", "--workers", "2")
     rng = np.random.default_rng(1000)
     kills = attempts = 0
     while kills < 3 and attempts < 8:  # three kills of a live sweep, at random moments after it started working

@@ -1,0 +1,147 @@
+"""The one-transaction SQLite writer (harness/mlflow_sqlite.py) writes what MLflow's client
+writes: the same records logged both ways read back identically through MLflow itself; it
+steps aside where it does not apply; the launcher uses it; a new store comes from the cached
+empty store of this MLflow version."""
+
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness import mlflow_sqlite, tracking
+from harness.protocol import Protocol
+from harness.runner import Job, execute
+
+
+def _records():
+    p = Protocol.adhoc("nb201-analog", 60, 2)
+    recs = [execute(Job(p, "random", s)) for s in p.seeds]
+    recs[0].diagnostics = {"loss": {"step": np.array([0, 5, 5, 9]), "value": np.array([1.5, np.nan, 2.0, np.inf])}}
+    recs[1].meta["status"] = "failed"
+    recs[1].meta["error"] = "RuntimeError: boom"
+    return recs
+
+
+def _store(tmp_path, name):
+    uri = f"sqlite:///{tmp_path / name / 'mlflow.db'}"
+    tracking.ensure_store(uri)
+    return uri
+
+
+def _view(client, run_id):
+    """Everything MLflow reads back about a run, without its id and clock."""
+    run = client.get_run(run_id)
+    info = run.info
+    hist = {k: sorted((m.step, m.value) for m in client.get_metric_history(run_id, k)) for k in run.data.metrics}
+    hist = {k: [(s, "nan" if v != v else v) for s, v in h] for k, h in hist.items()}
+    latest = {k: ("nan" if v != v else v) for k, v in run.data.metrics.items()}
+
+    def walk(path=None):
+        out = []
+        for f in client.list_artifacts(run_id, path):
+            out += walk(f.path) if f.is_dir else [(f.path, f.file_size)]
+        return sorted(out)
+
+    return {"status": info.status, "stage": info.lifecycle_stage, "name": info.run_name, "user": info.user_id,
+            "artifact_tail": info.artifact_uri.rsplit("/", 1)[-1], "ended": info.end_time is not None,
+            "tags": run.data.tags, "params": run.data.params, "latest": latest, "history": hist, "artifacts": walk()}
+
+
+def test_direct_writer_writes_what_mlflows_client_writes(tmp_path):
+    recs = _records()
+    agent = tmp_path / "agent.pt"
+    agent.write_bytes(b"weights")
+    recs[0].meta["artifacts"] = {"agent": str(agent)}
+    a, b = _store(tmp_path, "client"), _store(tmp_path, "direct")
+    ids_a = [tracking.log_record(r, a, description="the protocol") for r in recs]
+    w = tracking.direct_writer(b)
+    assert w is not None  # this MLflow's schema takes the fast path
+    ids_b = [tracking.log_record_direct(w, r, "the protocol") for r in recs]
+    assert all(ids_b)
+    ca, cb = tracking._client(a), tracking._client(b)
+    for ra, rb in zip(ids_a, ids_b):
+        va, vb = _view(ca, ra), _view(cb, rb)
+        assert va == vb
+    assert vb["status"] == "FAILED" and vb["tags"]["error"] == "RuntimeError: boom"
+    assert ("agent/agent.pt", 7) in _view(cb, ids_b[0])["artifacts"]
+    ea = ca.get_experiment_by_name(tracking.experiment_name(recs[0].meta["protocol"]))
+    eb = cb.get_experiment_by_name(tracking.experiment_name(recs[0].meta["protocol"]))
+    assert ea.tags == eb.tags and ea.lifecycle_stage == eb.lifecycle_stage == "active"
+    assert eb.artifact_location.endswith("/mlartifacts/" + eb.name.replace("/", "_"))
+    # the readers find the same complete runs and records
+    proto = recs[0].meta["protocol"]
+    assert set(tracking.complete_runs(proto, a)) == set(tracking.complete_runs(proto, b)) == {r.run_key for r in recs}
+    got = {r.run_key: r for r in tracking.mlflow_records(proto, recs[0].meta["protocol_id"], b)}
+    for r in recs:
+        assert np.array_equal(got[r.run_key].trajectory["search"], r.trajectory["search"])
+    # the writer's own view of complete runs agrees with MLflow's search
+    exp = w.experiment(tracking.experiment_name(proto), "", {})
+    assert {k: v["run_id"] for k, v in w.complete_runs(exp[0], tracking.LOGGED_TAG).items()} == \
+        {k: v["run_id"] for k, v in tracking.complete_runs(proto, b).items()}
+
+
+def test_direct_writer_steps_aside_for_a_key_already_in_the_store(tmp_path):
+    (rec, _) = _records()
+    uri = _store(tmp_path, "s")
+    tracking.log_record(rec, uri)
+    w = tracking.direct_writer(uri)
+    assert tracking.log_record_direct(w, rec) is None  # replacing runs is MLflow's client's job
+    assert len(tracking.complete_runs(rec.meta["protocol"], uri)) == 1
+
+
+def test_direct_writer_refuses_unknown_schemas_and_can_be_turned_off(tmp_path, monkeypatch):
+    uri = _store(tmp_path, "s")
+    db = tracking.sqlite_path(uri)
+    assert tracking.direct_writer(uri) is not None
+    monkeypatch.setenv("NAS_HARNESS_MLFLOW_DIRECT", "0")
+    assert tracking.direct_writer(uri) is None
+    monkeypatch.delenv("NAS_HARNESS_MLFLOW_DIRECT")
+    con = sqlite3.connect(db)
+    con.execute("ALTER TABLE runs ADD COLUMN owner VARCHAR(20) NOT NULL DEFAULT 'x'")  # defaulted: fine
+    con.commit()
+    assert mlflow_sqlite.schema_ok(con)
+    con.execute("CREATE TABLE t2 (a)")
+    con.execute("DROP TABLE latest_metrics")  # a table it writes is gone: not the schema it knows
+    assert not mlflow_sqlite.schema_ok(con)
+    con.close()
+    assert tracking.direct_writer(uri) is None
+
+
+def test_a_sweep_logs_through_the_direct_writer_and_a_rerun_replaces_through_mlflow(tmp_path, monkeypatch):
+    from harness.sweep import run_sweep
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    p = Protocol.adhoc("nb201-analog", 30, 3)
+    jobs = [Job(p, "random", s) for s in p.seeds]
+    res = run_sweep(jobs, workers=1)
+    assert res.logged == 3 and not res.log_error
+    done = tracking.complete_runs(p.name)
+    assert len(done) == 3
+    client = tracking._client(tracking.resolve_uri())
+    run = client.get_run(next(iter(done.values()))["run_id"])
+    assert run.data.tags[tracking.LOGGED_TAG] == "true" and run.info.status == "FINISHED"
+    res2 = run_sweep(jobs[:1], workers=1, rerun=True)  # the key has a run: MLflow's client replaces it
+    assert res2.logged == 1
+    exp = client.get_experiment_by_name(tracking.experiment_name(p.name))
+    assert len(client.search_runs([exp.experiment_id])) == 3  # one active run per key, never two
+    assert len(tracking.complete_runs(p.name)) == 3
+
+
+def test_new_stores_come_from_the_cached_empty_store(tmp_path, monkeypatch):
+    monkeypatch.setenv("NAS_HARNESS_CACHE", str(tmp_path / "cache"))
+    first = _store(tmp_path, "a")  # MLflow's migrations; the empty store is kept
+    template = mlflow_sqlite.template_path(tmp_path / "cache")
+    assert template.is_file()
+    second = _store(tmp_path / "elsewhere", "b")  # a copy of it
+    db1, db2 = tracking.sqlite_path(first), tracking.sqlite_path(second)
+    q = "SELECT name, sql FROM sqlite_master ORDER BY name"
+    with sqlite3.connect(db1) as c1, sqlite3.connect(db2) as c2:
+        assert c1.execute(q).fetchall() == c2.execute(q).fetchall()
+        assert c1.execute("SELECT * FROM alembic_version").fetchall() == c2.execute("SELECT * FROM alembic_version").fetchall()
+    (rec, _) = _records()
+    tracking.log_record(rec, second)  # MLflow's client uses the copied store as its own
+    assert list(tracking.complete_runs(rec.meta["protocol"], second)) == [rec.run_key]
+    Path(template).write_bytes(b"not a database")  # a damaged template: MLflow makes the store
+    third = _store(tmp_path, "c")
+    assert tracking.direct_writer(third) is not None
