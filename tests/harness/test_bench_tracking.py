@@ -10,6 +10,8 @@ def test_bench_tracking_prints_its_figures(nb201_csv, capsys, tmp_path):
     out = capsys.readouterr().out
     assert "of wall (target <= 10%)" in out and "bytes per run: SQLite store" in out
     assert "equals the record's staircase at every query: yes" in out
+    assert "logged through MLflow's client" in out and "x its logging time" in out  # the writer before, same run
+    assert "tracking adds" in out  # against the same sweep without MLflow
     assert "--source raw" in out and "(exit 0)" in out
     assert sorted(f.suffix for f in (tmp_path / "kept" / "runs" / "nb201-cifar10-optimum-v1").iterdir()) == [".npz"] * 2
 
