@@ -5,6 +5,11 @@ message and exit code 2. Each message says what was wrong and what to do.
 """
 
 
+def first_line(e: BaseException, limit: int = 300) -> str:
+    """The first line of an exception's message (at most ``limit`` characters; '' if it has none)."""
+    return (str(e).strip().splitlines() or [""])[0][:limit]
+
+
 class HarnessError(Exception):
     """Base class of the errors the harness reports to a user as one line."""
 

@@ -3,7 +3,28 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
+
+
+@contextmanager
+def env_override(**values: str | None):
+    """Set (``None``: unset) environment variables for the block, then restore them; e.g.
+    ``env_override(NAS_HARNESS_RESULTS=folder)`` points the results folder elsewhere."""
+    old = {k: os.environ.get(k) for k in values}
+    try:
+        for k, v in values.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = str(v)
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def results_dir() -> Path:

@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from harness import locks
-from harness.errors import DataError
+from harness.errors import DataError, first_line
 from harness.record import LEGACY_SUFFIX, SUFFIX, RunRecord
 from harness.runner import Job, _execute_caught, assign_variants, job_pool
 
@@ -135,7 +135,7 @@ def read_records(protocol_id: str) -> list[RunRecord]:
         try:
             out.append(RunRecord.read(str(p)))
         except (DataError, OSError) as e:
-            print(f"nas-harness: warning: skipping unreadable record {p} ({str(e).splitlines()[0]})", file=sys.stderr)
+            print(f"nas-harness: warning: skipping unreadable record {p} ({first_line(e)})", file=sys.stderr)
     return out
 
 
@@ -303,7 +303,7 @@ class _Logger:
             try:
                 self._setup()
             except Exception as e:
-                self.error = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+                self.error = f"{type(e).__name__}: {first_line(e)}"
                 return False
         info = self._known.get(rec.run_key)
         return info is not None and info["attempt"] == str(rec.meta.get("attempt", ""))
@@ -334,7 +334,7 @@ class _Logger:
                 if "locked" in str(e) and attempt < 3:  # SQLite busy with another writer
                     time.sleep(0.5 * (attempt + 1))
                     continue
-                self.error = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+                self.error = f"{type(e).__name__}: {first_line(e)}"
                 return False
         return False
 

@@ -60,7 +60,7 @@ from typing import Iterable
 
 import numpy as np
 
-from harness.errors import ConfigError, HarnessError
+from harness.errors import ConfigError, HarnessError, first_line
 from harness.record import RunRecord
 
 BATCH = 1000  # entities per log_batch (MLflow's limit), of which at most PARAM_BATCH params
@@ -214,7 +214,7 @@ def probe(uri: str, timeout: float = PROBE_TIMEOUT) -> str:
         except HarnessError as e:  # damaged: the message says how to recover
             return str(e)
         except Exception as e:
-            return f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+            return f"{type(e).__name__}: {first_line(e)}"
     return ""
 
 

@@ -18,7 +18,6 @@ by other tenants); the spread is printed.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import tempfile
@@ -72,18 +71,12 @@ def main(args) -> int:
     get_benchmark("nb201-analog")  # as `nas-harness run` validates its protocol: loaded before the sweep
 
     def timed(**kw) -> float:
-        old = os.environ.get("NAS_HARNESS_RESULTS")
-        with tempfile.TemporaryDirectory() as d:
-            os.environ["NAS_HARNESS_RESULTS"] = d
-            try:
-                t0 = time.perf_counter()
-                res = run_sweep(jobs, log=False, **kw)
-                dt = time.perf_counter() - t0
-            finally:
-                if old is None:
-                    os.environ.pop("NAS_HARNESS_RESULTS", None)
-                else:
-                    os.environ["NAS_HARNESS_RESULTS"] = old
+        from harness.paths import env_override
+
+        with tempfile.TemporaryDirectory() as d, env_override(NAS_HARNESS_RESULTS=d):
+            t0 = time.perf_counter()
+            res = run_sweep(jobs, log=False, **kw)
+            dt = time.perf_counter() - t0
         if res.ran != len(jobs) or res.failed:
             raise RuntimeError(f"bench sweep: {res.failed} of {res.ran} runs failed")
         return dt
@@ -114,12 +107,15 @@ def main(args) -> int:
     if args.ray:
         import ray
 
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        from harness.ray_local import connect
+
+        started = connect(None, num_cpus=2)  # as the sweep's --executor ray: RAY_ADDRESS, else loopback-only local
         try:
             ray.get(ray.remote(lambda: 0).remote())  # start-up excluded from the per-run figure
             tr = [timed(workers=2, executor="ray") for _ in range(max(1, args.repeat))]
         finally:
-            ray.shutdown()
+            if started:
+                ray.shutdown()
         print(f"ray (2 CPUs)    : {_spread(tr)}  {min(tr) / n * 1000:.1f} ms/run; overhead vs local pool "
               f"{(min(tr) - min(t2)) / n * 1000:+.1f} ms/run ({min(tr) / min(t2):.2f}x)")
     return 0

@@ -85,11 +85,10 @@ def _measure(args, res_dir: Path) -> int:
     from harness.benchmarks import get_benchmark
     from harness.protocol import load_protocol
     from harness.runner import Job
+    from harness.paths import env_override
     from harness.sweep import read_records, run_sweep
 
-    old = os.environ.get("NAS_HARNESS_RESULTS")
-    os.environ["NAS_HARNESS_RESULTS"] = str(res_dir)
-    try:
+    with env_override(NAS_HARNESS_RESULTS=res_dir):
         p = replace(load_protocol("nb201-cifar10-optimum"), data=args.data, seeds=tuple(range(args.runs)))
         get_benchmark(p.benchmark, p.dataset, p.data)  # as `nas-harness run` validates its protocol
         jobs = [Job(p, "random", s) for s in p.seeds]
@@ -100,19 +99,10 @@ def _measure(args, res_dir: Path) -> int:
         had_template = (mlflow_sqlite.template_path(cache_dir()) or Path("-")).is_file()
 
         def other_sweep(folder: str, log: bool, direct: bool = True):  # the same sweep in its own folder
-            os.environ["NAS_HARNESS_RESULTS"] = str(res_dir / folder)
-            before = os.environ.get(mlflow_sqlite.ENV)
-            if not direct:
-                os.environ[mlflow_sqlite.ENV] = "0"
-            t = time.perf_counter()
-            r = run_sweep(jobs, workers=args.workers, log=log)
-            dt = time.perf_counter() - t
-            os.environ["NAS_HARNESS_RESULTS"] = str(res_dir)
-            if before is None:
-                os.environ.pop(mlflow_sqlite.ENV, None)
-            else:
-                os.environ[mlflow_sqlite.ENV] = before
-            return dt, r
+            with env_override(NAS_HARNESS_RESULTS=res_dir / folder, **({} if direct else {mlflow_sqlite.ENV: "0"})):
+                t = time.perf_counter()
+                r = run_sweep(jobs, workers=args.workers, log=log)
+                return time.perf_counter() - t, r
 
         bare = [other_sweep("no-tracking-0", False)[0]]
         t0 = time.perf_counter()
@@ -150,11 +140,6 @@ def _measure(args, res_dir: Path) -> int:
                                   "--source", src, "--no-plots", "--out", str(res_dir / f"report-{src}")],
                                  capture_output=True, text=True, env=dict(os.environ))
             cli[src] = (time.perf_counter() - t, out.returncode)
-    finally:
-        if old is None:
-            os.environ.pop("NAS_HARNESS_RESULTS", None)
-        else:
-            os.environ["NAS_HARNESS_RESULTS"] = old
     share = (res.log_time + res.write_time) / wall
     added = (wall - float(np.mean(bare))) / wall
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")

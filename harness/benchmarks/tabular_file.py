@@ -15,7 +15,7 @@ import os
 import numpy as np
 
 from harness.benchmarks.base import TabularBenchmark, check_column, unit_of
-from harness.errors import DataError, InvalidArchitecture
+from harness.errors import DataError, InvalidArchitecture, first_line
 from harness.spaces.base import SearchSpace
 
 
@@ -32,12 +32,8 @@ def read_frame(path: str):
             return pd.read_parquet(path)
         return pd.read_csv(path)
     except Exception as e:  # pandas/pyarrow raise many kinds for a bad file
-        raise DataError(f"cannot read {path} as a table ({type(e).__name__}: {_first_line(e)}); "
+        raise DataError(f"cannot read {path} as a table ({type(e).__name__}: {first_line(e, 200)}); "
                         "pass a CSV or parquet file with a header row") from None
-
-
-def _first_line(e: BaseException) -> str:
-    return (str(e).strip().splitlines() or [""])[0][:200]
 
 
 def load_table(
@@ -99,7 +95,7 @@ def load_table(
                     raise InvalidArchitecture(f"{s!r} is not an integer index")
                 idx[r] = int(f)
         except (InvalidArchitecture, TypeError, ValueError, OverflowError) as e:
-            raise DataError(f"{path}: row {r + 1}, column {key!r}: {_first_line(e)}") from None
+            raise DataError(f"{path}: row {r + 1}, column {key!r}: {first_line(e, 200)}") from None
     if idx.min() < 0 or idx.max() >= space.size or len(np.unique(idx)) != space.size:
         raise DataError(f"{path}: the architectures do not cover {space.id} exactly once")
     cols = {}

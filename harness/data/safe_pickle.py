@@ -23,7 +23,7 @@ import importlib
 import pickle
 from typing import Any, BinaryIO, Mapping
 
-from harness.errors import DataError
+from harness.errors import DataError, first_line
 
 # what numpy scalars and dtypes need (``np.float64(1.0)`` pickles as ``scalar(dtype, bytes)``);
 # numpy 2 writes ``numpy._core``, numpy 1 ``numpy.core``
@@ -100,16 +100,11 @@ def load(file: BinaryIO, allowed: Mapping[tuple[str, str], Any], what: str, how:
     except RecursionError:
         reason = "nested too deeply"
     except pickle.UnpicklingError as e:
-        reason = _first_line(e)
+        reason = first_line(e)
     except EOFError:
         reason = "truncated (ends in the middle of the data)"
     except MemoryError:
         reason = "asks for more memory than there is (not a benchmark file)"
     except Exception as e:  # a malformed stream raises many kinds (ValueError, KeyError, struct.error, ...)
-        reason = f"not a valid pickle ({type(e).__name__}: {_first_line(e)})"
+        reason = f"not a valid pickle ({type(e).__name__}: {first_line(e)})"
     raise DataError(f"cannot read {what}: {reason}" + (f"; {how}" if how else "")) from None
-
-
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip()
-    return (text.splitlines() or [""])[0][:300]

@@ -107,9 +107,10 @@ def test_ray_executor_gives_the_same_records_as_the_local_pool(tmp_path, monkeyp
     monkeypatch.setenv("NAS_HARNESS_RESULTS", str(tmp_path / "local"))
     local = {r.run_key: _comparable(r) for r in run_sweep(jobs, workers=2, log=False).records}
     monkeypatch.setenv("NAS_HARNESS_RESULTS", str(tmp_path / "ray"))
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"PYTHONPATH": root}})
+    from harness.ray_local import code_path_env, connect
+
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    connect(None, num_cpus=2, runtime_env=code_path_env())  # the harness's one way: loopback-only local runtime
     try:
         via_ray = {r.run_key: _comparable(r) for r in run_sweep(jobs, executor="ray", log=False).records}
     finally:
