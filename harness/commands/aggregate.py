@@ -24,12 +24,10 @@ def register(sub) -> None:
     p.add_argument("--protocol", nargs="+", required=True, metavar="P", help="two or more protocols (names, .toml paths or ids)")
     p.add_argument("--data", metavar="PATH", help="the data file the runs were made with (applied to every protocol)")
     p.add_argument("--budget", type=_positive("budget"), metavar="Q", help="the budget override the runs were made with")
-    p.add_argument("--source", choices=("auto", "raw", "mlflow"), default="auto", help="where runs are read from")
-    p.add_argument("--tracking-uri", help="MLflow tracking URI")
+    from harness.commands.report import add_read_args
+
+    add_read_args(p, resamples=1000, seeds=False)
     p.add_argument("--out", default="leaderboards", metavar="DIR", help="folder of the leaderboards (default leaderboards/)")
-    p.add_argument("--resamples", type=_positive("number of resamples"), default=1000, help="bootstrap resamples per protocol")
-    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resampling (default 0)")
-    p.add_argument("--no-plots", action="store_true", help="tables only")
     p.set_defaults(func=main)
 
 

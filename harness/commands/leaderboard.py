@@ -13,24 +13,16 @@ import os
 
 import numpy as np
 
-from harness.commands.run import _positive
 from harness.errors import ConfigError
-from harness.protocol import SEEDS_HELP, seeds_arg
 
 
 def register(sub) -> None:
     p = sub.add_parser("leaderboard", help="write the leaderboard of a protocol (Markdown, CSV, LaTeX, plots)")
-    from harness.commands.report import add_selection_args
+    from harness.commands.report import add_read_args, add_selection_args
 
     add_selection_args(p)
-    p.add_argument("--source", choices=("auto", "raw", "mlflow"), default="auto", help="where runs are read from")
-    p.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or sqlite under results/)")
-    p.add_argument("--seeds", type=seeds_arg, metavar="SEEDS", help=f"only the runs of these {SEEDS_HELP}")
-    p.add_argument("--benchmark-version", metavar="V", help="only the runs on this benchmark version (see report)")
+    add_read_args(p)
     p.add_argument("--out", default="leaderboards", metavar="DIR", help="folder of the leaderboards (default leaderboards/)")
-    p.add_argument("--resamples", type=_positive("number of resamples"), default=5000, help="bootstrap resamples (default 5,000)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resampling (default 0)")
-    p.add_argument("--no-plots", action="store_true", help="tables only")
     p.add_argument("--force", action="store_true",
                    help="replace a board made from more runs than are found now (refused otherwise)")
     p.set_defaults(func=main)

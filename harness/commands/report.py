@@ -47,24 +47,32 @@ def add_selection_args(p) -> None:
                    help="the data file the runs were made with (needed only when runs on several files exist)")
 
 
-def register(sub) -> None:
-    p = sub.add_parser("report", help="statistics, tables and plots of a protocol's runs")
-    add_selection_args(p)
+def add_read_args(p, resamples: int = 5000, seeds: bool = True) -> None:
+    """Where the runs are read from, which of them, the bootstrap and plots (shared by
+    ``report``, ``leaderboard`` and ``aggregate``)."""
     p.add_argument("--source", choices=("auto", "raw", "mlflow"), default="auto",
                    help="where the runs are read from (default auto: raw records if any, else MLflow)")
     p.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or sqlite under results/)")
-    p.add_argument("--seeds", type=seeds_arg, metavar="SEEDS", help=f"only the runs of these {SEEDS_HELP}")
-    p.add_argument("--algorithm", nargs="+", metavar="NAME", help="only these algorithms (default all; module:Class or Class)")
+    if seeds:
+        p.add_argument("--seeds", type=seeds_arg, metavar="SEEDS", help=f"only the runs of these {SEEDS_HELP}")
     p.add_argument("--benchmark-version", metavar="V", help="only the runs on this benchmark version (needed when a "
                    "protocol's runs used different data, e.g. embedded NB201 with and without a test table)")
-    p.add_argument("--out", metavar="DIR", help="folder for plots and CSV tables (default results/reports/<protocol id>)")
-    p.add_argument("--resamples", type=_positive("number of resamples"), default=5000, help="bootstrap resamples (default 5,000)")
+    p.add_argument("--resamples", type=_positive("number of resamples"), default=resamples,
+                   help=f"bootstrap resamples (default {resamples:,})")
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resampling (default 0)")
+    p.add_argument("--no-plots", action="store_true", help="tables only")
+
+
+def register(sub) -> None:
+    p = sub.add_parser("report", help="statistics, tables and plots of a protocol's runs")
+    add_selection_args(p)
+    add_read_args(p)
+    p.add_argument("--algorithm", nargs="+", metavar="NAME", help="only these algorithms (default all; module:Class or Class)")
+    p.add_argument("--out", metavar="DIR", help="folder for plots and CSV tables (default results/reports/<protocol id>)")
     p.add_argument("--alpha", type=_probability, default=0.05, help="significance level of the pairwise tests (default 0.05)")
     p.add_argument("--optimum-metric", choices=("search", "report"), default="search",
                    help="which metric's global optimum samples-to-optimum waits for (default search)")
     p.add_argument("--logx", action="store_true", help="log-scaled query axis in the best-so-far plot")
-    p.add_argument("--no-plots", action="store_true", help="tables only")
     p.add_argument("--log-mlflow", action="store_true", help="also log the plots to MLflow (a 'report' run)")
     p.set_defaults(func=main)
 
