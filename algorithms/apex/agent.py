@@ -16,6 +16,10 @@ Network (per observation of ``L = N + 1`` prepared architectures, slot 0 = the c
    ``head="per_token"`` (ours, not the paper's) computes the advantage of slot ``k`` from
    output token ``k`` with a shared ``T -> T -> 1`` branch (the value still from token 0):
    it learns much faster from little data, which matters for minute-long training runs.
+   With ``first_token`` only output token 0 is read, so the last transformer layer is
+   computed for that token alone (:func:`first_token_layer`: keys and values of every token,
+   query, attention and feed-forward of token 0): the same values as the full layer within
+   float rounding, at a quarter of that layer's work with 24 neighbours.
 
 The paper does not give the encoder depth, transformer depth or head count; ours are
 parameters (defaults: 2-layer encoder MLP, 2 transformer layers, 4 heads).

@@ -15,7 +15,14 @@ Roles:
   Adam (lr 4e-5), ``gamma = 0.9``, double Q-learning with a target network copied every
   ``target_update`` updates, importance-weighted Huber loss, gradient norm clipped at 40 (Ape-X),
   priorities refreshed with the new ``|td|``. The learner broadcasts its weights to the actors
-  every ``publish_interval`` (P) updates.
+  every ``publish_interval`` (P) updates. Cost of one update (paper network, batch 64, one
+  torch thread): the forward + backward of the batch plus the two gradient-free forwards of
+  the bootstrap observations that double Q needs (online and target network), run on torch's
+  inference path (:meth:`Learner.double_q_targets`); sampling, Adam (fused) and the priority
+  write-back add about 3%. ``bench apex --only learner`` measured 60% of a bare forward +
+  backward's rate in the same run (load average 1.6, 2 cores, 2026-12-01), 7.3 updates/s:
+  the two extra forwards are 2/3 of a forward + backward's arithmetic, so 3 / (3 + 2) = 60% is
+  the bound for an exact double-Q update at equal kernel speed (``docs/apex.md``, Throughput).
 * :func:`train`: the loop, with three executors. All three hold the **replay ratio** ``r``
   (``ApeXConfig.ratio()``: learner updates per environment step): once replay holds
   ``learning_starts`` transitions, the learner has done ``floor(r * S)`` updates after ``S``

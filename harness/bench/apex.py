@@ -19,6 +19,7 @@ Printed (benchmark default ``nb201-analog``; the machine's load average first):
    thread: updates/s (prioritized sample, double-Q targets, update, priorities) against a bare
    forward + backward of the same network on the same batch, measured in the same run, and
    against bare forward + backward + the two no-grad forwards that double-Q targets need.
+   ``--only learner`` prints this table alone (the issue-20 figure; seconds, not minutes).
 
 ``--environments`` adds the older figures: objective-only values/s (cf. Ape-X NAS Fig. 16) and
 environment steps/s of the gymnasium and batched environments.
@@ -365,4 +366,6 @@ def _print_learner(space, values, devices, seconds, rng) -> None:
     print("\nlearner, paper network (T=256, 2 layers, batch 64), 1 torch thread")
     print(tabulate(rows, headers=["device", "updates/s", "bare fwd+bwd/s", "updates / bare",
                                   "bare + 2 no-grad fwd /s", "updates / that"]))
-    print(f"(load average now {os.getloadavg()[0]:.1f})")
+    print("(an exact double-Q update is a forward + backward, about 3 forwards of arithmetic, plus 2 gradient-free "
+          "forwards: at equal kernel speed 'updates / bare' is bounded by about 3 / 5 = 60%; 'updates / that' is the "
+          f"learner against that bound; load average now {os.getloadavg()[0]:.1f})")
