@@ -86,7 +86,7 @@ class QNetwork(nn.Module):
             pad = None if bool(m.all()) else ~m  # (no padded slot: nothing to mask)
             for layer in layers[:-1]:
                 h = layer(h, src_key_padding_mask=pad)
-            h0 = self.norm(first_token_layer(layers[-1], h, m) if len(layers) else h[:, 0])
+            h0 = self.norm(first_token_layer(layers[-1], h, m))
             adv = self.advantage(h0)
         else:
             h = self.transformer(h, src_key_padding_mask=~m)

@@ -154,7 +154,7 @@ def _reference_q(net, x, mask):
     return (net.value(h0) + adv - adv_mean).masked_fill(~full, MASKED)
 
 
-@pytest.mark.parametrize("layers", [0, 1, 2])
+@pytest.mark.parametrize("layers", [1, 2])
 def test_first_token_layer_equals_the_full_layer(layers):
     """The first-token head computes its last transformer layer for token 0 only: the same
     Q-values (and gradients) as the full layer, with and without padded slots, in training
