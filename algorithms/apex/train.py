@@ -15,7 +15,14 @@ Roles:
   Adam (lr 4e-5), ``gamma = 0.9``, double Q-learning with a target network copied every
   ``target_update`` updates, importance-weighted Huber loss, gradient norm clipped at 40 (Ape-X),
   priorities refreshed with the new ``|td|``. The learner broadcasts its weights to the actors
-  every ``publish_interval`` (P) updates.
+  every ``publish_interval`` (P) updates. Cost of one update (paper network, batch 64, one
+  torch thread): the forward + backward of the batch plus the two gradient-free forwards of
+  the bootstrap observations that double Q needs (online and target network), run on torch's
+  inference path (:meth:`Learner.double_q_targets`); sampling, Adam (fused) and the priority
+  write-back add about 3%. ``bench apex --only learner`` measured 60% of a bare forward +
+  backward's rate in the same run (load average 1.6, 2 cores, 2026-12-01), 7.3 updates/s:
+  the two extra forwards are 2/3 of a forward + backward's arithmetic, so 3 / (3 + 2) = 60% is
+  the bound for an exact double-Q update at equal kernel speed (``docs/apex.md``, Throughput).
 * :func:`train`: the loop, with three executors. All three hold the **replay ratio** ``r``
   (``ApeXConfig.ratio()``: learner updates per environment step): once replay holds
   ``learning_starts`` transitions, the learner has done ``floor(r * S)`` updates after ``S``
@@ -235,6 +242,17 @@ class Actor:
         self.extra_rows = [np.asarray(r, dtype=np.int64) for r in d["extra_rows"]]
 
 
+def _adam(params, lr: float):
+    """Adam with torch's fused kernel (one pass over all parameters per step); the multi-tensor
+    ``foreach`` form where this torch has no fused Adam for the device. Both are the same Adam
+    (equal within float rounding); torch's default on CPU is a Python loop over ~40 tensors."""
+    params = list(params)
+    try:
+        return torch.optim.Adam(params, lr=lr, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return torch.optim.Adam(params, lr=lr, foreach=True)
+
+
 def make_replay(cfg: ApeXConfig, make_shard=None, call=None):
     """One :class:`PrioritizedReplay` (``replay_shards == 1``) or a :class:`ShardedReplay`."""
     if cfg.replay_shards == 1 and make_shard is None:
@@ -253,9 +271,10 @@ class Learner:
         self.target = make_network(cfg, space, table.encoder.dim, _seed_torch(rng)).to(self.device)
         self.target.load_state_dict(self.net.state_dict())
         self.target.requires_grad_(False)
-        # foreach: one multi-tensor kernel per step instead of a Python loop over ~40 parameters
-        # (the same Adam; torch's default on CPU is the loop)
-        self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr, foreach=True)
+        # the target network only ever runs without gradients: eval mode (no dropout in the
+        # network, so no value changes) lets torch run its fused inference kernels for it
+        self.target.eval()
+        self.opt = _adam(self.net.parameters(), cfg.lr)
         self.replay = replay if replay is not None else make_replay(cfg)
         self.updates = 0
         self.last_publish = 0  # updates at the last weight publication
@@ -275,24 +294,39 @@ class Learner:
         x = torch.from_numpy(self.table.encode(ids)).to(self.device)
         return x, torch.from_numpy(ids > 0).to(self.device)
 
+    def double_q_targets(self, next_obs: np.ndarray, ret: np.ndarray, discount: np.ndarray) -> torch.Tensor:
+        """``R + d * Q_target(s', argmax_a Q_online(s', a))`` for id rows ``next_obs`` (no gradient).
+
+        Both forwards run on the inference path: no autograd bookkeeping, and the online network
+        briefly in eval mode so that torch uses its fused transformer kernels (eval mode changes no
+        value: the network has no dropout; results equal the training-mode forward within float
+        rounding, ``tests/algorithms/test_apex.py::test_learner_update_matches_the_reference_formula``)."""
+        xn, mn = self._tensors(next_obs)
+        with torch.no_grad():
+            was_training = self.net.training
+            self.net.eval()
+            try:
+                q_online = self.net(xn, mn)
+            finally:
+                self.net.train(was_training)
+            return double_q_targets(torch.from_numpy(ret).to(self.device), torch.from_numpy(discount).to(self.device),
+                                    q_online, self.target(xn, mn))
+
     def update(self) -> float:
         """One gradient step on a prioritized batch; returns the loss."""
         b = self.replay.sample(self.cfg.batch_size, self.rng)
+        y = self.double_q_targets(b.next_obs, b.ret, b.discount)
         x, m = self._tensors(b.obs)
-        xn, mn = self._tensors(b.next_obs)
         a = torch.from_numpy(b.action).to(self.device)
-        with torch.no_grad():
-            y = double_q_targets(torch.from_numpy(b.ret).to(self.device), torch.from_numpy(b.discount).to(self.device),
-                                 self.net(xn, mn), self.target(xn, mn))
         q = self.net(x, m).gather(1, a[:, None]).squeeze(1)
-        td = q - y
+        td = q.detach() - y
         w = torch.from_numpy(b.weight).to(self.device)
         loss = (w * torch.nn.functional.huber_loss(q, y, reduction="none")).mean()
-        self.opt.zero_grad()
+        self.opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.cfg.grad_clip)
+        torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.cfg.grad_clip, foreach=True)
         self.opt.step()
-        self.replay.update_priorities(b.index, td.detach().abs().cpu().numpy())
+        self.replay.update_priorities(b.index, td.abs().cpu().numpy())
         self.updates += 1
         if self.updates % self.cfg.target_update == 0:
             self.target.load_state_dict(self.net.state_dict())

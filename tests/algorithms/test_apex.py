@@ -139,6 +139,103 @@ def test_network_masks_invalid_actions_and_is_seeded():
         torch.testing.assert_close(a(x2, m)[m], q[m])
 
 
+def _reference_q(net, x, mask):
+    """``QNetwork.forward`` as it was before the first-token shortcut: every transformer layer
+    on every token (torch's ``TransformerEncoder``), then the first-token duelling head."""
+    B = x.shape[0]
+    L = int(mask.any(0).nonzero().max()) + 1
+    x, m = x[:, :L], mask[:, :L]
+    h = net.transformer(net.encoder(x) + net.position[:L], src_key_padding_mask=~m)
+    full = torch.zeros(B, net.n_actions, dtype=torch.bool)
+    full[:, :L] = m
+    h0 = net.norm(h[:, 0])
+    adv = net.advantage(h0)
+    adv_mean = (adv * full).sum(1, keepdim=True) / full.sum(1, keepdim=True).clamp(min=1)
+    return (net.value(h0) + adv - adv_mean).masked_fill(~full, MASKED)
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+def test_first_token_layer_equals_the_full_layer(layers):
+    """The first-token head computes its last transformer layer for token 0 only: the same
+    Q-values (and gradients) as the full layer, with and without padded slots, in training
+    mode and on the inference path (eval, no grad)."""
+    g = torch.Generator()
+    g.manual_seed(3)
+    net = build_network(20, 26, g, latent=32, layers=layers, heads=4)
+    ref = build_network(20, 26, g, latent=32, layers=layers, heads=4)
+    ref.load_state_dict(net.state_dict())
+    x = torch.rand(12, 26, 20, generator=g)
+    padded = torch.arange(26)[None, :] < torch.tensor([25, 25, 9, 3, 1, 17] * 2)[:, None]
+    full = torch.arange(26)[None, :].expand(12, 26) < 25
+    for mask in (padded, full):
+        q, q_ref = net(x, mask), _reference_q(ref, x, mask)
+        torch.testing.assert_close(q, q_ref, atol=1e-5, rtol=1e-5)
+        net.zero_grad(set_to_none=True)
+        ref.zero_grad(set_to_none=True)
+        (q[mask] * torch.linspace(-1, 1, int(mask.sum()))).sum().backward()
+        (q_ref[mask] * torch.linspace(-1, 1, int(mask.sum()))).sum().backward()
+        for (name, p), p_ref in zip(net.named_parameters(), ref.parameters()):
+            torch.testing.assert_close(p.grad, p_ref.grad, atol=1e-5, rtol=1e-4, msg=name)
+        net.eval()
+        with torch.no_grad():
+            torch.testing.assert_close(net(x, mask), q_ref.detach(), atol=1e-5, rtol=1e-5)
+        net.train()
+
+
+def test_learner_update_matches_the_reference_formula(analog):
+    """One learner update (inference-path targets, first-token shortcut, fused Adam) against
+    the update written out as before: same batch, double-Q targets, Huber loss, clipped
+    gradients and new priorities within 1e-5; Adam's step equal to the multi-tensor Adam's."""
+    import copy
+
+    from algorithms.apex.train import Actor, Learner
+
+    cfg = _tiny_cfg(latent=32, transformer_layers=2, heads=4, encoder_layers=2, batch_size=16, envs_per_actor=8)
+    table = ArchTable(analog.space, Encoder(analog.space))
+    learner = Learner(cfg, analog.space, table, np.random.default_rng(4))
+    actor = Actor(cfg, analog.space, Oracle(analog, budget=1).training(), 0, 1, np.random.default_rng(5), table)
+    actor.set_weights(learner.weights())
+    while len(learner.replay) < 64:
+        learner.add(actor.collect(2))
+    for _ in range(3):  # Adam state and the target network away from their initial values
+        learner.update()
+    learner.target.load_state_dict(learner.net.state_dict())
+    learner.update()
+    # the reference, on copies, with the batch update() is about to draw
+    rng = np.random.default_rng()
+    rng.bit_generator.state = learner.rng.bit_generator.state
+    b = learner.replay.sample(cfg.batch_size, rng)
+    net, target = copy.deepcopy(learner.net).train(), copy.deepcopy(learner.target).train()
+    x, m = learner._tensors(b.obs)
+    xn, mn = learner._tensors(b.next_obs)
+    with torch.no_grad():
+        y = double_q_targets(torch.from_numpy(b.ret), torch.from_numpy(b.discount), _reference_q(net, xn, mn),
+                             _reference_q(target, xn, mn))
+    q = _reference_q(net, x, m).gather(1, torch.from_numpy(b.action)[:, None]).squeeze(1)
+    loss = (torch.from_numpy(b.weight) * torch.nn.functional.huber_loss(q, y, reduction="none")).mean()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
+    before = copy.deepcopy(learner.net)
+    opt = torch.optim.Adam(before.parameters(), lr=cfg.lr, foreach=True)
+    opt.load_state_dict(copy.deepcopy(learner.opt.state_dict()))
+    for g in opt.param_groups:
+        g["fused"], g["foreach"] = None, True
+
+    torch.testing.assert_close(learner.double_q_targets(b.next_obs, b.ret, b.discount), y, atol=1e-5, rtol=1e-5)
+    got = learner.update()
+    assert got == pytest.approx(float(loss.detach()), rel=1e-5, abs=1e-6)
+    for p, p_ref in zip(learner.net.parameters(), net.parameters()):
+        torch.testing.assert_close(p.grad, p_ref.grad, atol=1e-5, rtol=1e-4)
+    prio = (np.abs((q - y).detach().numpy()) + learner.replay.eps) ** learner.replay.alpha
+    last = {int(i): k for k, i in enumerate(b.index)}  # a batch may draw an index twice: the last write wins
+    np.testing.assert_allclose(learner.replay.tree.leaves()[list(last)], prio[list(last.values())], rtol=1e-5)
+    for p_b, p in zip(before.parameters(), learner.net.parameters()):  # Adam from the learner's own gradients
+        p_b.grad = p.grad.clone()
+    opt.step()
+    for p_b, p in zip(before.parameters(), learner.net.parameters()):
+        torch.testing.assert_close(p, p_b, atol=1e-7, rtol=1e-6)
+
+
 def test_actor_epsilons():
     eps = [actor_epsilon(i, 8) for i in range(8)]
     assert eps[0] == pytest.approx(0.4) and eps[-1] == pytest.approx(0.4**8)

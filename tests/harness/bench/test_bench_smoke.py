@@ -93,3 +93,10 @@ def test_bench_module_reimplements_no_product_feature(path):
 
 def hasattr_method(cls: ast.ClassDef, name: str) -> bool:
     return any(isinstance(n, ast.FunctionDef) and n.name == name for n in cls.body)
+
+
+def test_bench_apex_only_learner_prints_the_learner_table_alone(capsys):
+    assert main(["bench", "apex", "--only", "learner", "--seconds", "0.05"]) == 0
+    out = capsys.readouterr().out
+    assert "updates / bare" in out and "bare + 2 no-grad fwd" in out
+    assert "ceiling" not in out and "executors" not in out
