@@ -388,7 +388,12 @@ def _dense_forward(model, batch: DenseBatch, keep: bool = False, weights: "_Weig
     h, saved = batch.x, []
     last = len(wts.convs) - 1
     for i, (w, wt, b) in enumerate(wts.convs):
-        if i < last:
+        if i == 0 and last > 0:  # A X: the same for every step on this batch (computed once)
+            p = getattr(batch, "_ax", None)
+            if p is None:
+                p = batch._ax = torch.bmm(batch.adj, h)
+            h_new = torch.addmm(b, p.reshape(-1, p.shape[-1]), wt).relu_().reshape(B, -1, w.shape[0])
+        elif i < last:
             p = torch.bmm(batch.adj, h)  # (B, M, F)
             h_new = torch.addmm(b, p.reshape(-1, p.shape[-1]), wt).relu_().reshape(B, -1, w.shape[0])
         else:
@@ -502,9 +507,11 @@ class _FlatAdam:
         self.flat.addcdiv_(self.m, self.denom, value=-self.lr / bc1)
 
 
-def _train_dense(model, batch: DenseBatch, t: np.ndarray, rng, *, epochs, batch_size, lr, loss, device) -> list[float]:
+def _train_dense(model, batch: DenseBatch, t: np.ndarray, rng, *, epochs, batch_size, lr, loss, device,
+                 history: bool = True) -> list[float]:
     """:func:`train_gcn` on a dense batch with a hand-written backward (no autograd graph) and
-    a flat Adam: the same loss, mini-batches, Adam update and number of steps."""
+    a flat Adam: the same loss, mini-batches, Adam update and number of steps. The loss value
+    itself is only computed with ``history`` (the gradient does not need it)."""
     import torch
 
     N = len(t)
@@ -515,27 +522,29 @@ def _train_dense(model, batch: DenseBatch, t: np.ndarray, rng, *, epochs, batch_
     batch = batch.to(device)
     losses = []
     shift, scale = model.shift, model.scale
-    full = (batch, tt, wt, N)
+    full = (batch, shift - tt, wt, N)  # one batch of all cells: shift - t computed once
     with torch.no_grad():
         for _ in range(int(epochs)):
             order = rng.permutation(N) if N > batch_size else None
             total = None
             for s in range(0, N, batch_size):
                 if order is None:
-                    bt, y, w, n_b = full
+                    bt, shift_y, w, n_b = full
                 else:
                     idx = order[s : s + batch_size]
                     bt = batch.subset(idx)
                     i = torch.from_numpy(idx).to(device)
-                    y, w, n_b = tt[i], wt[i], len(idx)
+                    shift_y, w, n_b = shift - tt[i], wt[i], len(idx)
                 out, cache = _dense_forward(model, bt, keep=True, weights=weights)
-                resid = torch.addcmul(shift - y, scale, out)  # prediction - target
+                resid = torch.addcmul(shift_y, scale, out)  # prediction - target
                 wr = w * resid
-                l = torch.dot(wr, resid) / n_b  # mean of w (pred - t)^2
+                if history:
+                    l = torch.dot(wr, resid) / n_b  # mean of w (pred - t)^2
+                    total = l * n_b if total is None else total + l * n_b
                 _dense_backward(weights, bt, cache, wr.mul_(2.0 / n_b).mul_(scale), grads)
                 opt.step()
-                total = l * n_b if total is None else total + l * n_b
-            losses.append(total)
+            if history:
+                losses.append(total)
     model.eval()
     return (torch.stack(losses) / N).tolist() if losses else []
 
@@ -584,7 +593,7 @@ def make_gcn(in_dim: int, hidden: int = 64, layers: int = 4, regressor_hidden: i
 
 def train_gcn(model, adj, feats, targets, rng: np.random.Generator, *, epochs: int = 100, batch_size: int = 128,
               lr: float = 1e-3, loss: str = "exp", edges: str = "undirected", device: str = "cpu",
-              impl: str = "dense", batch: "DenseBatch | None" = None) -> list[float]:
+              impl: str = "dense", batch: "DenseBatch | None" = None, history: bool = True) -> list[float]:
     """Train ``model`` end to end on cells ``adj (N, n, n)``, ``feats (N, n, d)`` with targets
     ``(N,)`` (in [0, 1] for the weighted losses): Adam, mini-batches drawn by ``rng``
     (reshuffled every epoch; one batch of all cells when ``N <= batch_size``). Returns the mean
@@ -593,7 +602,9 @@ def train_gcn(model, adj, feats, targets, rng: np.random.Generator, *, epochs: i
     ``impl="dense"``: the cells as one :class:`DenseBatch` (or ``batch``, prepared by the caller;
     ``adj`` and ``feats`` are then unused) and a hand-written backward; ``"sparse"``: block-diagonal
     :class:`GraphBatch` es through torch-geometric's ``GCNConv`` and autograd (the original
-    implementation). Same loss, batches, optimizer and steps; results agree to float rounding."""
+    implementation). Same loss, batches, optimizer and steps; results agree to float rounding.
+    ``history=False`` (dense only): the loss values are not computed and ``[]`` is returned (the
+    weights are the same)."""
     import torch
 
     if impl not in GCN_IMPLS:
@@ -607,7 +618,7 @@ def train_gcn(model, adj, feats, targets, rng: np.random.Generator, *, epochs: i
         if batch is None:
             batch = DenseBatch.from_arrays(adj, feats, edges)
         return _train_dense(model, batch, t, rng, epochs=epochs, batch_size=batch_size, lr=lr, loss=loss,
-                            device=device)
+                            device=device, history=history)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     N = len(t)
     tt = torch.from_numpy(t).to(device)
@@ -665,17 +676,18 @@ class BayesianLinearRegression:
         self._Pt = self._V.T @ (Phi.T @ t)  # Phi^T t in the eigenbasis
         if optimize:
             lo, hi = self.bounds
-            best = (self.log_evidence(self.alpha, self.beta), self.alpha, self.beta)
             a, b = self.alpha, self.beta
+            st = self._stats(a, b)  # the evidence's terms at (a, b): the next iterate starts from them
+            best = (self._log_evidence(a, b, st), a, b)
             N = len(t)
             for _ in range(self.max_iter):
                 lam = b * self._eig
-                m = self._mean_coef(a, b)
+                m, resid = st[0], st[1]  # m_N in the eigenbasis, |t - Phi m_N|^2
                 gamma = float(np.sum(lam / (a + lam)))
-                resid = float(np.sum((t - Phi @ (self._V @ m)) ** 2))
                 a_new = float(np.clip(gamma / max(float(m @ m), 1e-300), lo, hi))
                 b_new = float(np.clip((N - gamma) / max(resid, 1e-300), lo, hi))
-                ev = self.log_evidence(a_new, b_new)
+                st = self._stats(a_new, b_new)
+                ev = self._log_evidence(a_new, b_new, st)
                 if ev > best[0]:
                     best = (ev, a_new, b_new)
                 done = abs(a_new - a) <= self.tol * a and abs(b_new - b) <= self.tol * b
@@ -685,6 +697,13 @@ class BayesianLinearRegression:
             _, self.alpha, self.beta = best
         self._m = self._V @ self._mean_coef(self.alpha, self.beta)  # m_N
         return self
+
+    def _stats(self, a: float, b: float):
+        """``(m_N in the eigenbasis, |t - Phi m_N|^2, |m_N|^2)`` at ``alpha = a, beta = b``:
+        what the fixed-point step and the evidence need, computed once per iterate."""
+        coef = self._mean_coef(a, b)
+        m = self._V @ coef
+        return coef, float(np.sum((self._t - self._Phi @ m) ** 2)), float(m @ m)
 
     def _mean_coef(self, a: float, b: float) -> np.ndarray:
         """``m_N`` in the eigenbasis of ``Phi^T Phi``: ``beta (a + b e)^-1 V^T Phi^T t``."""
@@ -702,10 +721,12 @@ class BayesianLinearRegression:
 
     def log_evidence(self, alpha: float, beta: float) -> float:
         """``log p(t | alpha, beta)`` of the fitted data (§3.2; Bishop eq. 3.86)."""
-        Phi, t = self._Phi, self._t
-        N, M = Phi.shape
-        m = self._V @ self._mean_coef(alpha, beta)
-        E = 0.5 * beta * float(np.sum((t - Phi @ m) ** 2)) + 0.5 * alpha * float(m @ m)
+        return self._log_evidence(alpha, beta, self._stats(alpha, beta))
+
+    def _log_evidence(self, alpha: float, beta: float, stats) -> float:
+        N, M = self._Phi.shape
+        _, resid, mm = stats
+        E = 0.5 * beta * resid + 0.5 * alpha * mm
         logdet = float(np.sum(np.log(alpha + beta * self._eig)))
         return 0.5 * M * math.log(alpha) + 0.5 * N * math.log(beta) - E - 0.5 * logdet - 0.5 * N * math.log(2 * math.pi)
 
