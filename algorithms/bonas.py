@@ -218,7 +218,8 @@ class EvolutionSampler:
             draws += m
             if self.batched and not self.fill:  # the same children, mutated in one call
                 parents = [a for a, _ in self.pop]
-                children = space.mutate_many([parents[w] for w in winners.tolist()], rng)
+                # repeats dropped first (a repeat has its first copy's key: it would be skipped)
+                children = dict.fromkeys(space.mutate_many([parents[w] for w in winners.tolist()], rng))
             else:
                 children = (space.mutate(self.pop[int(w)][0], rng) for w in winners)
             for child in children:

@@ -374,34 +374,38 @@ def _global_rows(batch: DenseBatch):
     return a
 
 
+def _first_product(batch: DenseBatch):
+    """``A X`` of a batch as a ``(B M, d + 1)`` matrix: the first layer's input aggregation,
+    the same at every training step on this batch (computed once, cached on the batch)."""
+    p = getattr(batch, "_ax", None)
+    if p is None:
+        import torch
+
+        p = batch._ax = torch.bmm(batch.adj, batch.x).reshape(-1, batch.x.shape[-1])
+    return p
+
+
 def _dense_forward(model, batch: DenseBatch, keep: bool = False, weights: "_Weights | None" = None):
     """Standardized regressor output ``(B,)`` of a dense batch and, with ``keep``, what the
     hand-written backward needs (else the embedding ``(B, hidden)``). Layer ``l``:
     ``H' = relu((A H) W^T + b)``, i.e. GCNConv's ``A (H W^T) + b`` with the product
     re-associated; the last layer computes the global node's row only (its output is all the
-    embedding uses)."""
+    embedding uses). Hidden states are kept as ``(B M, F)`` matrices (views of ``(B, M, F)``)."""
     import torch
 
     wts = weights or _Weights(model)
-    B = batch.adj.shape[0]
+    B, M = batch.adj.shape[0], batch.adj.shape[1]
     a_last, _ = _global_rows(batch)
-    h, saved = batch.x, []
+    h, saved = batch.x.reshape(B * M, -1), []
     last = len(wts.convs) - 1
     for i, (w, wt, b) in enumerate(wts.convs):
-        if i == 0 and last > 0:  # A X: the same for every step on this batch (computed once)
-            p = getattr(batch, "_ax", None)
-            if p is None:
-                p = batch._ax = torch.bmm(batch.adj, h)
-            h_new = torch.addmm(b, p.reshape(-1, p.shape[-1]), wt).relu_().reshape(B, -1, w.shape[0])
-        elif i < last:
-            p = torch.bmm(batch.adj, h)  # (B, M, F)
-            h_new = torch.addmm(b, p.reshape(-1, p.shape[-1]), wt).relu_().reshape(B, -1, w.shape[0])
+        if i < last:
+            p = _first_product(batch) if i == 0 else torch.bmm(batch.adj, h.view(B, M, -1)).view(B * M, -1)
         else:
-            p = torch.bmm(a_last, h).squeeze(1)  # (B, F)
-            h_new = torch.addmm(b, p, wt).relu_()
+            p = torch.bmm(a_last, h.view(B, M, -1)).view(B, -1)  # (B, F): the global rows only
+        h = torch.addmm(b, p, wt).relu_()
         if keep:
-            saved.append((p, h_new))
-        h = h_new
+            saved.append((p, h))
     emb = h
     (_, w1t, b1), (_, w2t, b2) = wts.fc1, wts.fc2
     hid = torch.addmm(b1, emb, w1t).relu_()
@@ -411,47 +415,47 @@ def _dense_forward(model, batch: DenseBatch, keep: bool = False, weights: "_Weig
     return out, emb
 
 
-def _relu_grad(grad, out):
-    """``grad`` where the ReLU's output ``out`` is positive, else 0 (autograd's ReLU backward)."""
-    import torch
-
-    return torch.ops.aten.threshold_backward(grad, out, 0)
-
-
 def _dense_backward(weights: _Weights, batch: DenseBatch, cache, d_out, grads: _Weights) -> None:
     """The gradient of :func:`_dense_forward`'s output given ``d loss / d out`` ``(B,)``, written
     into ``grads`` (a :class:`_Weights` of gradient tensors shaped like the parameters): the
     exact gradient, written out by hand (tested against autograd)."""
     import torch
 
+    relu_grad = torch.ops.aten.threshold_backward.default
     saved, emb, hid = cache
+    B, M = batch.adj.shape[0], batch.adj.shape[1]
     _, a_last_t = _global_rows(batch)
     (w1, _, _), (w2, _, _) = weights.fc1, weights.fc2
     (gw1, gb1), (gw2, gb2) = grads.fc1, grads.fc2
     do = d_out.unsqueeze(-1)  # (B, 1)
     torch.mm(do.t(), hid, out=gw2)
     torch.sum(do, 0, out=gb2)
-    dz1 = _relu_grad(do @ w2, hid)
+    dz1 = relu_grad(torch.mm(do, w2), hid, 0)
     torch.mm(dz1.t(), emb, out=gw1)
     torch.sum(dz1, 0, out=gb1)
-    dh = dz1 @ w1  # d emb, (B, hidden)
+    dh = torch.mm(dz1, w1)  # d emb, (B, hidden)
     last = len(weights.convs) - 1
     for i in range(last, -1, -1):
         w = weights.convs[i][0]
         gw, gb = grads.convs[i]
         p, h_out = saved[i]
-        dz = _relu_grad(dh, h_out)
+        dz = relu_grad(dh, h_out, 0)
+        torch.mm(dz.t(), p, out=gw)
+        torch.sum(dz, 0, out=gb)
+        if i == 0:
+            break
         if i == last:
-            torch.mm(dz.t(), p, out=gw)
-            torch.sum(dz, 0, out=gb)
-            if i > 0:
-                dh = a_last_t * (dz @ w).unsqueeze(1)  # (B, M, F): A_g^T dp
+            dh = (a_last_t * torch.mm(dz, w).unsqueeze(1)).view(B * M, -1)  # A_g^T dp, (B M, F)
         else:
-            dz2 = dz.reshape(-1, dz.shape[-1])
-            torch.mm(dz2.t(), p.reshape(-1, p.shape[-1]), out=gw)
-            torch.sum(dz2, 0, out=gb)
-            if i > 0:
-                dh = torch.bmm(batch.adj.transpose(1, 2), (dz2 @ w).reshape(p.shape))
+            dh = torch.bmm(_adj_t(batch), torch.mm(dz, w).view(B, M, -1)).view(B * M, -1)
+
+
+def _adj_t(batch: DenseBatch):
+    """``A^T`` of a batch (a transposed view, cached)."""
+    a = getattr(batch, "_adj_t", None)
+    if a is None:
+        a = batch._adj_t = batch.adj.transpose(1, 2)
+    return a
 
 
 class _FlatAdam:

@@ -118,7 +118,11 @@ class NB201Space(SearchSpace):
         bounded integers element by element, each bound with its own rejection), so the children
         and the generator's state afterwards are identical (tested)."""
         archs = list(archs)
-        for a in archs:
+        try:
+            distinct = dict.fromkeys(archs)
+        except TypeError:  # an unhashable item: validate names it
+            distinct = archs
+        for a in distinct:
             if not self.contains(a):
                 self.validate(a)
         if not archs:
