@@ -89,6 +89,7 @@ from algorithms.bonas_gcn import (
     expected_improvement,
     features,
     make_gcn,
+    reinit_gcn,
     train_gcn,
 )
 from harness.errors import ConfigError, InvalidArchitecture
@@ -462,8 +463,11 @@ class _Search:
         t = self.targets()
         if c.gcn_impl == "dense":
             data = self.batch(self.archs)
-            if self.model is None or not c.warm_start:
-                in_dim = data.x.shape[2] - 1
+            in_dim = data.x.shape[2] - 1
+            if self.model is not None and not c.warm_start and c.device == "cpu" \
+                    and self.model.convs[0].in_channels == in_dim + 1:
+                reinit_gcn(self.model)  # a fresh initialization, drawn as make_gcn draws it
+            elif self.model is None or not c.warm_start:
                 self.model = make_gcn(in_dim, c.gcn_hidden, c.gcn_layers, c.regressor_hidden).to(c.device)
             train_gcn(self.model, None, None, t, self.rng, epochs=c.epochs, batch_size=c.batch_size, lr=c.lr,
                       loss=c.loss, edges=c.edges, device=c.device, impl="dense", batch=data, history=False)

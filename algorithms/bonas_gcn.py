@@ -595,6 +595,22 @@ def make_gcn(in_dim: int, hidden: int = 64, layers: int = 4, regressor_hidden: i
     return GCNPredictor()
 
 
+def reinit_gcn(model) -> None:
+    """Re-draw the parameters of a :func:`make_gcn` model in place, exactly as a new
+    ``make_gcn`` with the same arguments would draw them: the same draws from torch's global
+    generator in the same order (each ``GCNConv`` initializes its linear layer twice when it is
+    built, in the layer's constructor and in its own ``reset_parameters``; then the regressor's
+    two ``nn.Linear`` once each), and the output buffers reset (tested against ``make_gcn``).
+    A fresh model for each BONAS retrain without building torch-geometric modules again."""
+    for conv in model.convs:
+        conv.lin.reset_parameters()
+        conv.reset_parameters()
+    model.fc1.reset_parameters()
+    model.fc2.reset_parameters()
+    model.shift.zero_()
+    model.scale.fill_(1.0)
+
+
 def train_gcn(model, adj, feats, targets, rng: np.random.Generator, *, epochs: int = 100, batch_size: int = 128,
               lr: float = 1e-3, loss: str = "exp", edges: str = "undirected", device: str = "cpu",
               impl: str = "dense", batch: "DenseBatch | None" = None, history: bool = True) -> list[float]:

@@ -25,6 +25,7 @@ from algorithms.bonas_gcn import (
     expected_improvement,
     features,
     make_gcn,
+    reinit_gcn,
     train_gcn,
     weighted_loss,
 )
@@ -501,3 +502,17 @@ def test_dense_training_without_loss_history_gives_the_same_weights_and_cached_a
         # the embedding through the batch with the cached A X equals a fresh batch's
         assert np.array_equal(features(model, batch), features(model, make_batch(graphs, impl="dense")))
     assert all(torch.equal(a, b) for a, b in zip(*weights))
+
+
+def test_reinit_gcn_draws_what_a_new_make_gcn_draws():
+    model = make_gcn(7, hidden=16, layers=3, regressor_hidden=8)
+    train_gcn(model, None, None, np.linspace(0.7, 0.9, 6), np.random.default_rng(0), epochs=3, impl="dense",
+              batch=make_batch([_random_cell(np.random.default_rng(i), n=5, d=7) for i in range(6)], impl="dense"))
+    torch.manual_seed(21)
+    fresh = make_gcn(7, hidden=16, layers=3, regressor_hidden=8)
+    state = torch.get_rng_state()
+    torch.manual_seed(21)
+    reinit_gcn(model)
+    assert torch.equal(torch.get_rng_state(), state)
+    fs, ms = fresh.state_dict(), model.state_dict()
+    assert fs.keys() == ms.keys() and all(torch.equal(fs[k], ms[k]) for k in fs)
