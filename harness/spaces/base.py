@@ -136,7 +136,8 @@ class SearchSpace:
 
     def __getstate__(self):
         state = dict(self.__dict__)
-        state.pop("_key_memo", None)  # a cache: not worth sending to another process
+        for memo in ("_key_memo", "_neighbour_memo"):  # caches: not worth sending to another process
+            state.pop(memo, None)
         return state
 
     def __repr__(self) -> str:
