@@ -703,9 +703,10 @@ class BayesianLinearRegression:
             for _ in range(self.max_iter):
                 lam = b * self._eig
                 m, resid = st[0], st[1]  # m_N in the eigenbasis, |t - Phi m_N|^2
-                gamma = float(np.sum(lam / (a + lam)))
-                a_new = float(np.clip(gamma / max(float(m @ m), 1e-300), lo, hi))
-                b_new = float(np.clip((N - gamma) / max(resid, 1e-300), lo, hi))
+                gamma = float((lam / (a + lam)).sum())
+                # clipped into [lo, hi] (min/max on floats: np.clip's value, without its overhead)
+                a_new = min(max(gamma / max(float(m @ m), 1e-300), lo), hi)
+                b_new = min(max((N - gamma) / max(resid, 1e-300), lo), hi)
                 st = self._stats(a_new, b_new)
                 ev = self._log_evidence(a_new, b_new, st)
                 if ev > best[0]:
@@ -723,7 +724,7 @@ class BayesianLinearRegression:
         what the fixed-point step and the evidence need, computed once per iterate."""
         coef = self._mean_coef(a, b)
         m = self._V @ coef
-        return coef, float(np.sum((self._t - self._Phi @ m) ** 2)), float(m @ m)
+        return coef, float(((self._t - self._Phi @ m) ** 2).sum()), float(m @ m)
 
     def _mean_coef(self, a: float, b: float) -> np.ndarray:
         """``m_N`` in the eigenbasis of ``Phi^T Phi``: ``beta (a + b e)^-1 V^T Phi^T t``."""
@@ -747,7 +748,7 @@ class BayesianLinearRegression:
         N, M = self._Phi.shape
         _, resid, mm = stats
         E = 0.5 * beta * resid + 0.5 * alpha * mm
-        logdet = float(np.sum(np.log(alpha + beta * self._eig)))
+        logdet = float(np.log(alpha + beta * self._eig).sum())
         return 0.5 * M * math.log(alpha) + 0.5 * N * math.log(beta) - E - 0.5 * logdet - 0.5 * N * math.log(2 * math.pi)
 
     def predict(self, Phi) -> tuple[np.ndarray, np.ndarray]:
