@@ -267,9 +267,9 @@ class RLSampler:
             axis=1,
         )
         archs = []
-        for row in choices:
+        for row in choices.tolist():
             try:
-                archs.append(self.space.from_decisions(row.tolist()))
+                archs.append(self.space.from_decisions(row))
             except InvalidArchitecture:
                 archs.append(None)
         return choices, archs, probs

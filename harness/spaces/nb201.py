@@ -237,7 +237,8 @@ class NB201Space(SearchSpace):
         return list(arch)
 
     def from_decisions(self, choices) -> tuple[int, ...]:
-        return self.validate(tuple(int(c) for c in choices))
+        arch = tuple(map(int, choices))
+        return arch if arch in self._tables[1] else self.validate(arch)
 
     # Graph form with operations as nodes: node 0 = input, nodes 1..6 = the 6 edges' ops in
     # standard order, node 7 = output. Op node (j->i) takes input from every op node that
