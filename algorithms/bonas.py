@@ -52,9 +52,16 @@ the weighted losses see [0, 1], other metrics are min-max scaled with "higher is
 EA population and tournament sizes; the RL controller and its learning rate.
 
 Implementation (``gcn_impl``): ``"dense"`` (default) trains and embeds cells as dense padded
-batches and reuses a cell's embedding until the next retrain; ``"sparse"`` is the original
-block-diagonal torch-geometric path, kept to measure the speed-up (``nas-harness bench
-bonas-gcn --speed``). The math is the same (see :mod:`algorithms.bonas_gcn`).
+batches and reuses a cell's embedding until the next retrain (the GCN only changes there; a
+retrain clears the cache), and the EA mutates a round's tournament winners with one
+``space.mutate_many`` call (vectorised on NB201: the same children and the same use of ``rng``
+as one ``space.mutate`` call per winner, tested); ``"sparse"`` is the original implementation
+throughout (block-diagonal torch-geometric batches, one ``mutate`` call per winner), kept as the
+baseline of the speed bench (``nas-harness bench bonas-gcn --speed``). The math is the same (see
+:mod:`algorithms.bonas_gcn`): the two differ by float rounding only, and the dense path's
+shortcuts (A X computed once per training batch, no loss values computed during the search's
+training, the BLR's evidence terms reused between fixed-point iterates) change no bit of its
+trajectory.
 
 Determinism: everything random comes from ``rng``; torch runs inside
 ``torch.random.fork_rng`` seeded from ``rng`` (the global torch state is restored after the
@@ -82,6 +89,7 @@ from algorithms.bonas_gcn import (
     expected_improvement,
     features,
     make_gcn,
+    reinit_gcn,
     train_gcn,
 )
 from harness.errors import ConfigError, InvalidArchitecture
@@ -180,11 +188,14 @@ class RandomSampler:
 class EvolutionSampler:
     """Aging evolution with tournament selection (Real et al. 2019) as a pool sampler."""
 
-    def __init__(self, space, population: int, tournament: int, key=None, fill: bool = False):
+    def __init__(self, space, population: int, tournament: int, key=None, fill: bool = False, batched: bool = False):
         self.space = space
         self.key = key or space.key
         self.tournament = tournament
         self.fill = fill  # draw until n distinct unqueried children (bounded), not n draws
+        # mutate all winners of a round with one space.mutate_many call (same children, same rng
+        # use; not with fill, which stops mid-round); False: one space.mutate call per winner
+        self.batched = batched
         self.pop: deque = deque(maxlen=population)  # (arch, signed value), oldest first
 
     def tell(self, arch, value: float) -> None:
@@ -206,8 +217,13 @@ class EvolutionSampler:
                 members = np.broadcast_to(np.arange(P), (m, P))
             winners = members[np.arange(m), np.argmax(vals[members], axis=1)]
             draws += m
-            for w in winners:
-                child = space.mutate(self.pop[int(w)][0], rng)
+            if self.batched and not self.fill:  # the same children, mutated in one call
+                parents = [a for a, _ in self.pop]
+                # repeats dropped first (a repeat has its first copy's key: it would be skipped)
+                children = dict.fromkeys(space.mutate_many([parents[w] for w in winners.tolist()], rng))
+            else:
+                children = (space.mutate(self.pop[int(w)][0], rng) for w in winners)
+            for child in children:
                 k = self.key(child)
                 if k not in excluded and k not in seen:
                     seen.add(k)
@@ -251,9 +267,9 @@ class RLSampler:
             axis=1,
         )
         archs = []
-        for row in choices:
+        for row in choices.tolist():
             try:
-                archs.append(self.space.from_decisions(row.tolist()))
+                archs.append(self.space.from_decisions(row))
             except InvalidArchitecture:
                 archs.append(None)
         return choices, archs, probs
@@ -364,7 +380,8 @@ class _Search:
         self.model = None
         self.phi = None  # BLR design matrix of the data, (N, M)
         if c.sampler == "ea":
-            self.sampler = EvolutionSampler(self.space, c.ea_population, c.ea_tournament, self.key, fill=c.ea_fill)
+            self.sampler = EvolutionSampler(self.space, c.ea_population, c.ea_tournament, self.key, fill=c.ea_fill,
+                                           batched=c.gcn_impl == "dense")
         elif c.sampler == "rl":
             self.sampler = RLSampler(self.space, c.rl_samples, c.rl_updates, c.rl_lr, self.key)
         else:
@@ -446,11 +463,14 @@ class _Search:
         t = self.targets()
         if c.gcn_impl == "dense":
             data = self.batch(self.archs)
-            if self.model is None or not c.warm_start:
-                in_dim = data.x.shape[2] - 1
+            in_dim = data.x.shape[2] - 1
+            if self.model is not None and not c.warm_start and c.device == "cpu" \
+                    and self.model.convs[0].in_channels == in_dim + 1:
+                reinit_gcn(self.model)  # a fresh initialization, drawn as make_gcn draws it
+            elif self.model is None or not c.warm_start:
                 self.model = make_gcn(in_dim, c.gcn_hidden, c.gcn_layers, c.regressor_hidden).to(c.device)
             train_gcn(self.model, None, None, t, self.rng, epochs=c.epochs, batch_size=c.batch_size, lr=c.lr,
-                      loss=c.loss, edges=c.edges, device=c.device, impl="dense", batch=data)
+                      loss=c.loss, edges=c.edges, device=c.device, impl="dense", batch=data, history=False)
             self._emb.clear()  # a new GCN: every cached embedding is stale
             self.phi = self._design(features(self.model, data, c.blr_features))
             self._emb.update(zip(self.archs, self.phi))

@@ -374,29 +374,38 @@ def _global_rows(batch: DenseBatch):
     return a
 
 
+def _first_product(batch: DenseBatch):
+    """``A X`` of a batch as a ``(B M, d + 1)`` matrix: the first layer's input aggregation,
+    the same at every training step on this batch (computed once, cached on the batch)."""
+    p = getattr(batch, "_ax", None)
+    if p is None:
+        import torch
+
+        p = batch._ax = torch.bmm(batch.adj, batch.x).reshape(-1, batch.x.shape[-1])
+    return p
+
+
 def _dense_forward(model, batch: DenseBatch, keep: bool = False, weights: "_Weights | None" = None):
     """Standardized regressor output ``(B,)`` of a dense batch and, with ``keep``, what the
     hand-written backward needs (else the embedding ``(B, hidden)``). Layer ``l``:
     ``H' = relu((A H) W^T + b)``, i.e. GCNConv's ``A (H W^T) + b`` with the product
     re-associated; the last layer computes the global node's row only (its output is all the
-    embedding uses)."""
+    embedding uses). Hidden states are kept as ``(B M, F)`` matrices (views of ``(B, M, F)``)."""
     import torch
 
     wts = weights or _Weights(model)
-    B = batch.adj.shape[0]
+    B, M = batch.adj.shape[0], batch.adj.shape[1]
     a_last, _ = _global_rows(batch)
-    h, saved = batch.x, []
+    h, saved = batch.x.reshape(B * M, -1), []
     last = len(wts.convs) - 1
     for i, (w, wt, b) in enumerate(wts.convs):
         if i < last:
-            p = torch.bmm(batch.adj, h)  # (B, M, F)
-            h_new = torch.addmm(b, p.reshape(-1, p.shape[-1]), wt).relu_().reshape(B, -1, w.shape[0])
+            p = _first_product(batch) if i == 0 else torch.bmm(batch.adj, h.view(B, M, -1)).view(B * M, -1)
         else:
-            p = torch.bmm(a_last, h).squeeze(1)  # (B, F)
-            h_new = torch.addmm(b, p, wt).relu_()
+            p = torch.bmm(a_last, h.view(B, M, -1)).view(B, -1)  # (B, F): the global rows only
+        h = torch.addmm(b, p, wt).relu_()
         if keep:
-            saved.append((p, h_new))
-        h = h_new
+            saved.append((p, h))
     emb = h
     (_, w1t, b1), (_, w2t, b2) = wts.fc1, wts.fc2
     hid = torch.addmm(b1, emb, w1t).relu_()
@@ -406,47 +415,47 @@ def _dense_forward(model, batch: DenseBatch, keep: bool = False, weights: "_Weig
     return out, emb
 
 
-def _relu_grad(grad, out):
-    """``grad`` where the ReLU's output ``out`` is positive, else 0 (autograd's ReLU backward)."""
-    import torch
-
-    return torch.ops.aten.threshold_backward(grad, out, 0)
-
-
 def _dense_backward(weights: _Weights, batch: DenseBatch, cache, d_out, grads: _Weights) -> None:
     """The gradient of :func:`_dense_forward`'s output given ``d loss / d out`` ``(B,)``, written
     into ``grads`` (a :class:`_Weights` of gradient tensors shaped like the parameters): the
     exact gradient, written out by hand (tested against autograd)."""
     import torch
 
+    relu_grad = torch.ops.aten.threshold_backward.default
     saved, emb, hid = cache
+    B, M = batch.adj.shape[0], batch.adj.shape[1]
     _, a_last_t = _global_rows(batch)
     (w1, _, _), (w2, _, _) = weights.fc1, weights.fc2
     (gw1, gb1), (gw2, gb2) = grads.fc1, grads.fc2
     do = d_out.unsqueeze(-1)  # (B, 1)
     torch.mm(do.t(), hid, out=gw2)
     torch.sum(do, 0, out=gb2)
-    dz1 = _relu_grad(do @ w2, hid)
+    dz1 = relu_grad(torch.mm(do, w2), hid, 0)
     torch.mm(dz1.t(), emb, out=gw1)
     torch.sum(dz1, 0, out=gb1)
-    dh = dz1 @ w1  # d emb, (B, hidden)
+    dh = torch.mm(dz1, w1)  # d emb, (B, hidden)
     last = len(weights.convs) - 1
     for i in range(last, -1, -1):
         w = weights.convs[i][0]
         gw, gb = grads.convs[i]
         p, h_out = saved[i]
-        dz = _relu_grad(dh, h_out)
+        dz = relu_grad(dh, h_out, 0)
+        torch.mm(dz.t(), p, out=gw)
+        torch.sum(dz, 0, out=gb)
+        if i == 0:
+            break
         if i == last:
-            torch.mm(dz.t(), p, out=gw)
-            torch.sum(dz, 0, out=gb)
-            if i > 0:
-                dh = a_last_t * (dz @ w).unsqueeze(1)  # (B, M, F): A_g^T dp
+            dh = (a_last_t * torch.mm(dz, w).unsqueeze(1)).view(B * M, -1)  # A_g^T dp, (B M, F)
         else:
-            dz2 = dz.reshape(-1, dz.shape[-1])
-            torch.mm(dz2.t(), p.reshape(-1, p.shape[-1]), out=gw)
-            torch.sum(dz2, 0, out=gb)
-            if i > 0:
-                dh = torch.bmm(batch.adj.transpose(1, 2), (dz2 @ w).reshape(p.shape))
+            dh = torch.bmm(_adj_t(batch), torch.mm(dz, w).view(B, M, -1)).view(B * M, -1)
+
+
+def _adj_t(batch: DenseBatch):
+    """``A^T`` of a batch (a transposed view, cached)."""
+    a = getattr(batch, "_adj_t", None)
+    if a is None:
+        a = batch._adj_t = batch.adj.transpose(1, 2)
+    return a
 
 
 class _FlatAdam:
@@ -502,9 +511,11 @@ class _FlatAdam:
         self.flat.addcdiv_(self.m, self.denom, value=-self.lr / bc1)
 
 
-def _train_dense(model, batch: DenseBatch, t: np.ndarray, rng, *, epochs, batch_size, lr, loss, device) -> list[float]:
+def _train_dense(model, batch: DenseBatch, t: np.ndarray, rng, *, epochs, batch_size, lr, loss, device,
+                 history: bool = True) -> list[float]:
     """:func:`train_gcn` on a dense batch with a hand-written backward (no autograd graph) and
-    a flat Adam: the same loss, mini-batches, Adam update and number of steps."""
+    a flat Adam: the same loss, mini-batches, Adam update and number of steps. The loss value
+    itself is only computed with ``history`` (the gradient does not need it)."""
     import torch
 
     N = len(t)
@@ -515,27 +526,29 @@ def _train_dense(model, batch: DenseBatch, t: np.ndarray, rng, *, epochs, batch_
     batch = batch.to(device)
     losses = []
     shift, scale = model.shift, model.scale
-    full = (batch, tt, wt, N)
+    full = (batch, shift - tt, wt, N)  # one batch of all cells: shift - t computed once
     with torch.no_grad():
         for _ in range(int(epochs)):
             order = rng.permutation(N) if N > batch_size else None
             total = None
             for s in range(0, N, batch_size):
                 if order is None:
-                    bt, y, w, n_b = full
+                    bt, shift_y, w, n_b = full
                 else:
                     idx = order[s : s + batch_size]
                     bt = batch.subset(idx)
                     i = torch.from_numpy(idx).to(device)
-                    y, w, n_b = tt[i], wt[i], len(idx)
+                    shift_y, w, n_b = shift - tt[i], wt[i], len(idx)
                 out, cache = _dense_forward(model, bt, keep=True, weights=weights)
-                resid = torch.addcmul(shift - y, scale, out)  # prediction - target
+                resid = torch.addcmul(shift_y, scale, out)  # prediction - target
                 wr = w * resid
-                l = torch.dot(wr, resid) / n_b  # mean of w (pred - t)^2
+                if history:
+                    l = torch.dot(wr, resid) / n_b  # mean of w (pred - t)^2
+                    total = l * n_b if total is None else total + l * n_b
                 _dense_backward(weights, bt, cache, wr.mul_(2.0 / n_b).mul_(scale), grads)
                 opt.step()
-                total = l * n_b if total is None else total + l * n_b
-            losses.append(total)
+            if history:
+                losses.append(total)
     model.eval()
     return (torch.stack(losses) / N).tolist() if losses else []
 
@@ -582,9 +595,25 @@ def make_gcn(in_dim: int, hidden: int = 64, layers: int = 4, regressor_hidden: i
     return GCNPredictor()
 
 
+def reinit_gcn(model) -> None:
+    """Re-draw the parameters of a :func:`make_gcn` model in place, exactly as a new
+    ``make_gcn`` with the same arguments would draw them: the same draws from torch's global
+    generator in the same order (each ``GCNConv`` initializes its linear layer twice when it is
+    built, in the layer's constructor and in its own ``reset_parameters``; then the regressor's
+    two ``nn.Linear`` once each), and the output buffers reset (tested against ``make_gcn``).
+    A fresh model for each BONAS retrain without building torch-geometric modules again."""
+    for conv in model.convs:
+        conv.lin.reset_parameters()
+        conv.reset_parameters()
+    model.fc1.reset_parameters()
+    model.fc2.reset_parameters()
+    model.shift.zero_()
+    model.scale.fill_(1.0)
+
+
 def train_gcn(model, adj, feats, targets, rng: np.random.Generator, *, epochs: int = 100, batch_size: int = 128,
               lr: float = 1e-3, loss: str = "exp", edges: str = "undirected", device: str = "cpu",
-              impl: str = "dense", batch: "DenseBatch | None" = None) -> list[float]:
+              impl: str = "dense", batch: "DenseBatch | None" = None, history: bool = True) -> list[float]:
     """Train ``model`` end to end on cells ``adj (N, n, n)``, ``feats (N, n, d)`` with targets
     ``(N,)`` (in [0, 1] for the weighted losses): Adam, mini-batches drawn by ``rng``
     (reshuffled every epoch; one batch of all cells when ``N <= batch_size``). Returns the mean
@@ -593,7 +622,9 @@ def train_gcn(model, adj, feats, targets, rng: np.random.Generator, *, epochs: i
     ``impl="dense"``: the cells as one :class:`DenseBatch` (or ``batch``, prepared by the caller;
     ``adj`` and ``feats`` are then unused) and a hand-written backward; ``"sparse"``: block-diagonal
     :class:`GraphBatch` es through torch-geometric's ``GCNConv`` and autograd (the original
-    implementation). Same loss, batches, optimizer and steps; results agree to float rounding."""
+    implementation). Same loss, batches, optimizer and steps; results agree to float rounding.
+    ``history=False`` (dense only): the loss values are not computed and ``[]`` is returned (the
+    weights are the same)."""
     import torch
 
     if impl not in GCN_IMPLS:
@@ -607,7 +638,7 @@ def train_gcn(model, adj, feats, targets, rng: np.random.Generator, *, epochs: i
         if batch is None:
             batch = DenseBatch.from_arrays(adj, feats, edges)
         return _train_dense(model, batch, t, rng, epochs=epochs, batch_size=batch_size, lr=lr, loss=loss,
-                            device=device)
+                            device=device, history=history)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     N = len(t)
     tt = torch.from_numpy(t).to(device)
@@ -665,17 +696,19 @@ class BayesianLinearRegression:
         self._Pt = self._V.T @ (Phi.T @ t)  # Phi^T t in the eigenbasis
         if optimize:
             lo, hi = self.bounds
-            best = (self.log_evidence(self.alpha, self.beta), self.alpha, self.beta)
             a, b = self.alpha, self.beta
+            st = self._stats(a, b)  # the evidence's terms at (a, b): the next iterate starts from them
+            best = (self._log_evidence(a, b, st), a, b)
             N = len(t)
             for _ in range(self.max_iter):
                 lam = b * self._eig
-                m = self._mean_coef(a, b)
-                gamma = float(np.sum(lam / (a + lam)))
-                resid = float(np.sum((t - Phi @ (self._V @ m)) ** 2))
-                a_new = float(np.clip(gamma / max(float(m @ m), 1e-300), lo, hi))
-                b_new = float(np.clip((N - gamma) / max(resid, 1e-300), lo, hi))
-                ev = self.log_evidence(a_new, b_new)
+                m, resid = st[0], st[1]  # m_N in the eigenbasis, |t - Phi m_N|^2
+                gamma = float((lam / (a + lam)).sum())
+                # clipped into [lo, hi] (min/max on floats: np.clip's value, without its overhead)
+                a_new = min(max(gamma / max(float(m @ m), 1e-300), lo), hi)
+                b_new = min(max((N - gamma) / max(resid, 1e-300), lo), hi)
+                st = self._stats(a_new, b_new)
+                ev = self._log_evidence(a_new, b_new, st)
                 if ev > best[0]:
                     best = (ev, a_new, b_new)
                 done = abs(a_new - a) <= self.tol * a and abs(b_new - b) <= self.tol * b
@@ -685,6 +718,13 @@ class BayesianLinearRegression:
             _, self.alpha, self.beta = best
         self._m = self._V @ self._mean_coef(self.alpha, self.beta)  # m_N
         return self
+
+    def _stats(self, a: float, b: float):
+        """``(m_N in the eigenbasis, |t - Phi m_N|^2, |m_N|^2)`` at ``alpha = a, beta = b``:
+        what the fixed-point step and the evidence need, computed once per iterate."""
+        coef = self._mean_coef(a, b)
+        m = self._V @ coef
+        return coef, float(((self._t - self._Phi @ m) ** 2).sum()), float(m @ m)
 
     def _mean_coef(self, a: float, b: float) -> np.ndarray:
         """``m_N`` in the eigenbasis of ``Phi^T Phi``: ``beta (a + b e)^-1 V^T Phi^T t``."""
@@ -702,11 +742,13 @@ class BayesianLinearRegression:
 
     def log_evidence(self, alpha: float, beta: float) -> float:
         """``log p(t | alpha, beta)`` of the fitted data (§3.2; Bishop eq. 3.86)."""
-        Phi, t = self._Phi, self._t
-        N, M = Phi.shape
-        m = self._V @ self._mean_coef(alpha, beta)
-        E = 0.5 * beta * float(np.sum((t - Phi @ m) ** 2)) + 0.5 * alpha * float(m @ m)
-        logdet = float(np.sum(np.log(alpha + beta * self._eig)))
+        return self._log_evidence(alpha, beta, self._stats(alpha, beta))
+
+    def _log_evidence(self, alpha: float, beta: float, stats) -> float:
+        N, M = self._Phi.shape
+        _, resid, mm = stats
+        E = 0.5 * beta * resid + 0.5 * alpha * mm
+        logdet = float(np.log(alpha + beta * self._eig).sum())
         return 0.5 * M * math.log(alpha) + 0.5 * N * math.log(beta) - E - 0.5 * logdet - 0.5 * N * math.log(2 * math.pi)
 
     def predict(self, Phi) -> tuple[np.ndarray, np.ndarray]:

@@ -60,6 +60,14 @@ def check_space(space, n: int = 50, seed: int = 0) -> None:
     # same seed, same samples
     r1, r2 = np.random.default_rng(seed + 1), np.random.default_rng(seed + 1)
     assert [space.sample(r1) for _ in range(5)] == [space.sample(r2) for _ in range(5)]
+    # mutate_many = the mutate loop: same children, same generator state afterwards
+    parents = archs[:20] + archs[:5]  # repeats included
+    r1, r2 = np.random.default_rng(seed + 2), np.random.default_rng(seed + 2)
+    assert space.mutate_many(parents, r1) == [space.mutate(a, r2) for a in parents], (
+        f"{space.id}: mutate_many disagrees with calling mutate on each architecture"
+    )
+    assert r1.bit_generator.state == r2.bit_generator.state, f"{space.id}: mutate_many consumes the rng differently"
+    assert space.mutate_many([], r1) == []
 
 
 class _SpyOracle:

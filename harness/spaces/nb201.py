@@ -111,6 +111,32 @@ class NB201Space(SearchSpace):
         new += new >= arch[e]
         return arch[:e] + (new,) + arch[e + 1 :]
 
+    def mutate_many(self, archs, rng: np.random.Generator) -> list[tuple[int, ...]]:
+        """``[mutate(a, rng) for a in archs]`` in one vectorised step. ``mutate`` draws
+        ``rng.integers(6)`` then ``rng.integers(4)`` per cell; one ``rng.integers`` call with the
+        bounds ``6, 4, 6, 4, ...`` draws the same numbers from the same stream (numpy draws
+        bounded integers element by element, each bound with its own rejection), so the children
+        and the generator's state afterwards are identical (tested)."""
+        archs = list(archs)
+        try:
+            distinct = dict.fromkeys(archs)
+        except TypeError:  # an unhashable item: validate names it
+            distinct = archs
+        for a in distinct:
+            if not self.contains(a):
+                self.validate(a)
+        if not archs:
+            return []
+        m = len(archs)
+        bounds = np.empty(2 * m, dtype=np.int64)
+        bounds[0::2], bounds[1::2] = N_EDGES, N_OPS - 1
+        draws = rng.integers(0, bounds).reshape(m, 2)
+        a = np.array(archs, dtype=np.int64)
+        rows, e = np.arange(m), draws[:, 0]
+        new = draws[:, 1]
+        a[rows, e] = new + (new >= a[rows, e])
+        return list(map(tuple, a.tolist()))
+
     def neighbours(self, arch) -> list[tuple[int, ...]]:
         """The 24 cells that differ in one edge: edges in standard order, ops ascending."""
         self.validate(arch)
@@ -211,7 +237,8 @@ class NB201Space(SearchSpace):
         return list(arch)
 
     def from_decisions(self, choices) -> tuple[int, ...]:
-        return self.validate(tuple(int(c) for c in choices))
+        arch = tuple(map(int, choices))
+        return arch if arch in self._tables[1] else self.validate(arch)
 
     # Graph form with operations as nodes: node 0 = input, nodes 1..6 = the 6 edges' ops in
     # standard order, node 7 = output. Op node (j->i) takes input from every op node that

@@ -25,6 +25,7 @@ from algorithms.bonas_gcn import (
     expected_improvement,
     features,
     make_gcn,
+    reinit_gcn,
     train_gcn,
     weighted_loss,
 )
@@ -426,3 +427,92 @@ def test_both_gcn_impls_reproduce_the_trajectory_recorded_before_the_dense_one(a
     rounding can in principle flip an EI ranking on other seeds; not on this one)."""
     tr = run_once(_factory(sampler=sampler, gcn_impl=impl), analog, budget=30, seed=0)
     assert tr["index"].tolist() == BEFORE_DENSE[sampler]
+
+
+# --- fast paths of gcn_impl="dense": each equals what it replaces -----------------------------
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_nb201_mutate_many_equals_the_mutate_loop_and_leaves_the_rng_in_the_same_state(seed):
+    space = get_space("nb201")
+    rng = np.random.default_rng(seed)
+    parents = [space.sample(rng) for _ in range(50)] * 30  # 1,500 winners, repeats included
+    r1, r2 = np.random.default_rng([seed, 1]), np.random.default_rng([seed, 1])
+    assert space.mutate_many(parents, r1) == [space.mutate(a, r2) for a in parents]
+    assert r1.bit_generator.state == r2.bit_generator.state
+    assert r1.random() == r2.random()
+
+
+def test_batched_evolution_pool_equals_the_per_child_pool_for_the_same_seed():
+    space = get_space("nb201")
+    rng = np.random.default_rng(3)
+    pop = [space.sample(rng) for _ in range(100)]
+    excluded = {space.key(a) for a in pop[:60]}
+    pools, states = [], []
+    for batched in (False, True):
+        ea = EvolutionSampler(space, 100, 10, batched=batched)
+        for i, a in enumerate(pop):
+            ea.tell(a, float(i % 13))  # ties: the tie-break must not change either
+        r = np.random.default_rng(4)
+        pools.append([ea.propose(1000, excluded, r) for _ in range(3)])
+        states.append(r.bit_generator.state)
+    assert pools[0] == pools[1] and states[0] == states[1]
+    assert len(pools[1][0]) > 50
+
+
+def test_blr_fit_equals_the_plain_fixed_point_iteration():
+    """``fit`` reuses each iterate's evidence terms in the next step: bit for bit the plain loop."""
+    rng = np.random.default_rng(11)
+    for N, M in ((12, 30), (80, 65), (200, 10)):
+        Phi, t = rng.normal(size=(N, M)), rng.normal(size=N)
+        blr = BayesianLinearRegression(0.5, 2.0).fit(Phi, t)
+        ref = BayesianLinearRegression(0.5, 2.0).fit(Phi, t, optimize=False)
+        best = (ref.log_evidence(0.5, 2.0), 0.5, 2.0)
+        a, b = 0.5, 2.0
+        for _ in range(ref.max_iter):
+            lam = b * ref._eig
+            m = ref._mean_coef(a, b)
+            gamma = float(np.sum(lam / (a + lam)))
+            resid = float(np.sum((t - Phi @ (ref._V @ m)) ** 2))
+            a_new = float(np.clip(gamma / max(float(m @ m), 1e-300), *ref.bounds))
+            b_new = float(np.clip((N - gamma) / max(resid, 1e-300), *ref.bounds))
+            ev = ref.log_evidence(a_new, b_new)
+            if ev > best[0]:
+                best = (ev, a_new, b_new)
+            done = abs(a_new - a) <= ref.tol * a and abs(b_new - b) <= ref.tol * b
+            a, b = a_new, b_new
+            if done:
+                break
+        assert (blr.alpha, blr.beta) == best[1:]
+
+
+def test_dense_training_without_loss_history_gives_the_same_weights_and_cached_ax_the_same_embedding():
+    space = get_space("nb201")
+    rng = np.random.default_rng(12)
+    graphs = [space.graph(space.sample(rng)) for _ in range(30)]
+    y = rng.uniform(0.6, 0.95, 30)
+    weights = []
+    for history in (True, False):
+        torch.manual_seed(12)
+        model = make_gcn(graphs[0][1].shape[1], hidden=16, regressor_hidden=8)
+        batch = make_batch(graphs, impl="dense")
+        hist = train_gcn(model, None, None, y, np.random.default_rng(13), epochs=15, batch_size=128, impl="dense",
+                         batch=batch, history=history)
+        assert (len(hist) == 15) == history
+        weights.append([p.detach().clone() for p in model.parameters()])
+        assert hasattr(batch, "_ax")  # A X was computed once for the 15 steps
+        # the embedding through the batch with the cached A X equals a fresh batch's
+        assert np.array_equal(features(model, batch), features(model, make_batch(graphs, impl="dense")))
+    assert all(torch.equal(a, b) for a, b in zip(*weights))
+
+
+def test_reinit_gcn_draws_what_a_new_make_gcn_draws():
+    model = make_gcn(7, hidden=16, layers=3, regressor_hidden=8)
+    train_gcn(model, None, None, np.linspace(0.7, 0.9, 6), np.random.default_rng(0), epochs=3, impl="dense",
+              batch=make_batch([_random_cell(np.random.default_rng(i), n=5, d=7) for i in range(6)], impl="dense"))
+    torch.manual_seed(21)
+    fresh = make_gcn(7, hidden=16, layers=3, regressor_hidden=8)
+    state = torch.get_rng_state()
+    torch.manual_seed(21)
+    reinit_gcn(model)
+    assert torch.equal(torch.get_rng_state(), state)
+    fs, ms = fresh.state_dict(), model.state_dict()
+    assert fs.keys() == ms.keys() and all(torch.equal(fs[k], ms[k]) for k in fs)

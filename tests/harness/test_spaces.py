@@ -155,6 +155,38 @@ def test_graph_neighbours_are_canonical_members():
         assert len(nbs) <= 3 * 3 + 4 * 8  # link edits + op edits
 
 
+def test_graph_memoized_neighbours_and_mutations_equal_the_direct_computation():
+    """``neighbours`` is memoized per architecture: the list, and the mutations a seed draws
+    from it, are those of canonicalizing every edit afresh."""
+    import pickle
+
+    s = get_space("nasbench-graph")
+    rng = np.random.default_rng(4)
+    archs = [s.sample(rng) for _ in range(15)] * 3
+
+    def direct(a):
+        seen, out = {a}, []
+        for link, ops in s._edits(a):
+            c = s.canonicalize(link, ops)
+            if c is not None and c not in seen:
+                seen.add(c)
+                out.append(c)
+        return out
+
+    r1, r2 = np.random.default_rng(5), np.random.default_rng(5)
+    for a in archs:
+        assert s.neighbours(a) == direct(a)
+        nbs = direct(a)
+        assert s.mutate(a, r1) == nbs[int(r2.integers(len(nbs)))]
+    assert r1.bit_generator.state == r2.bit_generator.state
+    got = s.neighbours(archs[0])
+    got.append("edited by the caller")
+    assert s.neighbours(archs[0]) == direct(archs[0])  # callers get a copy
+    assert "_neighbour_memo" not in pickle.loads(pickle.dumps(s)).__dict__
+    with pytest.raises(InvalidArchitecture):
+        s.mutate([0, 0, 1, 2, 1, 1, 1, 1], rng)
+
+
 def test_nb201_pick_neighbour_is_the_listed_neighbour_without_building_the_list():
     s = get_space("nb201")
     rng = np.random.default_rng(0)
