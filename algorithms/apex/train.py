@@ -29,12 +29,21 @@ Roles:
   - ``inline`` (default): actors stepped in turn in this process, then the updates due.
     Deterministic under the seed (tests, the Algorithm's default).
   - ``process``: each actor is a separate process (``multiprocessing``, spawn context) sending
-    experience through a bounded queue; the learner puts its weights into one single-slot
-    queue per actor. Not deterministic (timing).
-  - ``ray``: the same with Ray core actors (``ray.remote`` classes, ``ray.wait``/``ray.put``); no
-    RLlib. Joins the runtime :func:`harness.ray_local.connect` gives (an initialized one, the
+    messages of ``actor_chunk`` rounds through its own queue, one message in flight (a credit
+    the learner returns when it takes the message); the learner puts its weights into one
+    single-slot queue per actor. Not deterministic (timing).
+  - ``ray``: the same with Ray core actors (``ray.remote`` classes, ``ray.wait``/``ray.put``; one
+    ``collect`` request in flight per actor); no RLlib. Joins the runtime :func:`harness.ray_local.connect` gives (an initialized one, the
     cluster at ``address`` / ``RAY_ADDRESS``, else a new loopback-only local one). With
     ``replay_shards > 1`` the shards are Ray actors too and the actors insert into them directly.
+
+  In both, as in the inline executor's rounds, the learner takes the messages in actor order
+  (0, 1, ..., N-1, 0, ...), so every actor (every epsilon) gives the same share of the
+  experience whatever its process's speed (``TrainResult.actor_steps``); the actors start with
+  the learner's weights and take a new broadcast at the start of every round, within a message
+  too (Ray: ``set_weights`` runs in the actor's second thread). ``policy_lag`` in the history:
+  learner updates between the weights experience was collected with and the learner taking it
+  (inline: below P; process/ray: below P plus one message of updates per actor).
 
 Training queries: actors read values through ``oracle.training()`` (inline) or through its
 ``detached()`` copy in other processes, whose counts the learner charges back; every value
@@ -49,7 +58,7 @@ start fresh actor episodes. Saved with ``torch.save`` and loaded with ``weights_
 Logging: every ``log_every`` updates one entry of ``history`` with ``loss``,
 ``episode_improvement`` (mean end-minus-start search value of the training episodes finished
 since the last entry), ``episode_return``, ``env_steps_per_s``, ``updates_per_s``,
-``training_queries``, ``replay_size`` and ``achieved_replay_ratio``; each value also goes to the
+``training_queries``, ``replay_size``, ``achieved_replay_ratio`` and ``policy_lag``; each value also goes to the
 ``diagnostic(name, value, step)`` callable given to :func:`train` (the run's
 ``oracle.log_diagnostic``, which the launcher logs to MLflow) as ``training/<name>`` with the
 environment steps as the step.
@@ -445,6 +454,7 @@ class TrainResult:
     history: list[dict]
     wall_time: float  # seconds of this call
     train_seconds: float  # seconds of the whole training, checkpointed parts included
+    actor_steps: list[int] = dataclasses.field(default_factory=list)  # env steps the learner took from each actor, this call
 
 
 def train(cfg: ApeXConfig, space, training, rng: np.random.Generator, log_tags: dict | None = None,
@@ -470,7 +480,8 @@ def train(cfg: ApeXConfig, space, training, rng: np.random.Generator, log_tags: 
     log = TrainingLog(diagnostic if diagnostic is not None else getattr(training, "log_diagnostic", None))
     state = {"env_steps": 0, "deadline": t0 + cfg.max_seconds if cfg.max_seconds > 0 else float("inf"),
              "training": training, "base_queries": training.used, "t0": t0, "prior_seconds": 0.0,
-             "schedule": RatioSchedule(cfg.ratio(), max(cfg.learning_starts, cfg.batch_size))}
+             "schedule": RatioSchedule(cfg.ratio(), max(cfg.learning_starts, cfg.batch_size)),
+             "actor_steps": [0] * cfg.actors}
     resume = load_checkpoint(cfg.checkpoint) if cfg.checkpoint and os.path.exists(cfg.checkpoint) else None
     if resume is not None:
         _check_compatible(cfg, resume["config"], cfg.checkpoint)
@@ -490,7 +501,7 @@ def train(cfg: ApeXConfig, space, training, rng: np.random.Generator, log_tags: 
             pool.close()
             pool.shutdown()
     return TrainResult(learner, table, state["env_steps"], learner.updates, training.used - state["base_queries"],
-                       log.history, time.perf_counter() - t0, _train_seconds(state))
+                       log.history, time.perf_counter() - t0, _train_seconds(state), state["actor_steps"])
 
 
 _THREADS: list[int] = []
@@ -585,6 +596,7 @@ def _train_inline(cfg, space, training, rng, table, learner, log, state, resume)
             b = a.collect(1)
             learner.add(b)
             state["env_steps"] += b["steps"]
+            state["actor_steps"][b["actor"]] += b["steps"]
             stats.add(b, learner.updates)
         sched.observe(before, len(learner.replay), learner.updates)
         for _ in range(sched.due(state["env_steps"], learner.updates)):
@@ -738,6 +750,7 @@ def _distributed_loop(cfg, training, learner, log, state, stats, pool, publish, 
             else:  # the actor inserted into its replay shard itself
                 learner.replay.note_added(b["actor"], b["transitions"])
             state["env_steps"] += b["steps"]
+            state["actor_steps"][b["actor"]] += b["steps"]
             stats.add(b, learner.updates)
             if hasattr(training, "charge"):
                 training.charge(b["queries"])
