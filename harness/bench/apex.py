@@ -260,7 +260,7 @@ def bench_executor(bench, executor: str, actors: int, train_steps: int, starts, 
         steps_s, ups = res.env_steps / wall, res.updates / wall
     if not starts:
         return {"env_steps_per_s": steps_s, "updates_per_s": float(ups), "updates": res.updates,
-                "ratio": res.history[-1]["achieved_replay_ratio"], "wall": wall}
+                "ratio": res.history[-1]["achieved_replay_ratio"], "wall": wall, "policy_lag": _mean_lag(res.history)}
     ev = Oracle(bench, budget=10**9, start_states=starts)
     _evaluate(res.learner.net, res.table, bench.space, ev, list(starts), np.random.default_rng(1))
     imp = np.array([e["end_report"] - e["start_report"] for e in ev.episodes()])
@@ -281,12 +281,13 @@ def bench_executor_seeds(bench, executor: str, actors: int, train_steps: int, st
     from harness.metrics import grouped_bootstrap_ci
 
     runs = [bench_executor(bench, executor, actors, train_steps, starts, address, seed=s) for s in seeds]
-    imps = [r["improvements"] for r in runs]
+    imps = [r.get("improvements", np.zeros(0)) for r in runs]  # none without starts
     lo, hi = grouped_bootstrap_ci(imps, np.random.default_rng(2), "median")
-    mean = {k: float(np.mean([r[k] for r in runs])) for k in ("env_steps_per_s", "updates_per_s", "ratio", "updates",
-                                                                 "env_steps", "wall", "policy_lag")}
-    return {**mean, "median": float(np.median(np.concatenate(imps))), "ci": (lo, hi),
-            "per_agent": [r["median"] for r in runs], "wall": float(sum(r["wall"] for r in runs))}
+    mean = {k: float(np.mean([r.get(k, np.nan) for r in runs]))
+            for k in ("env_steps_per_s", "updates_per_s", "ratio", "updates", "policy_lag")}
+    pooled = np.concatenate(imps)
+    return {**mean, "median": float(np.median(pooled)) if len(pooled) else float("nan"), "ci": (lo, hi),
+            "per_agent": [r.get("median", float("nan")) for r in runs], "wall": float(sum(r["wall"] for r in runs))}
 
 
 def main(args) -> int:
