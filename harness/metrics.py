@@ -163,6 +163,40 @@ def bootstrap_ci(
     return float(lo), float(hi)
 
 
+def grouped_bootstrap_ci(
+    groups: Sequence[Sequence[float]],
+    rng: np.random.Generator,
+    statistic: str | Callable = "median",
+    resamples: int = DEFAULT_RESAMPLES,
+    level: float = DEFAULT_LEVEL,
+) -> tuple[float, float]:
+    """Two-stage percentile-bootstrap interval of ``statistic`` of the pooled ``groups``.
+
+    ``groups``: ``K`` equal-length samples (e.g. the episodes of ``K`` trained agents from the
+    same start states). Each resample draws ``K`` groups with replacement, then, within each
+    drawn group, its items with replacement, and pools them, so the interval holds the spread
+    between groups (training seeds) as well as within them; one group is :func:`bootstrap_ci`.
+    Returns ``(lo, hi)``; NaN when there is no item.
+    """
+    rows = [np.asarray(g, dtype=float).ravel() for g in groups]
+    if len({len(r) for r in rows}) > 1:
+        raise ValueError("grouped_bootstrap_ci needs groups of equal length")
+    arr = np.asarray(rows) if rows else np.zeros((0, 0))
+    K, n = arr.shape
+    if not K or not n:
+        return float("nan"), float("nan")
+    f = STATISTICS[statistic] if isinstance(statistic, str) else statistic
+    chunk = max(1, _CHUNK_ELEMENTS // (K * n))
+    boot = []
+    for start in range(0, int(resamples), chunk):
+        b = min(chunk, int(resamples) - start)
+        g = rng.integers(0, K, size=(b, K, 1))
+        i = rng.integers(0, n, size=(b, K, n))
+        boot.append(f(arr[g, i].reshape(b, K * n), axis=1))
+    lo, hi = percentile_interval(np.concatenate(boot), level)
+    return float(lo), float(hi)
+
+
 # =============================================================================================
 # best so far at every query count
 # =============================================================================================

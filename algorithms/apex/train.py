@@ -36,12 +36,21 @@ Roles:
   - ``inline`` (default): actors stepped in turn in this process, then the updates due.
     Deterministic under the seed (tests, the Algorithm's default).
   - ``process``: each actor is a separate process (``multiprocessing``, spawn context) sending
-    experience through a bounded queue; the learner puts its weights into one single-slot
-    queue per actor. Not deterministic (timing).
-  - ``ray``: the same with Ray core actors (``ray.remote`` classes, ``ray.wait``/``ray.put``); no
-    RLlib. Joins the runtime :func:`harness.ray_local.connect` gives (an initialized one, the
+    messages of ``actor_chunk`` rounds through its own queue, one message in flight (a credit
+    the learner returns when it takes the message); the learner puts its weights into one
+    single-slot queue per actor. Not deterministic (timing).
+  - ``ray``: the same with Ray core actors (``ray.remote`` classes, ``ray.wait``/``ray.put``; one
+    ``collect`` request in flight per actor); no RLlib. Joins the runtime :func:`harness.ray_local.connect` gives (an initialized one, the
     cluster at ``address`` / ``RAY_ADDRESS``, else a new loopback-only local one). With
     ``replay_shards > 1`` the shards are Ray actors too and the actors insert into them directly.
+
+  In both, as in the inline executor's rounds, the learner takes the messages in actor order
+  (0, 1, ..., N-1, 0, ...), so every actor (every epsilon) gives the same share of the
+  experience whatever its process's speed (``TrainResult.actor_steps``); the actors start with
+  the learner's weights and take a new broadcast at the start of every round, within a message
+  too (Ray: ``set_weights`` runs in the actor's second thread). ``policy_lag`` in the history:
+  learner updates between the weights experience was collected with and the learner taking it
+  (inline: below P; process/ray: below P plus one message of updates per actor).
 
 Training queries: actors read values through ``oracle.training()`` (inline) or through its
 ``detached()`` copy in other processes, whose counts the learner charges back; every value
@@ -56,7 +65,7 @@ start fresh actor episodes. Saved with ``torch.save`` and loaded with ``weights_
 Logging: every ``log_every`` updates one entry of ``history`` with ``loss``,
 ``episode_improvement`` (mean end-minus-start search value of the training episodes finished
 since the last entry), ``episode_return``, ``env_steps_per_s``, ``updates_per_s``,
-``training_queries``, ``replay_size`` and ``achieved_replay_ratio``; each value also goes to the
+``training_queries``, ``replay_size``, ``achieved_replay_ratio`` and ``policy_lag``; each value also goes to the
 ``diagnostic(name, value, step)`` callable given to :func:`train` (the run's
 ``oracle.log_diagnostic``, which the launcher logs to MLflow) as ``training/<name>`` with the
 environment steps as the step.
@@ -136,27 +145,36 @@ class Actor:
         self.awaiting: list = []  # (transition, row of the next pass holding its bootstrap observation)
         self.extra_rows: list[np.ndarray] = []  # bootstrap observations of truncated episodes
         self.steps = 0
+        self.version = -1  # learner updates of the weights this actor acts with (-1: its own initial ones)
         self.episode_log: list[tuple[float, float, float]] = []  # (start value, end value, return)
         self._returns = np.zeros(cfg.envs_per_actor)
         if reset:  # (not when a checkpointed state is loaded next)
             self.env.reset()
 
-    def set_weights(self, weights: dict) -> None:
+    def set_weights(self, weights: dict, version: int = -1) -> None:
         _load_weights(self.net, weights)
+        self.version = int(version)
 
     def _forward(self, ids: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(self.table.encode(ids))
         with torch.no_grad():
             return self.net(x, torch.from_numpy(ids > 0)).numpy()
 
-    def collect(self, rounds: int = 1) -> dict[str, Any]:
+    def collect(self, rounds: int = 1, before_round=None) -> dict[str, Any]:
         """Step every environment ``rounds`` times; return the completed transitions (arrays
-        ``obs``, ``action``, ``ret``, ``next_obs``, ``discount``, ``priority``), ``steps``, ``queries``
-        and the finished episodes (``episodes``: rows of start value, end value, return)."""
+        ``obs``, ``action``, ``ret``, ``next_obs``, ``discount``, ``priority``), ``steps``, ``queries``,
+        the finished episodes (``episodes``: rows of start value, end value, return) and ``version``
+        (mean learner updates of the weights acted with; -1 if some round used the actor's own
+        initial weights). ``before_round()``, if given, is called before each round (the
+        distributed actors take newly broadcast weights there)."""
         out: list = []
         q0 = self.env.queries
         n_env = self.env.n_envs
+        versions = []
         for _ in range(rounds):
+            if before_round is not None:
+                before_round()
+            versions.append(self.version)
             ids = self.env.obs_ids
             if self.extra_rows:
                 ids = np.concatenate([ids, np.stack(self.extra_rows)])
@@ -204,6 +222,7 @@ class Actor:
             "queries": self.env.queries - q0,
             "episodes": np.array(episodes, dtype=float).reshape(-1, 3),
             "actor": self.index,
+            "version": float(np.mean(versions)) if versions and min(versions) >= 0 else -1,
         }
         return batch
 
@@ -394,6 +413,15 @@ class _Stats:
         self.losses: list[float] = []
         self.episodes: list[np.ndarray] = []
         self.steps = self.updates = 0
+        self.lag_sum = self.lag_steps = 0  # policy lag, weighted by environment steps
+
+    def add(self, batch: dict, updates: int) -> None:
+        """An experience message taken by the learner when it had done ``updates`` updates."""
+        self.steps += batch["steps"]
+        self.episodes.append(batch["episodes"])
+        if batch.get("version", -1) >= 0:
+            self.lag_sum += (updates - batch["version"]) * batch["steps"]
+            self.lag_steps += batch["steps"]
 
     def flush(self, env_steps: int, queries: int, replay: int, ratio: float = float("nan")) -> dict[str, float]:
         dt = max(time.perf_counter() - self.t, 1e-9)
@@ -408,6 +436,7 @@ class _Stats:
             "training_queries": float(queries),
             "replay_size": float(replay),
             "achieved_replay_ratio": float(ratio),
+            "policy_lag": self.lag_sum / self.lag_steps if self.lag_steps else float("nan"),
         }
         self.__init__()
         return out
@@ -459,6 +488,7 @@ class TrainResult:
     history: list[dict]
     wall_time: float  # seconds of this call
     train_seconds: float  # seconds of the whole training, checkpointed parts included
+    actor_steps: list[int] = dataclasses.field(default_factory=list)  # env steps the learner took from each actor, this call
 
 
 def train(cfg: ApeXConfig, space, training, rng: np.random.Generator, log_tags: dict | None = None,
@@ -484,7 +514,8 @@ def train(cfg: ApeXConfig, space, training, rng: np.random.Generator, log_tags: 
     log = TrainingLog(diagnostic if diagnostic is not None else getattr(training, "log_diagnostic", None))
     state = {"env_steps": 0, "deadline": t0 + cfg.max_seconds if cfg.max_seconds > 0 else float("inf"),
              "training": training, "base_queries": training.used, "t0": t0, "prior_seconds": 0.0,
-             "schedule": RatioSchedule(cfg.ratio(), max(cfg.learning_starts, cfg.batch_size))}
+             "schedule": RatioSchedule(cfg.ratio(), max(cfg.learning_starts, cfg.batch_size)),
+             "actor_steps": [0] * cfg.actors}
     resume = load_checkpoint(cfg.checkpoint) if cfg.checkpoint and os.path.exists(cfg.checkpoint) else None
     if resume is not None:
         _check_compatible(cfg, resume["config"], cfg.checkpoint)
@@ -504,7 +535,7 @@ def train(cfg: ApeXConfig, space, training, rng: np.random.Generator, log_tags: 
             pool.close()
             pool.shutdown()
     return TrainResult(learner, table, state["env_steps"], learner.updates, training.used - state["base_queries"],
-                       log.history, time.perf_counter() - t0, _train_seconds(state))
+                       log.history, time.perf_counter() - t0, _train_seconds(state), state["actor_steps"])
 
 
 _THREADS: list[int] = []
@@ -572,13 +603,13 @@ def _train_inline(cfg, space, training, rng, table, learner, log, state, resume)
               for i in range(cfg.actors)]
     w = learner.weights()
     for a in actors:
-        a.set_weights(w)
+        a.set_weights(w, learner.updates)
     if resume is not None:
         learner.rng.bit_generator.state = resume["learner_rng"]
         learner.last_publish = int(resume["last_publish"])
         for a, d in zip(actors, resume.get("actors") or []):
             a.load_state_dict(d)
-            a.set_weights(resume["actor_weights"])
+            a.set_weights(resume["actor_weights"], learner.last_publish)
     stats = _Stats()
 
     def checkpoint():
@@ -590,7 +621,7 @@ def _train_inline(cfg, space, training, rng, table, learner, log, state, resume)
     def publish():
         w = learner.weights()
         for a in actors:
-            a.set_weights(w)
+            a.set_weights(w, learner.updates)
 
     sched = state["schedule"]
     while state["env_steps"] < cfg.train_steps and time.perf_counter() < state["deadline"]:
@@ -599,8 +630,8 @@ def _train_inline(cfg, space, training, rng, table, learner, log, state, resume)
             b = a.collect(1)
             learner.add(b)
             state["env_steps"] += b["steps"]
-            stats.steps += b["steps"]
-            stats.episodes.append(b["episodes"])
+            state["actor_steps"][b["actor"]] += b["steps"]
+            stats.add(b, learner.updates)
         sched.observe(before, len(learner.replay), learner.updates)
         for _ in range(sched.due(state["env_steps"], learner.updates)):
             _one_update(cfg, learner, stats, log, state, training, publish, checkpoint)
@@ -627,20 +658,40 @@ def _one_update(cfg, learner, stats, log, state, training, publish, checkpoint) 
 
 # --- process and ray executors ------------------------------------------------------------------
 class ActorWorker:
-    """An :class:`Actor` behind a small interface (used by the Ray executor as a remote class)."""
+    """An :class:`Actor` behind a small interface (the process executor's actor, and the Ray
+    executor's remote class). Broadcast weights are taken at the start of the next round, also
+    in the middle of a message (Ray: :meth:`set_weights` runs in a second thread of the actor
+    while :meth:`collect` runs; process: ``poll`` reads the weight queue)."""
 
-    def __init__(self, cfg: ApeXConfig, values, index: int, n_actors: int, seed: int, shards=None):
+    def __init__(self, cfg: ApeXConfig, values, index: int, n_actors: int, seed: int, shards=None,
+                 initial=None, poll=None):
+        import threading
+
         _set_threads(cfg.threads)
         self.shard = shards[index % len(shards)] if shards else None  # a ReplayShard Ray actor to insert into
         self.values = values
         self._reported = values.used  # lookups already charged (none: the first batch carries the resets)
         self.actor = Actor(cfg, values.space, values, index, n_actors, np.random.default_rng(seed))
+        if initial is not None:  # (weights, version): the learner's, so no round acts with the actor's own
+            self.actor.set_weights(*initial)
+        self._lock, self._pending, self._poll = threading.Lock(), None, poll
 
-    def set_weights(self, weights: dict) -> None:
-        self.actor.set_weights(weights)
+    def set_weights(self, weights: dict, version: int = -1) -> None:
+        with self._lock:  # (Ray's threads may deliver two broadcasts out of order: keep the newest)
+            newest = max(self.actor.version, self._pending[1] if self._pending else -1)
+            if version >= newest:
+                self._pending = (weights, version)
+
+    def _refresh(self) -> None:
+        if self._poll is not None:
+            self._poll(self)
+        with self._lock:
+            pending, self._pending = self._pending, None
+        if pending is not None:
+            self.actor.set_weights(*pending)
 
     def collect(self, rounds: int) -> dict:
-        b = self.actor.collect(rounds)
+        b = self.actor.collect(rounds, before_round=self._refresh)
         b["queries"] = self.values.used - self._reported  # every lookup since the last batch
         self._reported = self.values.used
         table = self.actor.table
@@ -658,26 +709,30 @@ class ActorWorker:
         return b
 
 
-def _actor_process(cfg, values, index, n_actors, seed, weights_q, exp_q, stop) -> None:
-    os.environ.setdefault("OMP_NUM_THREADS", str(cfg.threads))
-    worker = ActorWorker(cfg, values, index, n_actors, seed)
-    weights = None
-    while not stop.is_set():
+def _poll_weights(weights_q):
+    """The process actor's ``poll``: the newest (weights, version) of its single-slot queue."""
+
+    def poll(worker) -> None:
+        latest = None
         try:
             while True:
-                weights = weights_q.get_nowait()
+                latest = weights_q.get_nowait()
         except queue_mod.Empty:
             pass
-        if weights is not None:
-            worker.set_weights(weights)
-            weights = None
-        batch = worker.collect(cfg.actor_chunk)
-        while not stop.is_set():
-            try:
-                exp_q.put(batch, timeout=0.1)
-                break
-            except queue_mod.Full:
-                continue
+        if latest is not None:
+            worker.set_weights(*latest)
+
+    return poll
+
+
+def _actor_process(cfg, values, index, n_actors, seed, initial, weights_q, credit, exp_q, stop) -> None:
+    """One process actor: a message of ``actor_chunk`` rounds each time the learner grants a
+    credit (it grants the next one when it takes the message), new weights at every round."""
+    os.environ.setdefault("OMP_NUM_THREADS", str(cfg.threads))
+    worker = ActorWorker(cfg, values, index, n_actors, seed, initial=initial, poll=_poll_weights(weights_q))
+    while not stop.is_set():
+        if credit.acquire(timeout=0.1):
+            exp_q.put(worker.collect(cfg.actor_chunk))
     exp_q.cancel_join_thread()
 
 
@@ -687,14 +742,15 @@ def _train_distributed(cfg, space, training, rng, table, learner, log, state, re
     if resume is not None:
         learner.rng.bit_generator.state = resume["learner_rng"]
     stats = _Stats()
+    initial = (learner.weights(), learner.updates)
     if pool is None:
-        pool = _ProcessActors(cfg, values, seeds)
+        pool = _ProcessActors(cfg, values, seeds, initial)
     else:
-        pool.start(values, seeds)
+        pool.start(values, seeds, initial)
     sched = state["schedule"]
 
     def publish():
-        pool.publish(learner.weights())
+        pool.publish(learner.weights(), learner.updates)
 
     def checkpoint():
         save_checkpoint(cfg.checkpoint, _learner_state(learner, table, cfg, state))
@@ -728,8 +784,8 @@ def _distributed_loop(cfg, training, learner, log, state, stats, pool, publish, 
             else:  # the actor inserted into its replay shard itself
                 learner.replay.note_added(b["actor"], b["transitions"])
             state["env_steps"] += b["steps"]
-            stats.steps += b["steps"]
-            stats.episodes.append(b["episodes"])
+            state["actor_steps"][b["actor"]] += b["steps"]
+            stats.add(b, learner.updates)
             if hasattr(training, "charge"):
                 training.charge(b["queries"])
         if batches and isinstance(learner.replay, ShardedReplay) and pool.remote_replay:
@@ -739,24 +795,33 @@ def _distributed_loop(cfg, training, learner, log, state, stats, pool, publish, 
 
 
 class _ProcessActors:
-    def __init__(self, cfg, values, seeds):
+    """The process executor's actors. Each has a credit: it collects one message, then waits
+    until the learner has taken that message (one message in flight per actor, as Ray's one
+    request), so actors ahead of the learner wait (replay ratio) and the experience the learner
+    takes is at most one message old. The learner takes the messages in actor order (actor 0,
+    1, ..., N-1, 0, ...), as the inline executor's rounds: every actor, hence every epsilon,
+    gives the same share of the experience whatever the processes' speeds."""
+
+    def __init__(self, cfg, values, seeds, initial=None):
         import multiprocessing as mp
 
         ctx = mp.get_context("spawn")
         self.stop = ctx.Event()
         self.remote_replay = False
-        # bounded: actors more than about one message ahead of the learner wait (replay ratio)
-        self.exp_q = ctx.Queue(maxsize=max(2, len(seeds)))
+        self.exp_qs = [ctx.Queue() for _ in seeds]  # at most one message each (credits)
+        self.credits = [ctx.Semaphore(1) for _ in seeds]
         self.weight_qs = [ctx.Queue(maxsize=1) for _ in seeds]
+        self.next = 0  # the actor whose message the learner takes next
         self.procs = [
-            ctx.Process(target=_actor_process, args=(cfg, values, i, len(seeds), s, self.weight_qs[i], self.exp_q, self.stop),
-                        daemon=True)
+            ctx.Process(target=_actor_process, args=(cfg, values, i, len(seeds), s, initial, self.weight_qs[i],
+                                                     self.credits[i], self.exp_qs[i], self.stop), daemon=True)
             for i, s in enumerate(seeds)
         ]
         for p in self.procs:
             p.start()
 
-    def publish(self, weights):
+    def publish(self, weights, version: int):
+        weights = (weights, version)
         for q in self.weight_qs:
             try:
                 q.get_nowait()  # drop stale weights
@@ -768,27 +833,31 @@ class _ProcessActors:
                 pass
 
     def receive(self) -> list:
-        """The experience messages waiting, after waiting up to a second for the first."""
+        """The messages ready in actor order, after waiting up to a second for the first; each
+        message taken returns its actor's credit."""
         out = []
-        try:
-            out.append(self.exp_q.get(timeout=1.0))
-            while True:
-                out.append(self.exp_q.get_nowait())
-        except queue_mod.Empty:
-            pass
-        if not out and not any(p.is_alive() for p in self.procs):
-            raise RuntimeError("all Ape-X actor processes died; see their error output above")
-        return out
+        while True:
+            i = self.next
+            try:
+                b = self.exp_qs[i].get_nowait() if out else self.exp_qs[i].get(timeout=1.0)
+            except queue_mod.Empty:
+                if not out and not self.procs[i].is_alive():
+                    raise RuntimeError(f"Ape-X actor process {i} died; see its error output above") from None
+                return out
+            self.credits[i].release()
+            out.append(b)
+            self.next = (i + 1) % len(self.procs)
 
     def close(self):
         if self.stop.is_set():
             return
         self.stop.set()
-        try:
-            while True:
-                self.exp_q.get_nowait()
-        except queue_mod.Empty:
-            pass
+        for q in self.exp_qs:
+            try:
+                while True:
+                    q.get_nowait()
+            except queue_mod.Empty:
+                pass
         for p in self.procs:
             p.join(timeout=10)
             if p.is_alive():
@@ -808,7 +877,7 @@ class _RayActors:
         self._started = connect(address, num_cpus=max(2, cfg.actors + 1),
                                 runtime_env=code_path_env({"OMP_NUM_THREADS": str(cfg.threads)}))
         self.handles: list = []
-        self.inflight: dict = {}
+        self.inflight: list = []
         self.replay = None
         self.remote_replay = cfg.replay_shards > 1
         if self.remote_replay:
@@ -827,34 +896,38 @@ class _RayActors:
             self.replay = make_replay(cfg, call=call, make_shard=lambda: shard_cls.remote(
                 -(-cfg.replay_capacity // cfg.replay_shards), cfg.n_neighbours + 1, cfg.priority_alpha, cfg.priority_beta))
 
-    def start(self, values, seeds):
-        remote = self.ray.remote(num_cpus=1)(ActorWorker)
+    def start(self, values, seeds, initial=None):
+        # two threads: set_weights stores new weights while collect runs (taken at its next round)
+        remote = self.ray.remote(num_cpus=1, max_concurrency=2)(ActorWorker)
         shards = self.replay.shards if self.remote_replay else None
-        self.handles = [remote.remote(self.cfg, values, i, len(seeds), s, shards) for i, s in enumerate(seeds)]
+        self.handles = [remote.remote(self.cfg, values, i, len(seeds), s, shards, initial) for i, s in enumerate(seeds)]
         self.rounds = self.cfg.actor_chunk
-        # one request in flight per actor: an actor whose message the learner has not taken waits
-        self.inflight = {h.collect.remote(self.rounds): h for h in self.handles}
+        # one request in flight per actor: an actor whose message the learner has not taken waits;
+        # messages are taken in actor order (as _ProcessActors: equal shares, as inline)
+        self.inflight = [h.collect.remote(self.rounds) for h in self.handles]
+        self.next = 0
 
-    def publish(self, weights):
+    def publish(self, weights, version: int):
         ref = self.ray.put(weights)
         for h in self.handles:
-            h.set_weights.remote(ref)
+            h.set_weights.remote(ref, version)
 
     def receive(self) -> list:
-        ready, _ = self.ray.wait(list(self.inflight), num_returns=1, timeout=1.0)
-        if ready:
-            ready, _ = self.ray.wait(list(self.inflight), num_returns=len(self.inflight), timeout=0)
+        """The messages ready in actor order, after waiting up to a second for the first."""
         out = []
-        for r in ready:
-            h = self.inflight.pop(r)
-            out.append(self.ray.get(r))
-            self.inflight[h.collect.remote(self.rounds)] = h
-        return out
+        while True:
+            i = self.next
+            ready, _ = self.ray.wait([self.inflight[i]], num_returns=1, timeout=0 if out else 1.0)
+            if not ready:
+                return out
+            out.append(self.ray.get(ready[0]))
+            self.inflight[i] = self.handles[i].collect.remote(self.rounds)
+            self.next = (i + 1) % len(self.handles)
 
     def close(self):
         for h in self.handles:
             self.ray.kill(h)
-        self.handles, self.inflight = [], {}
+        self.handles, self.inflight = [], []
         # the replay shards stay until shutdown(): the final checkpoint reads them
 
     def shutdown(self):

@@ -11,7 +11,12 @@ Printed (benchmark default ``nb201-analog``; the machine's load average first):
    row) then a greedy evaluation from ``--starts`` fixed start states: steady-state environment
    steps/s and learner updates/s (between the first and the last log entry), the achieved
    replay ratio, the median episode improvement with its 95% bootstrap CI, and the speed-up
-   of 2 and 4 actors over 1 per executor. With the ratio held, the experience rate is bounded
+   of 2 and 4 actors over 1 per executor. ``--train-seeds`` (e.g. ``1000-1002``) trains one
+   agent per seed for every row: the median is over all (agent, start) episodes pooled and its
+   CI a two-stage bootstrap (agents with replacement, then starts within each agent:
+   :func:`harness.metrics.grouped_bootstrap_ci`), so it holds the spread between trained
+   agents; each agent's own median is printed beside it, and the last column says whether the
+   row's median lies inside the inline row's CI for the same actors (the quality-parity check). With the ratio held, the experience rate is bounded
    by the learner (env steps/s = updates/s / ratio once the learner is the slower side), so a
    second table repeats process and ray at ``--speed-ratio`` (1/512) where the actors are the
    bound: env steps/s and the speed-up over one actor (target: 2 actor processes >= 1.6x one);
@@ -32,6 +37,8 @@ import time
 
 import numpy as np
 
+from harness.protocol import SEEDS_HELP, seeds_arg
+
 QUICK = {"latent": 64, "transformer_layers": 1, "heads": 4, "batch_size": 32, "lr": 2.5e-4,
          "replay_ratio": 1 / 16, "envs_per_actor": 8, "learning_starts": 1000, "log_every": 50, "actor_chunk": 4}
 PAPER = {"latent": 256, "transformer_layers": 2, "heads": 4, "batch_size": 64}
@@ -45,6 +52,9 @@ def add_arguments(p) -> None:
     p.add_argument("--starts", type=int, default=300, help="evaluation start states per run (default 300)")
     p.add_argument("--actors", default="1,2,4", help="actor counts (default 1,2,4)")
     p.add_argument("--executors", default="inline,process,ray", help="executors (default inline,process,ray)")
+    p.add_argument("--train-seeds", type=seeds_arg, default=(0,), metavar="SEEDS",
+                   help="training seeds: one agent each per executor row, evaluation pooled over them "
+                        "(e.g. 1000-1002; default 0). " + SEEDS_HELP)
     p.add_argument("--address", help="Ray cluster for the ray rows (default RAY_ADDRESS, else a local runtime)")
     p.add_argument("--speed-ratio", type=float, default=1 / 512,
                    help="replay ratio of the actor-speed table, low enough that the learner does not bound the actors "
@@ -229,9 +239,9 @@ def _evaluate(net, table, space, oracle, starts, rng, batch: int = 256) -> None:
 
 
 def bench_executor(bench, executor: str, actors: int, train_steps: int, starts, address=None,
-                   replay_ratio: float | None = None) -> dict:
-    """One quick-preset training and its evaluation (module docstring, 2; no evaluation when
-    ``starts`` is empty)."""
+                   replay_ratio: float | None = None, seed: int = 0) -> dict:
+    """One quick-preset training (generator ``default_rng(seed)``) and its evaluation (module
+    docstring, 2; no evaluation when ``starts`` is empty): ``improvements`` per start."""
     from algorithms.apex.config import ApeXConfig
     from algorithms.apex.train import train
     from harness.metrics import bootstrap_ci
@@ -241,7 +251,7 @@ def bench_executor(bench, executor: str, actors: int, train_steps: int, starts, 
     preset = dict(QUICK, **({"replay_ratio": replay_ratio} if replay_ratio else {}))
     cfg = ApeXConfig(**preset, executor=executor, actors=actors, train_steps=train_steps)
     t0 = time.perf_counter()
-    res = train(cfg, bench.space, oracle.training(), np.random.default_rng(0), address=address)
+    res = train(cfg, bench.space, oracle.training(), np.random.default_rng(seed), address=address)
     wall = time.perf_counter() - t0
     h = [e for e in res.history if e["updates_per_s"] > 0]
     if len(h) >= 3:  # steady state: first to last log entry once learning runs (start-up excluded)
@@ -253,14 +263,34 @@ def bench_executor(bench, executor: str, actors: int, train_steps: int, starts, 
         steps_s, ups = res.env_steps / wall, res.updates / wall
     if not starts:
         return {"env_steps_per_s": steps_s, "updates_per_s": float(ups), "updates": res.updates,
-                "ratio": res.history[-1]["achieved_replay_ratio"], "wall": wall}
+                "ratio": res.history[-1]["achieved_replay_ratio"], "wall": wall, "policy_lag": _mean_lag(res.history)}
     ev = Oracle(bench, budget=10**9, start_states=starts)
     _evaluate(res.learner.net, res.table, bench.space, ev, list(starts), np.random.default_rng(1))
     imp = np.array([e["end_report"] - e["start_report"] for e in ev.episodes()])
     lo, hi = bootstrap_ci(imp, np.random.default_rng(2), "median")
     return {"env_steps_per_s": steps_s, "updates_per_s": float(ups), "ratio": res.history[-1]["achieved_replay_ratio"],
             "updates": res.updates, "env_steps": res.env_steps, "median": float(np.median(imp)), "ci": (lo, hi),
-            "wall": wall}
+            "wall": wall, "improvements": imp, "policy_lag": _mean_lag(res.history)}
+
+
+def _mean_lag(history) -> float:
+    lag = [(e["policy_lag"], e["env_steps"]) for e in history if np.isfinite(e.get("policy_lag", np.nan))]
+    return float(np.mean([x for x, _ in lag])) if lag else float("nan")
+
+
+def bench_executor_seeds(bench, executor: str, actors: int, train_steps: int, starts, seeds, address=None) -> dict:
+    """:func:`bench_executor` for every training seed, the evaluation pooled over the agents
+    (module docstring, 2)."""
+    from harness.metrics import grouped_bootstrap_ci
+
+    runs = [bench_executor(bench, executor, actors, train_steps, starts, address, seed=s) for s in seeds]
+    imps = [r.get("improvements", np.zeros(0)) for r in runs]  # none without starts
+    lo, hi = grouped_bootstrap_ci(imps, np.random.default_rng(2), "median")
+    mean = {k: float(np.mean([r.get(k, np.nan) for r in runs]))
+            for k in ("env_steps_per_s", "updates_per_s", "ratio", "updates", "policy_lag")}
+    pooled = np.concatenate(imps)
+    return {**mean, "median": float(np.median(pooled)) if len(pooled) else float("nan"), "ci": (lo, hi),
+            "per_agent": [r.get("median", float("nan")) for r in runs], "wall": float(sum(r["wall"] for r in runs))}
 
 
 def main(args) -> int:
@@ -316,22 +346,28 @@ def main(args) -> int:
         ray_started = connect(args.address, num_cpus=max(2, max(actor_counts) + 1),
                               runtime_env=code_path_env({"OMP_NUM_THREADS": "1"}))
     rows, res = [], {}
+    seeds = list(args.train_seeds)
     try:
         for ex in executors:
             for k in actor_counts:
-                r = res[ex, k] = bench_executor(bench, ex, k, args.train_steps, starts)
+                r = res[ex, k] = bench_executor_seeds(bench, ex, k, args.train_steps, starts, seeds, args.address)
                 base = res.get((ex, actor_counts[0]))
                 speed = r["env_steps_per_s"] / base["env_steps_per_s"] if base else float("nan")
+                ref = res.get(("inline", k))
+                parity = "reference" if ex == "inline" else (
+                    "-" if ref is None else ("inside" if ref["ci"][0] <= r["median"] <= ref["ci"][1] else "OUTSIDE"))
                 rows.append([ex, k, f"{r['env_steps_per_s']:,.0f}", f"{speed:.2f}x", f"{r['updates_per_s']:.1f}",
-                             f"{r['ratio']:.4f}", f"{r['updates']:,}", f"{r['median']:+.2f}",
-                             "[{:+.2f}, {:+.2f}]".format(*r["ci"]), f"{r['wall']:.0f}"])
-                print(f"  {ex} x{k}: done in {r['wall']:.0f} s", flush=True)
+                             f"{r['ratio']:.4f}", f"{r['updates']:,.0f}", f"{r['policy_lag']:.1f}", f"{r['median']:+.2f}",
+                             "[{:+.2f}, {:+.2f}]".format(*r["ci"]), " ".join(f"{m:+.2f}" for m in r["per_agent"]),
+                             parity, f"{r['wall']:.0f}"])
+                print(f"  {ex} x{k}: done in {r['wall']:.0f} s (medians {r['per_agent']})", flush=True)
         speed_rows = []
         if args.speed_ratio > 0:
             for ex in [e for e in executors if e != "inline"]:
                 base = None
                 for k in actor_counts:
-                    r = bench_executor(bench, ex, k, args.train_steps, [], replay_ratio=args.speed_ratio)
+                    r = bench_executor(bench, ex, k, args.train_steps, [], args.address, replay_ratio=args.speed_ratio,
+                                       seed=seeds[0])
                     base = base or r
                     speed_rows.append([ex, k, f"{r['env_steps_per_s']:,.0f}",
                                        f"{r['env_steps_per_s'] / base['env_steps_per_s']:.2f}x",
@@ -342,9 +378,13 @@ def main(args) -> int:
 
             ray.shutdown()
     print(f"\nexecutors, quick preset, replay ratio {QUICK['replay_ratio']:.4f}, {args.train_steps:,} env steps each, "
-          f"median episode improvement over {args.starts} fixed starts (greedy, 32 moves)")
+          f"{len(seeds)} training seed(s) {','.join(map(str, seeds))} (one agent each; figures: mean over agents), "
+          f"median episode improvement over {len(seeds)} agent(s) x {args.starts} fixed starts (greedy, 32 moves), "
+          f"95% CI: two-stage bootstrap (agents, then starts); policy lag: learner updates since the weights "
+          f"the experience was collected with")
     print(tabulate(rows, headers=["executor", "actors", "env steps/s", f"vs {actor_counts[0]} actor(s)",
-                                  "updates/s", "achieved ratio", "updates", "median impr.", "95% CI", "wall s"]))
+                                  "updates/s", "achieved ratio", "updates", "policy lag", "median impr.", "95% CI",
+                                  "per agent", "vs inline CI", "wall s"]))
 
     if speed_rows:
         print(f"\nactor speed, replay ratio {args.speed_ratio:.5f} (learner not the bound), {args.train_steps:,} env steps; "

@@ -66,6 +66,14 @@ def test_replay_ratio_is_held_by_every_executor(analog, executor, shards, reques
     assert SMALL["train_steps"] <= res.env_steps <= SMALL["train_steps"] + 2 * 8 * SMALL["actor_chunk"]
     assert res.updates >= 0.125 * (res.env_steps - 2 * SMALL["learning_starts"]) - 1
     assert oracle.training_queries >= res.env_steps
+    # as inline's rounds, every actor (every epsilon) gives the same share, within one message
+    message = SMALL["envs_per_actor"] * (1 if executor == "inline" else SMALL["actor_chunk"])
+    assert sum(res.actor_steps) == res.env_steps and max(res.actor_steps) - min(res.actor_steps) <= message
+    # policy lag (learner updates since the weights the experience was collected with): below the
+    # broadcast period plus the updates of one message from every actor
+    lags = [e["policy_lag"] for e in res.history if np.isfinite(e["policy_lag"])]
+    bound = SMALL["publish_interval"] + SMALL["actors"] * np.ceil(SMALL["replay_ratio"] * message) + 1
+    assert lags and max(lags) <= bound, (lags, bound)
 
 
 def test_replay_ratio_default_is_the_inline_schedule_of_before():

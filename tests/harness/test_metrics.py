@@ -106,6 +106,32 @@ def test_bootstrap_ci_statistics_and_determinism():
     assert np.isnan(M.bootstrap_ci([], np.random.default_rng(0))[0])
 
 
+def test_grouped_bootstrap_ci_holds_the_spread_between_groups():
+    # two constant groups: a resample draws group 0 twice (median 0, p 1/4), group 1 twice
+    # (10, p 1/4) or both (5, p 1/2): the 95% interval is [0, 10]
+    lo, hi = M.grouped_bootstrap_ci([[0.0] * 5, [10.0] * 5], np.random.default_rng(0), "median", resamples=2000)
+    assert (lo, hi) == (0.0, 10.0)
+    boot_mid = M.grouped_bootstrap_ci([[0.0] * 5, [10.0] * 5], np.random.default_rng(0), "median", resamples=2000,
+                                      level=0.4)
+    assert boot_mid == (5.0, 5.0)
+    # groups that differ: wider than the bootstrap over the pooled items, which ignores the groups
+    rng = np.random.default_rng(3)
+    groups = [rng.normal(mu, 1.0, 200) for mu in (0.0, 1.0, 2.0)]
+    g_lo, g_hi = M.grouped_bootstrap_ci(groups, np.random.default_rng(4), "median", resamples=2000)
+    p_lo, p_hi = M.bootstrap_ci(np.concatenate(groups), np.random.default_rng(4), "median", resamples=2000)
+    assert g_lo < p_lo and g_hi > p_hi and g_lo < np.median(np.concatenate(groups)) < g_hi
+    # one group: the ordinary bootstrap of that group (same distribution)
+    x = rng.normal(size=300)
+    one = M.grouped_bootstrap_ci([x], np.random.default_rng(5), "median", resamples=4000)
+    ref = M.bootstrap_ci(x, np.random.default_rng(6), "median", resamples=4000)
+    assert one == pytest.approx(ref, abs=0.05)
+    assert M.grouped_bootstrap_ci([[1.0, 2.0]], np.random.default_rng(0), resamples=10) == \
+        M.grouped_bootstrap_ci([[1.0, 2.0]], np.random.default_rng(0), resamples=10)  # deterministic under the rng
+    assert np.isnan(M.grouped_bootstrap_ci([], np.random.default_rng(0))[0])
+    with pytest.raises(ValueError, match="equal length"):
+        M.grouped_bootstrap_ci([[1.0], [1.0, 2.0]], np.random.default_rng(0))
+
+
 def test_percentile_interval_matches_numpy_and_keeps_inf():
     b = np.random.default_rng(1).normal(size=(997, 7))
     lo, hi = M.percentile_interval(b, 0.9)

@@ -24,8 +24,10 @@ SMOKE = {
                 ["metrics for 4 runs"]),
     "data": (["--synthetic", "--cells", "2000", "--repeats", "1"], ["SYNTHETIC cache of 2,000 cells", "peak RSS"]),
     "sweep": (["--runs", "4", "--budget", "50", "--repeat", "1"], ["speed-up 2 vs 1 workers", "machine ceiling"]),
-    "apex": (["--seconds", "0.05", "--train-steps", "64", "--starts", "4", "--actors", "1", "--executors", "inline"],
-             ["ceiling", "env steps/s", "achieved ratio", "updates / bare"]),
+    "apex": (["--seconds", "0.05", "--train-steps", "64", "--starts", "4", "--actors", "1", "--executors", "inline",
+              "--train-seeds", "0,1", "--speed-ratio", "0"],
+             ["ceiling", "env steps/s", "achieved ratio", "updates / bare", "2 training seed(s) 0,1", "per agent",
+              "reference"]),
 }
 ELSEWHERE = {"nb301", "tracking"}  # tracking: tests/harness/test_bench_tracking.py
 
