@@ -75,8 +75,10 @@ def _assert_exact(results: Path, n: int) -> None:
 
 
 def test_sigkill_at_random_moments_then_resume_loses_and_duplicates_nothing(tmp_path):
-    results, n = tmp_path / "results", 400  # a sweep of several seconds: runs and their logging take ms each
-    args = ("--seeds", str(n), "--budget", "300", "--workers", "2")
+    # a sweep of several seconds of work (runs and their logging take milliseconds each), killed
+    # within 0.6 s of its first write, so that every resumed attempt still has work left
+    results, n = tmp_path / "results", 1000
+    args = ("--seeds", str(n), "--budget", "1000", "--workers", "2")
     rng = np.random.default_rng(1000)
     kills = attempts = 0
     while kills < 3 and attempts < 8:  # three kills of a live sweep, at random moments after it started working
@@ -89,7 +91,7 @@ def test_sigkill_at_random_moments_then_resume_loses_and_duplicates_nothing(tmp_
             if runs.exists() and {p.name for p in runs.rglob("*")} - before:
                 break
             time.sleep(0.02)
-        time.sleep(rng.uniform(0.0, 2.0))
+        time.sleep(rng.uniform(0.0, 0.6))
         if proc.poll() is None:
             kills += 1
         _kill(proc)
