@@ -114,8 +114,9 @@ class Writer:
     """Writes runs into one MLflow SQLite store; :meth:`open` returns None where the fast path
     does not apply (see the module docstring)."""
 
-    def __init__(self, con: sqlite3.Connection):
+    def __init__(self, con: sqlite3.Connection, db: Path):
         self.con = con
+        self.db = Path(db)
         self._experiments: dict[str, tuple[int, str]] = {}
 
     @classmethod
@@ -125,7 +126,7 @@ class Writer:
         try:
             con = _connect(Path(db))
             if schema_ok(con):
-                return cls(con)
+                return cls(con, db)
             con.close()
         except sqlite3.DatabaseError:
             pass

@@ -278,9 +278,7 @@ class _Logger:
         tracking.ensure_store(self.uri)
         self._direct = tracking.direct_writer(self.uri)
         if self._direct is not None:
-            exp = self._direct.experiment(tracking.experiment_name(self.protocol),
-                                          tracking._artifact_location(tracking.experiment_name(self.protocol), self.uri),
-                                          tracking._experiment_tags(self.description))
+            exp = tracking.direct_experiment(self._direct, self.protocol, self.description)
             if exp is not None:
                 self._known = self._direct.complete_runs(exp[0], tracking.LOGGED_TAG)
                 return

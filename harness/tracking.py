@@ -320,7 +320,13 @@ def _tags(rec: RunRecord) -> dict[str, str]:
             "git_commit": str(prov.get("git_commit", "")) + ("+dirty" if prov.get("git_dirty") else ""),
             "data_checksum": str(m.get("data_checksum", "")), "attempt": str(m.get("attempt", "")),
             "record_file": RECORD_ARTIFACT}
+    if m.get("error"):
+        tags["error"] = m["error"][-5000:]
     return tags
+
+
+def _status(rec: RunRecord) -> str:
+    return "FINISHED" if rec.meta.get("status", "finished") == "finished" else "FAILED"
 
 
 def run_name(rec: RunRecord) -> str:
@@ -358,7 +364,7 @@ def _metrics(rec: RunRecord, ts: int) -> list:
     """Every metric of ``rec``'s MLflow run (see the module docstring), as
     ``(key, value, timestamp, step)`` tuples."""
 
-    def Metric(key, value, timestamp, step):
+    def Metric(key, value, timestamp, step):  # a plain row; the client path makes MLflow entities of it
         return (key, value, timestamp, step)
 
     m, t = rec.meta, rec.trajectory
@@ -432,10 +438,7 @@ def log_record(rec: RunRecord, uri: str | None = None, client=None, description:
     if keep is not None:
         return keep
     m = rec.meta
-    tags = _tags(rec)
-    if m.get("error"):
-        tags["error"] = m["error"][-5000:]
-    run = client.create_run(exp_id, run_name=run_name(rec), tags=tags)
+    run = client.create_run(exp_id, run_name=run_name(rec), tags=_tags(rec))
     rid = run.info.run_id
     log_artifact = _artifact_logger(client, run)
     from mlflow.entities import Metric
@@ -459,7 +462,7 @@ def log_record(rec: RunRecord, uri: str | None = None, client=None, description:
     for name, path in (m.get("artifacts") or {}).items():  # files the run made, e.g. a trained agent
         if isinstance(path, str) and os.path.isfile(path):
             log_artifact(path, str(name))
-    client.set_terminated(rid, status="FINISHED" if m.get("status", "finished") == "finished" else "FAILED")
+    client.set_terminated(rid, status=_status(rec))
     client.set_tag(rid, LOGGED_TAG, "true")  # last: from now on the run counts
     return rid
 
@@ -487,19 +490,23 @@ def direct_writer(uri: str):
     return None if db is None else mlflow_sqlite.Writer.open(db)
 
 
+def direct_experiment(writer, protocol: str, description: str = ""):
+    """``(experiment_id, artifact_location)`` of the protocol's experiment in ``writer``'s store
+    (made as :func:`_find_or_create_experiment` makes it), or None where the fast path does not
+    apply."""
+    name = experiment_name(protocol)
+    return writer.experiment(name, _artifact_location(name, f"sqlite:///{writer.db}"), _experiment_tags(description))
+
+
 def log_record_direct(writer, rec: RunRecord, description: str = "", record_file: str | None = None) -> str | None:
     """:func:`log_record` through ``writer`` in one transaction; None (nothing written) where the
     key has runs in the store already or the record does not fit the fast path: the caller then
     uses :func:`log_record`."""
     m = rec.meta
-    name = experiment_name(m["protocol"])
-    db = Path(writer.con.execute("PRAGMA database_list").fetchone()[2])
-    exp = writer.experiment(name, _artifact_location(name, f"sqlite:///{db}"), _experiment_tags(description))
+    exp = direct_experiment(writer, m["protocol"], description)
     if exp is None or writer.runs_of_key(exp[0], rec.run_key):
         return None
     tags = _tags(rec)
-    if m.get("error"):
-        tags["error"] = m["error"][-5000:]
     tags[LOGGED_TAG] = "true"  # commits with everything else: the run is complete or absent
     files, tmp = [], None
     try:
@@ -513,8 +520,7 @@ def log_record_direct(writer, rec: RunRecord, description: str = "", record_file
         files += [(path, str(sub), os.path.basename(path)) for sub, path in (m.get("artifacts") or {}).items()
                   if isinstance(path, str) and os.path.isfile(path)]
         now = int(time.time() * 1000)
-        return writer.insert_run(exp, run_name(rec), tags, _params(rec), _metrics(rec, now), files,
-                                 "FINISHED" if m.get("status", "finished") == "finished" else "FAILED", now)
+        return writer.insert_run(exp, run_name(rec), tags, _params(rec), _metrics(rec, now), files, _status(rec), now)
     finally:
         if tmp is not None:
             import shutil

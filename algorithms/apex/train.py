@@ -89,6 +89,7 @@ from algorithms.apex.encoding import ArchTable, Encoder
 from algorithms.apex.env import IncrementalNAS
 from algorithms.apex.replay import NStepAccumulator, PrioritizedReplay, ShardedReplay
 from algorithms.apex.config import ApeXConfig
+from harness.rng import torch_generator
 
 
 def actor_epsilon(i: int, n: int, epsilon: float = 0.4, alpha: float = 7.0) -> float:
@@ -100,12 +101,6 @@ def make_network(cfg: ApeXConfig, space, dim: int, gen: torch.Generator):
     return build_network(dim, cfg.n_neighbours + 1, gen, latent=cfg.latent_size(space),
                          layers=cfg.transformer_layers, heads=cfg.heads, encoder_layers=cfg.encoder_layers,
                          head=cfg.head)
-
-
-def _seed_torch(rng: np.random.Generator) -> torch.Generator:
-    g = torch.Generator()
-    g.manual_seed(int(rng.integers(0, 2**63 - 1)))
-    return g
 
 
 def _np_weights(net) -> dict[str, np.ndarray]:
@@ -139,7 +134,7 @@ class Actor:
                                   alpha=cfg.alpha, value_scale=cfg.value_scale, normalize_reward=cfg.normalize_reward,
                                   reward_reference=cfg.reward_reference, encoding=cfg.encoding, table=table, rng=rng)
         self.table = self.env.table
-        self.net = make_network(cfg, space, self.table.encoder.dim, _seed_torch(rng))
+        self.net = make_network(cfg, space, self.table.encoder.dim, torch_generator(rng))
         self.net.eval()
         self.acc = [NStepAccumulator(cfg.n_step, cfg.gamma) for _ in range(cfg.envs_per_actor)]
         self.awaiting: list = []  # (transition, row of the next pass holding its bootstrap observation)
@@ -286,8 +281,8 @@ class Learner:
     def __init__(self, cfg: ApeXConfig, space, table: ArchTable, rng: np.random.Generator, replay=None):
         self.cfg, self.table, self.rng = cfg, table, rng
         self.device = torch.device(cfg.device)
-        self.net = make_network(cfg, space, table.encoder.dim, _seed_torch(rng)).to(self.device)
-        self.target = make_network(cfg, space, table.encoder.dim, _seed_torch(rng)).to(self.device)
+        self.net = make_network(cfg, space, table.encoder.dim, torch_generator(rng)).to(self.device)
+        self.target = make_network(cfg, space, table.encoder.dim, torch_generator(rng)).to(self.device)
         self.target.load_state_dict(self.net.state_dict())
         self.target.requires_grad_(False)
         # the target network only ever runs without gradients: eval mode (no dropout in the
