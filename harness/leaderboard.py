@@ -34,7 +34,7 @@ A user's algorithm (a ``module:Class`` or an installed plug-in) is a row like an
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -50,6 +50,7 @@ class Board:
     headers: list[str]
     rows: list[list[str]]
     notes: list[str]
+    regenerate: list[str] = field(default_factory=list)  # the commands that remake the board
 
 
 def _f(v, fmt=".2f") -> str:
@@ -230,8 +231,64 @@ def to_markdown(board: Board, plots: list[str] | None = None) -> str:
     if plots:
         out += ["", "## Plots", ""]
         out += [f"![{os.path.splitext(os.path.basename(p))[0]}]({p})" for p in plots]
-    out += ["", f"Regenerate: `nas-harness leaderboard --protocol {board.protocol_id.rsplit('-v', 1)[0]}`", ""]
+    cmds = board.regenerate or [f"nas-harness leaderboard --protocol {board.protocol_id.rsplit('-v', 1)[0]}"]
+    out += ["", "Regenerate: " + ", then ".join(f"`{c}`" for c in cmds), ""]
     return "\n".join(out)
+
+
+def seed_ranges(seeds) -> str:
+    """Seeds as ``--seeds`` writes them: ``[1000, 1001, 1002, 1007]`` -> ``1000-1002,1007``."""
+    s = sorted({int(x) for x in seeds})
+    parts, i = [], 0
+    while i < len(s):
+        j = i
+        while j + 1 < len(s) and s[j + 1] == s[j] + 1:
+            j += 1
+        parts.append(str(s[i]) if i == j else f"{s[i]}-{s[j]}")
+        i = j + 1
+    return ",".join(parts)
+
+
+def provenance(groups: dict[str, list], protocol) -> tuple[list[str], list[str]]:
+    """``(notes, commands)`` that say which runs a board was made from: the seeds of each row, the
+    commits of the code that made them, and the ``nas-harness run`` commands that remake them
+    (rows run with settings other than the algorithm's defaults say so: ``paper`` or the Python
+    API makes those) followed by the ``leaderboard`` command."""
+    by_seeds: dict[str, list[str]] = {}
+    plain: dict[str, list[str]] = {}  # seeds -> algorithm names runnable as `--algorithm NAME`
+    custom, commits, dirty, data = [], set(), False, set()
+    for label, recs in groups.items():
+        seeds = seed_ranges(r.meta.get("seed", 0) for r in recs)
+        by_seeds.setdefault(seeds, []).append(label)
+        names = {r.meta.get("algorithm", "?") for r in recs}
+        name = next(iter(names))
+        if len(names) == 1 and label in (name, name.rsplit(":", 1)[-1]):  # a user's module:Class is shortened
+            plain.setdefault(seeds, []).append(name)
+        else:
+            custom.append(label)
+        for r in recs:
+            prov = r.meta.get("provenance") or {}
+            if prov.get("git_commit"):
+                commits.add(str(prov["git_commit"])[:7])
+            dirty = dirty or bool(prov.get("git_dirty"))
+            if r.meta.get("data"):
+                data.add(os.path.basename(str(r.meta["data"])))
+    if len(by_seeds) == 1:
+        seeds_note = f"Runs: seeds {next(iter(by_seeds))} for every row."
+    else:
+        seeds_note = "Runs: " + "; ".join(f"seeds {s} for {', '.join(labels)}" for s, labels in by_seeds.items()) + "."
+    if commits:
+        seeds_note += (f" Made by commit{'s' if len(commits) > 1 else ''} {', '.join(sorted(commits))}"
+                       + (" (some with uncommitted changes)" if dirty else "") + ".")
+    if custom:
+        seeds_note += (f" Rows {', '.join(custom)} ran with settings other than their algorithm's defaults "
+                       "(`nas-harness paper` or the Python API remakes them).")
+    name = protocol.id.rsplit("-v", 1)[0]
+    data_arg = f" --data PATH/{next(iter(data))}" if len(data) == 1 else ""
+    cmds = [f"nas-harness run --protocol {name} --algorithm {' '.join(labels)} --seeds {s}{data_arg}"
+            for s, labels in plain.items()]
+    cmds.append(f"nas-harness leaderboard --protocol {name}{data_arg}")
+    return [seeds_note], cmds
 
 
 def to_latex(board: Board) -> str:

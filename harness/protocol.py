@@ -646,11 +646,21 @@ def seeds_arg(text: str) -> tuple[int, ...]:
     """argparse ``type=`` for ``--seeds``: :func:`parse_seeds`, its error as argparse's one line
     (exit 2)."""
     import argparse
+    import sys
 
     try:
-        return parse_seeds(text)
+        seeds = parse_seeds(text)
     except ConfigError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
+    if str(text).strip().isdigit() and len(seeds) >= COUNT_NOTE:
+        # `--seeds 1000` reads like "seed 1000"; say what it means before thousands of runs start
+        n = len(seeds)
+        print(f"nas-harness: note: --seeds {n} is a count: seeds 0..{n - 1} ({n:,} seeds); for seed {n} alone "
+              f"write --seeds {n}-{n}", file=sys.stderr)
+    return seeds
+
+
+COUNT_NOTE = 1000  # a bare --seeds count this large is noted (it looks like a fresh seed number)
 
 
 SEEDS_HELP = "seeds: N (0..N-1), A-B (inclusive) or a comma list (1000,1003,1010-1012)"

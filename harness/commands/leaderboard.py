@@ -39,6 +39,11 @@ def make(protocol, records, out: str, resamples: int = 5000, seed: int = 0, plot
     groups = metrics.group_records(records)
     training = {k: float(np.mean([r.meta.get("training_queries", 0) for r in v])) for k, v in groups.items()}
     board = leaderboard.build(summary, protocol, training if any(training.values()) else None, agreement)
+    notes, board.regenerate = leaderboard.provenance(groups, protocol)
+    board.notes += notes
+    absent = coverage_note(protocol, records, groups)
+    if absent:
+        board.notes.append(absent)
     plot_paths = []
     if plots:
         from harness import plots as P
@@ -49,6 +54,50 @@ def make(protocol, records, out: str, resamples: int = 5000, seed: int = 0, plot
     remove_stale_plots(os.path.join(out, protocol.id), plot_paths)
     frame = leaderboard.tidy(summary, training)
     return board, leaderboard.write(board, out, plot_paths, tidy_frame=frame, n_runs=len(records))
+
+
+def coverage_note(protocol, records, groups) -> str | None:
+    """One line naming the registered algorithms that have no row: those that apply to the
+    protocol but were not run, and those ``nas-harness run`` refuses (a capability the space
+    lacks, or a warm-up over the cap of the budget), with the reason; ``None`` when every
+    registered algorithm has a row or the benchmark cannot be opened here."""
+    import dataclasses
+
+    from algorithms.base import missing_capabilities, warmup_problem
+    from algorithms.registry import list_algorithms, make_algorithm
+    from harness import metrics
+    from harness.errors import HarnessError
+    from harness.runner import make_oracle
+
+    ran = {r.meta.get("algorithm") for recs in groups.values() for r in recs}
+    data = metrics._meta(records, "data") or protocol.data
+    try:
+        space = make_oracle(dataclasses.replace(protocol, data=data), np.random.default_rng(0)).space
+    except (HarnessError, OSError, KeyError, ValueError):
+        return None
+    not_run, refused = [], []
+    for name in list_algorithms():
+        if name in ran:
+            continue
+        try:
+            algo = make_algorithm(name, **protocol.overrides(name))
+        except HarnessError:
+            continue
+        missing = missing_capabilities(type(algo).requires, space)
+        if missing:
+            refused.append(f"{name} (needs {', '.join(missing)})")
+        elif warmup_problem(algo, name, protocol.budget, space):
+            refused.append(f"{name} (warm-up of {int(algo.warmup(protocol.budget, space)):,} queries over the cap)")
+        else:
+            not_run.append(name)
+    if not not_run and not refused:
+        return None
+    parts = []
+    if not_run:
+        parts.append(f"applies but has no runs here: {', '.join(not_run)}")
+    if refused:
+        parts.append(f"refused by `nas-harness run` on this protocol: {', '.join(refused)}")
+    return "Registered algorithms without a row: " + "; ".join(parts) + "."
 
 
 def remove_stale_plots(folder: str, keep: list[str]) -> list[str]:

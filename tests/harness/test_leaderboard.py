@@ -2,6 +2,7 @@
 module:Class algorithm is a row like the built-ins; the paper command prints ours beside theirs."""
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,9 @@ def test_leaderboard_of_a_small_sweep_matches_the_golden_file(tmp_path):
     board, paths = make(p, records, str(tmp_path / "lb"), resamples=500, seed=0, plots=False)
     assert [r[1] for r in board.rows] == ["Greedy", "random"]  # the user's algorithm is a row
     assert board.rows[0][0].startswith("1")
-    text = Path(paths["md"]).read_text()
+    # the commit that made the runs (and whether the tree was clean) is the only part that moves
+    text = re.sub(r"Made by commits? [0-9a-f, ]+( \(some with uncommitted changes\))?\.", "Made by commit <commit>.",
+                  Path(paths["md"]).read_text())
     if os.environ.get("NAS_HARNESS_REGEN_GOLDEN"):
         GOLDEN.write_text(text)
     assert GOLDEN.exists(), f"golden file missing; create it with: {REGEN}"
@@ -90,3 +93,34 @@ def test_paper_data_files_go_to_their_own_benchmark(tmp_path, monkeypatch, capsy
     assert "nb101" in out.lower() and "corrupt" not in out and "tfrecord" in out.lower()
     assert main(["paper", "bonas", "--data", str(tmp_path / "mystery.bin"), "--no-log"]) == 2
     assert "nb101=PATH" in capsys.readouterr().err
+
+
+def test_seed_ranges_write_what_seeds_reads():
+    from harness.leaderboard import seed_ranges
+    from harness.protocol import parse_seeds
+
+    assert seed_ranges([1002, 1000, 1001, 1007, 1009, 1008]) == "1000-1002,1007-1009"
+    assert seed_ranges([5]) == "5"
+    for text in ("1000-1024", "3,5,7-9", "0-4,1000"):
+        assert seed_ranges(parse_seeds(text)) == text
+
+
+def test_board_names_its_seeds_commands_and_the_algorithms_it_lacks(tmp_path):
+    """A cited board says which seeds each row ran, by which commit, how to remake it, and which
+    registered algorithms have no row (not run, or refused on this protocol, with the reason)."""
+    p = Protocol.adhoc("nb201-analog", 40, 2, checkpoints=(10, 40))
+    jobs = [Job(p, "random", s) for s in (1000, 1001, 1002)] + [Job(p, "local-search", s) for s in (1000, 1005)]
+    res = run_sweep(jobs, log=False)
+    board, paths = make(p, res.records, str(tmp_path / "lb"), resamples=200, seed=0, plots=False)
+    notes = " ".join(board.notes)
+    assert "seeds 1000,1005 for local-search" in notes and "seeds 1000-1002 for random" in notes
+    assert "Made by commit" in notes
+    assert board.regenerate[:2] == [f"nas-harness run --protocol {p.name} --algorithm local-search --seeds 1000,1005",
+                                    f"nas-harness run --protocol {p.name} --algorithm random --seeds 1000-1002"]
+    assert board.regenerate[-1] == f"nas-harness leaderboard --protocol {p.name}"
+    md = Path(paths["md"]).read_text()
+    assert "Regenerate: `nas-harness run --protocol" in md and "--seeds 1000-1002`, then `nas-harness leaderboard" in md
+    lacks = next(n for n in board.notes if n.startswith("Registered algorithms without a row"))
+    assert "bonas" in lacks.split("refused")[0]  # applies, not run
+    assert "lanas-paper (warm-up of 2,000 queries over the cap)" in lacks  # refused: 2,000 > half of 40
+    assert "random," not in lacks and "local-search," not in lacks

@@ -46,3 +46,15 @@ def test_bad_seeds_is_one_line_exit_2(cmd, capsys):
     assert e.value.code == 2
     err = capsys.readouterr().err
     assert "reversed" in err and "Traceback" not in err
+
+
+def test_a_large_bare_count_says_it_is_a_count(capsys):
+    """`--seeds 1000` reads like "seed 1000" but means 1,000 seeds: the CLI says so before the runs."""
+    from harness.protocol import seeds_arg
+
+    assert seeds_arg("1000") == tuple(range(1000))
+    err = capsys.readouterr().err
+    assert "--seeds 1000 is a count: seeds 0..999" in err and "--seeds 1000-1000" in err
+    for text in ("999", "1000-1000", "1000,1001"):
+        seeds_arg(text)
+        assert capsys.readouterr().err == ""
