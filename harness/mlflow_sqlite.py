@@ -1,4 +1,4 @@
-"""The launcher's fast path into MLflow's SQLite store: one transaction per run (issue 20).
+"""The launcher's fast path into MLflow's SQLite store: a run in one transaction (issue 20).
 
 Logging a run through MLflow's client costs a dozen SQLAlchemy transactions (create, look up,
 log, terminate, tag, each re-reading the run) and, in a fresh process, about 1.5 s to import
@@ -6,9 +6,11 @@ MLflow; on a tabular benchmark that is several times the search itself (a 50-run
 sweep to the NB201 CIFAR-10 optimum: searches 1.6 s, MLflow logging 1.8 s plus the import).
 This module writes the very rows MLflow's SQLAlchemy store writes for such a run (``runs``,
 ``tags``, ``params``, ``metrics``, ``latest_metrics``; ``experiments`` and ``experiment_tags``
-for a new experiment) with the standard library's ``sqlite3``, in **one transaction per run**,
-after copying the run's artifacts into the run's artifact folder exactly as MLflow's local
-artifact repository does. Consequences:
+for a new experiment) with the standard library's ``sqlite3``, in **one transaction per run**, or per batch of runs (:meth:`Writer.insert_runs`: the launcher
+logs the runs that finish within ``harness.sweep.FLUSH_SECONDS`` of each other together, since
+a commit costs about as much as a run's rows), after placing the run's artifacts in the run's
+artifact folder as MLflow's local artifact repository does (the raw record as a hard link to
+its file where the file system allows). Consequences:
 
 * a run appears complete or not at all (the ``nas_harness.logged`` tag commits with the rest;
   a kill before the commit leaves at most an orphan artifact folder, which no run names);
@@ -37,6 +39,7 @@ import shutil
 import sqlite3
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 # the columns written here; other columns of these tables must be nullable or defaulted
@@ -193,6 +196,19 @@ class Writer:
             "SELECT r.run_uuid FROM runs r JOIN tags t ON t.run_uuid = r.run_uuid AND t.key = 'run_key' "
             "AND t.value = ? WHERE r.experiment_id = ? AND r.lifecycle_stage = 'active'", (key, experiment_id))]
 
+    def keys_with_runs(self, experiment_id: int, keys: list[str]) -> set[str]:
+        """Which of ``keys`` have active runs in the experiment (:meth:`runs_of_key` for many keys,
+        one query per 500 keys)."""
+        out: set[str] = set()
+        keys = list(dict.fromkeys(keys))
+        for i in range(0, len(keys), 500):
+            part = keys[i:i + 500]
+            out.update(k for (k,) in self.con.execute(
+                "SELECT DISTINCT t.value FROM runs r JOIN tags t ON t.run_uuid = r.run_uuid AND t.key = 'run_key' "
+                f"AND t.value IN ({','.join('?' * len(part))}) WHERE r.experiment_id = ? AND r.lifecycle_stage = 'active'",
+                (*part, experiment_id)))
+        return out
+
     def insert_run(self, experiment: tuple[int, str], run_name: str, tags: dict[str, str], params: dict[str, str],
                    metrics: list[tuple[str, float, int, int]], files: list[tuple[str, str | None, str]],
                    status: str, start_time: int) -> str | None:
@@ -200,50 +216,107 @@ class Writer:
         commit the run with its tags, params and metrics (``(key, value, timestamp, step)``) in
         one transaction; returns the run id, or None (nothing written) where a value exceeds
         MLflow's limits."""
-        eid, loc = experiment
-        if any(len(v) > MAX_PARAM for v in params.values()) or any(len(v) > MAX_TAG for v in tags.values()):
-            return None
-        rid = uuid.uuid4().hex
-        artifact_uri = f"{loc.rstrip('/')}/{rid}/artifacts"
-        folder = Path(local_dir(artifact_uri))
-        for path, sub, fname in files:
-            dest = folder / sub if sub else folder
-            dest.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, dest / fname)
-        tags = dict(tags)
-        tags.setdefault(RUN_NAME_TAG, run_name)
-        rows, seen, latest = [], set(), {}
-        for key, value, ts, step in metrics:
-            v, nan = sanitize(value)
-            row = (key, v, int(ts), rid, int(step), nan)
-            if row in seen:  # MLflow drops repeated identical metrics
-                continue
-            seen.add(row)
-            rows.append(row)
-            best = latest.get(key)
-            if best is None or (row[4], row[2], row[1]) > (best[4], best[2], best[1]):
-                latest[key] = row
+        return self.insert_runs([Run(experiment, run_name, tags, params, metrics, files, status, start_time)])[0]
+
+    def insert_runs(self, runs: list["Run"]) -> list[str | None]:
+        """:meth:`insert_run` for several runs in **one** transaction (the launcher batches the runs
+        that finish close together: a commit costs about as much as writing a run's rows); the
+        run ids, None for a run left out (a value over MLflow's limits). All the runs commit
+        together or none does."""
+        ids: list[str | None] = []
+        runs_rows, tag_rows, param_rows, metric_rows, latest_rows = [], [], [], [], []
         end = int(time.time() * 1000)
+        for run in runs:
+            if any(len(v) > MAX_PARAM for v in run.params.values()) or any(len(v) > MAX_TAG for v in run.tags.values()):
+                ids.append(None)
+                continue
+            eid, loc = run.experiment
+            rid = uuid.uuid4().hex
+            artifact_uri = f"{loc.rstrip('/')}/{rid}/artifacts"
+            folder = Path(local_dir(artifact_uri))
+            for path, sub, fname in run.files:
+                dest = folder / sub if sub else folder
+                dest.mkdir(parents=True, exist_ok=True)
+                place_file(path, dest / fname, link=path in run.links)
+            tags = dict(run.tags)
+            tags.setdefault(RUN_NAME_TAG, run.name)
+            seen, latest = set(), {}
+            for key, value, ts, step in run.metrics:
+                v, nan = sanitize(value)
+                row = (key, v, int(ts), rid, int(step), nan)
+                if row in seen:  # MLflow drops repeated identical metrics
+                    continue
+                seen.add(row)
+                metric_rows.append(row)
+                best = latest.get(key)
+                if best is None or (row[4], row[2], row[1]) > (best[4], best[2], best[1]):
+                    latest[key] = row
+            runs_rows.append((rid, run.name, tags.get("mlflow.user", "unknown"), run.status, run.start_time, end,
+                              artifact_uri, eid))
+            tag_rows += [(k, v, rid) for k, v in tags.items()]
+            param_rows += [(k, v, rid) for k, v in run.params.items()]
+            latest_rows += [(k, v, ts, st, nan, r) for k, v, ts, r, st, nan in latest.values()]
+            ids.append(rid)
+        if not runs_rows:
+            return ids
         con = self.con
         con.execute("BEGIN IMMEDIATE")
         try:
-            con.execute("INSERT INTO runs (run_uuid, name, source_type, source_name, entry_point_name, user_id, status, "
-                        "start_time, end_time, source_version, lifecycle_stage, artifact_uri, experiment_id, deleted_time) "
-                        "VALUES (?, ?, 'UNKNOWN', '', '', ?, ?, ?, ?, '', 'active', ?, ?, NULL)",
-                        (rid, run_name, tags.get("mlflow.user", "unknown"), status, start_time, end, artifact_uri, eid))
-            con.executemany("INSERT INTO tags (key, value, run_uuid) VALUES (?, ?, ?)",
-                            [(k, v, rid) for k, v in tags.items()])
-            con.executemany("INSERT INTO params (key, value, run_uuid) VALUES (?, ?, ?)",
-                            [(k, v, rid) for k, v in params.items()])
+            con.executemany("INSERT INTO runs (run_uuid, name, source_type, source_name, entry_point_name, user_id, "
+                            "status, start_time, end_time, source_version, lifecycle_stage, artifact_uri, "
+                            "experiment_id, deleted_time) VALUES (?, ?, 'UNKNOWN', '', '', ?, ?, ?, ?, '', 'active', "
+                            "?, ?, NULL)", runs_rows)
+            con.executemany("INSERT INTO tags (key, value, run_uuid) VALUES (?, ?, ?)", tag_rows)
+            con.executemany("INSERT INTO params (key, value, run_uuid) VALUES (?, ?, ?)", param_rows)
             con.executemany("INSERT INTO metrics (key, value, timestamp, run_uuid, step, is_nan) "
-                            "VALUES (?, ?, ?, ?, ?, ?)", rows)
+                            "VALUES (?, ?, ?, ?, ?, ?)", metric_rows)
             con.executemany("INSERT INTO latest_metrics (key, value, timestamp, step, is_nan, run_uuid) "
-                            "VALUES (?, ?, ?, ?, ?, ?)", [(k, v, ts, st, nan, r) for k, v, ts, r, st, nan in latest.values()])
+                            "VALUES (?, ?, ?, ?, ?, ?)", latest_rows)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
             raise
-        return rid
+        return ids
+
+
+@dataclass
+class Run:
+    """One run for :meth:`Writer.insert_runs`: its experiment ``(id, artifact location)``, name,
+    tags, params, metrics ``(key, value, timestamp, step)``, artifact files ``(path, folder or
+    None, file name)``, status and start time (ms)."""
+
+    experiment: tuple[int, str]
+    name: str
+    tags: dict[str, str]
+    params: dict[str, str]
+    metrics: list[tuple[str, float, int, int]]
+    files: list[tuple[str, str | None, str]]
+    status: str
+    start_time: int
+    links: frozenset[str] = frozenset()  # files that may be hard-linked (see place_file)
+
+
+def place_file(src: str, dest: Path, link: bool = False) -> None:
+    """Put ``src`` at ``dest`` as MLflow's local artifact repository would (a copy); with ``link``,
+    as a hard link where the file system allows it, so that the raw record and its artifact are
+    one file on disk. Only for files never rewritten in place: records are written to a
+    temporary name and renamed, so a later record of the key is a new file and the artifact
+    keeps its own."""
+    if not link:
+        shutil.copy2(src, dest)
+        return
+    try:
+        os.link(src, dest)
+        return
+    except FileExistsError:
+        dest.unlink()
+    except OSError:  # another file system, or links not allowed
+        shutil.copy2(src, dest)
+        return
+    try:
+        os.link(src, dest)
+    except OSError:
+        shutil.copy2(src, dest)
 
 
 def template_path(cache: Path) -> Path | None:

@@ -20,7 +20,10 @@ to MLflow. Hence:
   with their launcher (Linux), so no staged file outlives a sweep.
 * **MLflow**: one run per run key (:func:`harness.tracking.log_record`), logged under the key's
   claim; a record already there (same attempt) is not logged again, failed runs included.
-  The store is probed before any run: if it is unreachable the sweep runs on raw records only
+  A parallel sweep logs the runs that finish within :data:`FLUSH_SECONDS` of each other in
+  one transaction of the direct SQLite writer (their claims held until it commits; an
+  interrupt logs what is queued, a kill leaves it to the next sweep, which logs every record
+  the store lacks). The store is probed before any run: if it is unreachable the sweep runs on raw records only
   and says so once, with the exact ``nas-harness sync --tracking-uri URI`` to run later.
 * **Failures are data**: an exception inside one run gives a record with status ``failed`` and
   the traceback (an MLflow run in state FAILED with tag ``error``); the sweep goes on. A
@@ -76,6 +79,7 @@ class SweepResult:
     interrupted: bool = False
     write_time: float = 0.0
     log_time: float = 0.0
+    log_transactions: int = 0  # batched direct-writer transactions (each holds one or more runs)
 
     @property
     def reused(self) -> int:
@@ -141,7 +145,8 @@ def read_records(protocol_id: str) -> list[RunRecord]:
 
 def adopt_staged(folder: Path) -> tuple[int, int]:
     """Commit or remove what killed sweeps left in a runs folder: staged records
-    (``<key>.npz.part<pid>``, ``.tmp<pid>``; ``.json.…`` of older versions) and stale claims.
+    (``<key>.npz.part<pid>``, ``.tmp<pid>``; ``.json.…`` of older versions), stale claims and the
+    temporary files of claims whose writer was killed.
     A staged record that reads as a valid record of its key is renamed into place unless a
     finished record is already there;
     anything else is removed. Files of runs claimed by a live launcher are left alone.
@@ -171,6 +176,8 @@ def adopt_staged(folder: Path) -> tuple[int, int]:
             info = locks.read_claim(p)
             if info is not None and not (info and locks.owner_alive(info)):
                 p.unlink(missing_ok=True)
+        elif locks.is_dead_claim_temp(p):  # a claim's temporary file, its writer killed mid-claim
+            p.unlink(missing_ok=True)
     return adopted, removed
 
 
@@ -192,11 +199,11 @@ def _execute_staged(job: Job, path: str) -> tuple[RunRecord, str]:
     return rec, staged
 
 
-def _commit(rec: RunRecord, data: bytes | None = None, staged: str | None = None) -> None:
-    """Write the raw record (the single writer's job): rename a staged file, or write the
-    bytes. A record of the same key written by an older version (``.json``) is superseded and
-    removed (the caller holds the key's claim)."""
-    path = record_path(rec)
+def _commit(rec: RunRecord, data: bytes | None = None, staged: str | None = None, path: Path | None = None) -> None:
+    """Write the raw record (the single writer's job) to ``path`` (default: its record path):
+    rename a staged file, or write the bytes. A record of the same key written by an older
+    version (``.json``) is superseded and removed (the caller holds the key's claim)."""
+    path = record_path(rec) if path is None else path
     done = False
     if staged is not None:
         try:
@@ -209,7 +216,7 @@ def _commit(rec: RunRecord, data: bytes | None = None, staged: str | None = None
     legacy_path(path).unlink(missing_ok=True)
 
 
-def _execute_ray(jobs: list[Job], workers: int, address: str | None) -> Iterator[tuple[RunRecord, bytes | None, None]]:
+def _execute_ray(jobs: list[Job], workers: int, address: str | None) -> Iterator[tuple[RunRecord, bytes | None, None] | None]:
     try:
         import ray
     except ImportError:
@@ -223,7 +230,10 @@ def _execute_ray(jobs: list[Job], workers: int, address: str | None) -> Iterator
     pending = [remote.remote(j) for j in jobs]
     try:
         while pending:
-            done, pending = ray.wait(pending, num_returns=1)
+            done, pending = ray.wait(pending, num_returns=1, timeout=FLUSH_SECONDS)
+            if not done:
+                yield None  # nothing finished for a while: the caller logs what it has queued
+                continue
             rec, data = ray.get(done[0])
             yield rec, data, None
     finally:
@@ -231,7 +241,7 @@ def _execute_ray(jobs: list[Job], workers: int, address: str | None) -> Iterator
             ray.cancel(ref, force=True)
 
 
-def _execute_local(jobs: list[Job], workers: int) -> Iterator[tuple[RunRecord, None, str | None]]:
+def _execute_local(jobs: list[Job], workers: int) -> Iterator[tuple[RunRecord, None, str | None] | None]:
     if workers <= 1 or len(jobs) <= 1:
         for j in jobs:
             yield _execute_caught(j), None, None
@@ -245,7 +255,10 @@ def _execute_local(jobs: list[Job], workers: int) -> Iterator[tuple[RunRecord, N
             futures = [pool.submit(_execute_staged, j, str(record_path(j))) for j in jobs]
             pending = set(futures)
             while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                done, pending = wait(pending, timeout=FLUSH_SECONDS, return_when=FIRST_COMPLETED)
+                if not done:
+                    yield None  # nothing finished for a while: the caller logs what it has queued
+                    continue
                 for f in done:
                     rec, staged = f.result()
                     committed.add(f)
@@ -271,6 +284,7 @@ class _Logger:
         self._direct = None  # the one-transaction SQLite writer, where it applies
         self._known: dict[str, dict] | None = None
         self.direct_runs = 0  # runs written by the direct writer (the rest by MLflow's client)
+        self.pending: list[tuple[RunRecord, Path]] = []  # records queued for one transaction (defer)
 
     def _setup(self):
         from harness import tracking
@@ -335,6 +349,47 @@ class _Logger:
                 self.error = f"{type(e).__name__}: {first_line(e)}"
                 return False
         return False
+
+
+    def defer(self, rec: RunRecord, record_file: Path) -> bool:
+        """Queue ``rec`` for the next :meth:`flush` where the one-transaction writer applies (the
+        caller keeps the key's claim until then); False where it must be logged now (:meth:`log`)."""
+        if self.error or self.present(rec) or self._direct is None:
+            return False
+        self.pending.append((rec, record_file))
+        return True
+
+    def flush(self) -> int:
+        """Log the queued records in one transaction (the direct writer's ``insert_runs``); a
+        record the fast path declines goes through :meth:`log`. Returns the runs written."""
+        if not self.pending:
+            return 0
+        from harness import tracking
+
+        items, self.pending = self.pending, []
+        for attempt in range(4):
+            try:
+                ids = tracking.log_records_direct(self._direct, [(r, str(f)) for r, f in items], self.description)
+                break
+            except Exception as e:
+                if "locked" in str(e) and attempt < 3:  # SQLite busy with another writer
+                    time.sleep(0.5 * (attempt + 1))
+                    continue
+                self.error = f"{type(e).__name__}: {first_line(e)}"  # the raw records are safe on disk
+                return 0
+        wrote = 0
+        for (rec, f), rid in zip(items, ids):
+            if rid is None:
+                wrote += self.log(rec, f)
+                continue
+            self.direct_runs += 1
+            self._known[rec.run_key] = {"attempt": str(rec.meta.get("attempt", ""))}
+            wrote += 1
+        return wrote
+
+
+FLUSH_SECONDS = 0.25  # the launcher logs the runs that finished within this long in one transaction
+FLUSH_RUNS = 64  # ... and at most this many
 
 
 def check_store(uri: str) -> str:
@@ -422,27 +477,60 @@ def run_sweep(
     total = len(todo) + len(waiting)
     if progress:
         progress(0, total)
+    deferred: list[Path] = []  # claims of records queued for the next batched MLflow transaction
+    last_flush = time.perf_counter()
+
+    def flush():
+        nonlocal last_flush
+        t0 = time.perf_counter()
+        try:
+            for lg in loggers.values():
+                res.log_transactions += bool(lg.pending)
+                res.logged += lg.flush()
+        finally:
+            last_flush = time.perf_counter()
+            res.log_time += last_flush - t0
+            for p in deferred:  # the claims of the logged runs (bookkeeping, not logging)
+                drop(p)
+            deferred.clear()
+
     try:
         while todo or waiting:
             if todo:
                 stream = _execute_ray(todo, workers, address) if executor == "ray" else _execute_local(todo, workers)
-                for rec, data, staged in stream:
+                # runs that finish close together are logged in one transaction; a serial sweep logs
+                # each run as it ends (a queued run would wait for the next run's whole search)
+                batch = executor == "ray" or (workers > 1 and len(todo) > 1)
+                for item in stream:
+                    if item is None:
+                        if deferred:
+                            flush()
+                        continue
+                    rec, data, staged = item
+                    path = record_path(rec)
                     t0 = time.perf_counter()
-                    _commit(rec, data, staged)  # raw record first: never lost
+                    _commit(rec, data, staged, path)  # raw record first: never lost
                     t1 = time.perf_counter()
                     res.write_time += t1 - t0
                     res.records.append(rec)
                     res.ran += 1
                     res.failed += rec.meta.get("status") != "finished"
-                    if log:
-                        res.logged += logger_for(rec).log(rec, record_path(rec))
+                    if log and batch and logger_for(rec).defer(rec, path):
+                        deferred.append(path)  # logged with the runs that finish close by
                         res.log_time += time.perf_counter() - t1
-                    drop(record_path(rec))
+                    else:
+                        if log:
+                            res.logged += logger_for(rec).log(rec, path)
+                            res.log_time += time.perf_counter() - t1
+                        drop(path)
+                    if deferred and (time.perf_counter() - last_flush >= FLUSH_SECONDS or len(deferred) >= FLUSH_RUNS):
+                        flush()
                     if on_record:
                         on_record(rec)
                     done += 1
                     if progress:
                         progress(done, total)
+                flush()
                 todo = []
             still = []
             for j in waiting:  # runs of another launcher: take its record, or the run if it died
@@ -467,6 +555,10 @@ def run_sweep(
     except KeyboardInterrupt:
         res.interrupted = True
     finally:
+        try:
+            flush()  # the runs queued before an interrupt still reach the store
+        except BaseException:
+            pass  # their raw records are on disk: the next sweep (or `sync`) logs them
         for p in list(held):
             drop(p)
     if not res.log_error:

@@ -351,13 +351,29 @@ def staircase(values, grid=None) -> tuple[np.ndarray, np.ndarray]:
     n = len(v)
     if not n:
         return np.zeros(0, dtype=np.int64), np.zeros(0)
-    g = np.arange(1, n + 1, dtype=np.int64) if grid is None else np.asarray(grid, dtype=np.int64)
-    same = (v[1:] == v[:-1]) | (np.isnan(v[1:]) & np.isnan(v[:-1]))
-    starts = np.flatnonzero(np.r_[True, ~same])
-    steps = np.r_[g[starts], g[starts[1:]] - 1, g[-1]]
-    vals = np.r_[v[starts], v[starts[:-1]], v[starts[-1]]]
-    steps, first = np.unique(steps, return_index=True)  # a one-step run: its two ends coincide
-    return steps, vals[first]
+    change = np.empty(n, dtype=bool)
+    change[0] = True
+    np.not_equal(v[1:], v[:-1], out=change[1:])
+    if np.isnan(v).any():
+        change[1:] &= ~(np.isnan(v[1:]) & np.isnan(v[:-1]))
+    starts = np.flatnonzero(change)
+    if grid is None:  # steps 1..n
+        first = starts + 1
+        last = np.empty_like(starts)
+        last[:-1] = starts[1:]
+        last[-1] = n
+    else:
+        g = np.asarray(grid, dtype=np.int64)
+        first = g[starts]
+        last = np.empty_like(first)
+        last[:-1] = g[starts[1:]] - 1
+        last[-1] = g[-1]
+    k = len(starts)
+    steps = np.empty(2 * k, dtype=np.int64)
+    steps[0::2], steps[1::2] = first, last
+    keep = np.ones(2 * k, dtype=bool)
+    keep[1::2] = last != first  # a one-step run: its two ends coincide
+    return steps[keep], np.repeat(v[starts], 2)[keep]
 
 
 def _metrics(rec: RunRecord, ts: int) -> list:
@@ -502,29 +518,57 @@ def log_record_direct(writer, rec: RunRecord, description: str = "", record_file
     """:func:`log_record` through ``writer`` in one transaction; None (nothing written) where the
     key has runs in the store already or the record does not fit the fast path: the caller then
     uses :func:`log_record`."""
-    m = rec.meta
-    exp = direct_experiment(writer, m["protocol"], description)
-    if exp is None or writer.runs_of_key(exp[0], rec.run_key):
-        return None
-    tags = _tags(rec)
-    tags[LOGGED_TAG] = "true"  # commits with everything else: the run is complete or absent
-    files, tmp = [], None
-    try:
-        if record_file is not None and str(record_file).endswith(".npz"):
-            files.append((str(record_file), None, RECORD_ARTIFACT))  # the raw record file itself
-        else:
-            tmp = tempfile.mkdtemp()
-            art = os.path.join(tmp, RECORD_ARTIFACT)
-            rec.write(art)
-            files.append((art, None, RECORD_ARTIFACT))
-        files += [(path, str(sub), os.path.basename(path)) for sub, path in (m.get("artifacts") or {}).items()
-                  if isinstance(path, str) and os.path.isfile(path)]
-        now = int(time.time() * 1000)
-        return writer.insert_run(exp, run_name(rec), tags, _params(rec), _metrics(rec, now), files, _status(rec), now)
-    finally:
-        if tmp is not None:
-            import shutil
+    return log_records_direct(writer, [(rec, record_file)], description)[0]
 
+
+def log_records_direct(writer, items: list, description: str = "") -> list[str | None]:
+    """:func:`log_record_direct` for several ``(record, record_file)`` pairs of one protocol in
+    **one** transaction (:meth:`harness.mlflow_sqlite.Writer.insert_runs`); per pair the run id,
+    or None where that record must go through :func:`log_record` (its key has runs already,
+    or it does not fit the fast path). The records' keys must differ."""
+    import shutil
+
+    from harness import mlflow_sqlite
+
+    out: list[str | None] = [None] * len(items)
+    runs, where, tmps = [], [], []
+    exps: dict[str, tuple | None] = {}
+    for rec, _ in items:
+        name = rec.meta["protocol"]
+        if name not in exps:
+            exps[name] = direct_experiment(writer, name, description)
+    taken: dict[str, set[str]] = {  # keys that have runs already: replacing them is the client's job
+        name: writer.keys_with_runs(exp[0], [r.run_key for r, _ in items if r.meta["protocol"] == name])
+        for name, exp in exps.items() if exp is not None}
+    try:
+        for i, (rec, record_file) in enumerate(items):
+            m = rec.meta
+            exp = exps[m["protocol"]]
+            if exp is None or rec.run_key in taken[m["protocol"]]:
+                continue
+            tags = _tags(rec)
+            tags[LOGGED_TAG] = "true"  # commits with everything else: the run is complete or absent
+            links = frozenset()
+            if record_file is not None and str(record_file).endswith(".npz"):
+                files = [(str(record_file), None, RECORD_ARTIFACT)]  # the raw record file itself
+                links = frozenset({str(record_file)})
+            else:
+                tmp = tempfile.mkdtemp()
+                tmps.append(tmp)
+                art = os.path.join(tmp, RECORD_ARTIFACT)
+                rec.write(art)
+                files = [(art, None, RECORD_ARTIFACT)]
+            files += [(path, str(sub), os.path.basename(path)) for sub, path in (m.get("artifacts") or {}).items()
+                      if isinstance(path, str) and os.path.isfile(path)]
+            now = int(time.time() * 1000)
+            runs.append(mlflow_sqlite.Run(exp, run_name(rec), tags, _params(rec), _metrics(rec, now), files,
+                                          _status(rec), now, links))
+            where.append(i)
+        for i, rid in zip(where, writer.insert_runs(runs) if runs else []):
+            out[i] = rid
+        return out
+    finally:
+        for tmp in tmps:
             shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -46,12 +46,20 @@ def add_arguments(p) -> None:
     p.add_argument("--keep", metavar="DIR", help="results folder to use and keep (default: a temporary one)")
 
 
-def _bytes(path: Path) -> int:
+def _bytes(path: Path, seen: set | None = None) -> int:
+    """Bytes of the files under ``path``; a file whose inode is in ``seen`` (a hard link to a file
+    counted already) counts nothing, and ``seen`` gains the inodes counted here."""
+    seen = set() if seen is None else seen
     if not path.exists():
         return 0
-    if path.is_file():
-        return path.stat().st_size
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    total = 0
+    for f in [path] if path.is_file() else path.rglob("*"):
+        if f.is_file():
+            st = f.stat()
+            if (st.st_dev, st.st_ino) not in seen:
+                seen.add((st.st_dev, st.st_ino))
+                total += st.st_size
+    return total
 
 
 def _chart_matches(client, run_id: str, rec) -> bool:
@@ -86,7 +94,7 @@ def _measure(args, res_dir: Path) -> int:
     from harness.protocol import load_protocol
     from harness.runner import Job
     from harness.paths import env_override
-    from harness.sweep import read_records, run_sweep
+    from harness.sweep import FLUSH_SECONDS, read_records, run_sweep
 
     with env_override(NAS_HARNESS_RESULTS=res_dir):
         p = replace(load_protocol("nb201-cifar10-optimum"), data=args.data, seeds=tuple(range(args.runs)))
@@ -120,7 +128,9 @@ def _measure(args, res_dir: Path) -> int:
             t = time.perf_counter()
             r.encode()
             enc.append(time.perf_counter() - t)
-        db, art, raw = _bytes(res_dir / "mlflow.db"), _bytes(res_dir / "mlartifacts"), _bytes(res_dir / "runs")
+        inodes: set = set()  # the artifacts are hard links to the raw records: their bytes count once
+        db, raw = _bytes(res_dir / "mlflow.db"), _bytes(res_dir / "runs", inodes)
+        art_all, art = _bytes(res_dir / "mlartifacts"), _bytes(res_dir / "mlartifacts", inodes)
         uri = tracking.resolve_uri()
         client = tracking._client(uri)
         done = tracking.complete_runs(p.name, uri, client)
@@ -149,15 +159,17 @@ def _measure(args, res_dir: Path) -> int:
     print(f"launcher: MLflow logging {res.log_time:.2f} s + record writing {res.write_time:.3f} s = {share:.1%} of wall "
           f"(target <= 10%); {(res.log_time + res.write_time) / n * 1000:.1f} ms/run")
     print(f"store: {'a copy of the cached empty store of this MLflow version' if had_template else 'made by MLflow (first use of this MLflow version here: its empty store is cached for later folders)'}; "
-          f"runs written in one SQLite transaction each (harness.mlflow_sqlite)")
+          f"runs written by harness.mlflow_sqlite in {res.log_transactions} SQLite transactions for {n} runs "
+          f"(the runs that finish within {FLUSH_SECONDS:g} s of each other share one)")
     print(f"the same sweep logged through MLflow's client (NAS_HARNESS_MLFLOW_DIRECT=0, the writer before issue 20's "
           f"fast path): {client_wall:.2f} s wall, logging {client_res.log_time:.2f} s ({client_res.log_time / n * 1000:.1f} ms/run, "
           f"{client_res.log_time / client_wall:.1%} of its wall); one-transaction writer: {res.log_time / max(client_res.log_time, 1e-9):.3f}x its logging time")
     print(f"the same sweep without MLflow (before and after): {bare[0]:.2f} s, {bare[1]:.2f} s: tracking adds "
           f"{added:.1%} to the wall time (target <= 10%; the launcher logs while the workers search)")
     print(f"workers: record encoding {np.mean(enc) * 1000:.1f} ms/run (in parallel with the search)")
-    print(f"bytes per run: SQLite store {db / n / 1e3:,.1f} kB + artifacts {art / n / 1e3:,.1f} kB + raw records "
-          f"{raw / n / 1e3:,.1f} kB = {(db + art + raw) / n / 1e6:.3f} MB")
+    print(f"bytes per run on disk: SQLite store {db / n / 1e3:,.1f} kB + raw records {raw / n / 1e3:,.1f} kB + artifacts "
+          f"{art / n / 1e3:,.1f} kB beyond them ({art_all / n / 1e3:,.1f} kB, hard links to the raw records where the "
+          f"file system allows) = {(db + art + raw) / n / 1e6:.3f} MB")
     print(f"MLflow best-so-far chart equals the record's staircase at every query: {'yes' if ok else 'NO'} "
           f"({points:.1f} points per curve vs {queries:,.0f} queries)")
     print(f"reading {n_raw} records: raw folder {t_raw:.2f} s, MLflow store {t_ml:.2f} s ({n_ml} records)")

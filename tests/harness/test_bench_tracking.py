@@ -8,7 +8,7 @@ def test_bench_tracking_prints_its_figures(nb201_csv, capsys, tmp_path):
     assert main(["bench", "tracking", "--data", nb201_csv, "--runs", "2", "--workers", "1",
                  "--keep", str(tmp_path / "kept")]) == 0
     out = capsys.readouterr().out
-    assert "of wall (target <= 10%)" in out and "bytes per run: SQLite store" in out
+    assert "of wall (target <= 10%)" in out and "bytes per run on disk: SQLite store" in out
     assert "equals the record's staircase at every query: yes" in out
     assert "logged through MLflow's client" in out and "x its logging time" in out  # the writer before, same run
     assert "tracking adds" in out  # against the same sweep without MLflow

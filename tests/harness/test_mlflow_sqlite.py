@@ -81,6 +81,33 @@ def test_direct_writer_writes_what_mlflows_client_writes(tmp_path):
         {k: v["run_id"] for k, v in tracking.complete_runs(proto, b).items()}
 
 
+def test_a_batch_in_one_transaction_reads_back_as_runs_logged_one_by_one(tmp_path):
+    """The launcher logs the runs that finish close together in one transaction, their raw
+    record files hard-linked as artifacts: MLflow reads them back as the client's runs; a key
+    already in the store is left to the client; rewriting a record later leaves the artifact."""
+    recs = _records() + [execute(Job(Protocol.adhoc("nb201-analog", 60, 3), "random", 2))]
+    files = []
+    for r in recs:
+        f = tmp_path / "runs" / f"{r.run_key}.npz"
+        r.write(str(f))
+        files.append(str(f))
+    a, b = _store(tmp_path, "client"), _store(tmp_path, "direct")
+    ids_a = [tracking.log_record(r, a, description="d", record_file=f) for r, f in zip(recs, files)]
+    tracking.log_record(recs[2], b, description="d", record_file=files[2])  # this key is taken
+    w = tracking.direct_writer(b)
+    ids_b = tracking.log_records_direct(w, list(zip(recs, files)), "d")
+    assert ids_b[2] is None and all(ids_b[:2])
+    ca, cb = tracking._client(a), tracking._client(b)
+    for ra, rb in zip(ids_a[:2], ids_b[:2]):
+        assert _view(ca, ra) == _view(cb, rb)
+    art = Path(mlflow_sqlite.local_dir(cb.get_run(ids_b[0]).info.artifact_uri)) / tracking.RECORD_ARTIFACT
+    assert art.stat().st_ino == Path(files[0]).stat().st_ino  # one file on disk
+    before = art.read_bytes()
+    recs[0].meta["note"] = "rewritten"
+    recs[0].write(files[0])  # records are rewritten by rename, never in place
+    assert art.read_bytes() == before and Path(files[0]).read_bytes() != before
+
+
 def test_direct_writer_steps_aside_for_a_key_already_in_the_store(tmp_path):
     (rec, _) = _records()
     uri = _store(tmp_path, "s")
@@ -126,6 +153,28 @@ def test_a_sweep_logs_through_the_direct_writer_and_a_rerun_replaces_through_mlf
     exp = client.get_experiment_by_name(tracking.experiment_name(p.name))
     assert len(client.search_runs([exp.experiment_id])) == 3  # one active run per key, never two
     assert len(tracking.complete_runs(p.name)) == 3
+
+
+def test_a_parallel_sweep_batches_its_runs_and_logs_each_once(tmp_path, monkeypatch):
+    """Fast runs on 2 workers reach MLflow in fewer transactions than runs, every run exactly
+    once, and a rerun of the same jobs logs nothing new."""
+    from harness import sweep
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setattr(sweep, "FLUSH_SECONDS", 5.0)  # wide window: batching must happen
+    calls = []
+    real = mlflow_sqlite.Writer.insert_runs
+    monkeypatch.setattr(mlflow_sqlite.Writer, "insert_runs", lambda self, runs: calls.append(len(runs)) or real(self, runs))
+    p = Protocol.adhoc("nb201-analog", 20, 12)
+    jobs = [Job(p, "random", s) for s in p.seeds]
+    res = sweep.run_sweep(jobs, workers=2)
+    assert res.logged == 12 and not res.log_error
+    assert sum(calls) == 12 and len(calls) < 12
+    assert len(tracking.complete_runs(p.name)) == 12
+    client = tracking._client(tracking.resolve_uri())
+    exp = client.get_experiment_by_name(tracking.experiment_name(p.name))
+    assert len(client.search_runs([exp.experiment_id])) == 12
+    assert sweep.run_sweep(jobs, workers=2).logged == 0
 
 
 def test_new_stores_come_from_the_cached_empty_store(tmp_path, monkeypatch):
