@@ -421,7 +421,9 @@ def write_index(out_dir: str) -> str:
     boards = sorted(f for f in os.listdir(out_dir) if f.endswith(".md") and f != "README.md")
     lines = ["# Leaderboards", "",
              "Generated from the raw run records by `nas-harness leaderboard --protocol P`; each has a `.csv` and a "
-             "`.tex` beside it. Do not edit by hand.", ""]
+             "`.tex` beside it. Do not edit by hand. Each board says which seeds every row ran, by which commit, "
+             "the commands that remake it, and which registered algorithms have no row (not run there, or refused "
+             "by `nas-harness run` on that protocol, with the reason).", ""]
     for b in boards:
         with open(os.path.join(out_dir, b)) as f:
             first = f.readline().strip().lstrip("# ")
