@@ -128,6 +128,7 @@ class Aggregate:
     left_out: list[str] = field(default_factory=list)  # algorithms missing on some protocol
     alpha: float = 0.05
     command: str = ""  # the command that regenerates the board
+    runs_note: str = ""  # which seeds the protocols' runs are
 
 
 def pooled_ecdf(curves: Sequence[np.ndarray], length: int) -> np.ndarray:
@@ -261,6 +262,8 @@ def to_markdown(agg: Aggregate, plots: Sequence[str] = ()) -> str:
     ]
     if agg.left_out:
         notes.append(f"Left out (not run on every protocol): {', '.join(agg.left_out)}.")
+    if agg.runs_note:
+        notes.append(agg.runs_note)
     pv = ["| pair | Holm-adjusted p |", "|---|---|"] + [f"| {a} vs {b} | {p:.3g} |" for (a, b), p in sorted(agg.pvalues.items())]
     out = [f"# Aggregate leaderboard: {agg.name}", "",
            tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True), ""]

@@ -10,6 +10,7 @@ plots in ``<out>/<name>/``.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 
 import numpy as np
@@ -54,6 +55,17 @@ def protocol_scores(protocol, records, resamples: int = 1000, seed: int = 0) -> 
     return out
 
 
+def runs_note(seeds: dict[str, list[int]]) -> str:
+    """``Runs: seeds ...`` of an aggregate: the seeds of each protocol's runs (the rows of each
+    protocol's own board say which algorithm ran which)."""
+    from harness.leaderboard import seed_ranges
+
+    texts = {pid: seed_ranges(s) for pid, s in seeds.items()}
+    if len(set(texts.values())) == 1:
+        return f"Runs: seeds {next(iter(texts.values()))} on every protocol (each protocol's board names its rows' seeds)."
+    return "Runs: " + "; ".join(f"seeds {t} on {pid}" for pid, t in texts.items()) + "."
+
+
 def main(args) -> int:
     from harness import aggregate
     from harness.commands.report import load_protocol_for, one_source, read_records, select
@@ -64,7 +76,7 @@ def main(args) -> int:
     if len(set(args.protocol)) < 2:
         raise ConfigError("--protocol needs two or more different protocols")
     check_writable_dir(args.out, "the leaderboard folder", "pass --out with a writable folder")
-    per = {}
+    per, seeds = {}, {}
     for name in args.protocol:
         pargs = argparse.Namespace(**{**vars(args), "protocol": name})
         protocol = load_protocol_for(pargs)
@@ -73,9 +85,12 @@ def main(args) -> int:
         if not records:
             raise ConfigError(f"no runs of protocol {protocol.id} in {where}; make them with: nas-harness run --protocol {name}")
         per[protocol.id] = protocol_scores(protocol, records, args.resamples, args.seed)
+        seeds[protocol.id] = sorted({int(r.meta.get("seed", 0)) for r in records})
     agg = aggregate.aggregate(args.name, per)
+    agg.runs_note = runs_note(seeds)
     agg.command = " ".join(["nas-harness aggregate --name", args.name, "--protocol", *args.protocol]
-                           + ([f"--budget {args.budget}"] if args.budget else []) + ([f"--data {args.data}"] if args.data else []))
+                           + ([f"--budget {args.budget}"] if args.budget else [])
+                           + ([f"--data PATH/{os.path.basename(args.data)}"] if args.data else []))
     paths = aggregate.write(agg, args.out, not args.no_plots)
     print(aggregate.to_markdown(agg))
     print(f"written: {', '.join(paths.values())}")

@@ -61,6 +61,7 @@ def test_aggregate_command_on_raw_records(tmp_path, monkeypatch, capsys):
                  "--resamples", "100"]) == 0
     out = capsys.readouterr().out
     assert "Friedman test over protocols" in out and "| evolution" in out and "| local-search" in out
+    assert "Runs: seeds 0-2 on every protocol" in out  # the board says which runs it pools
     lb = tmp_path / "leaderboards"
     assert (lb / "graph-small.md").exists() and (lb / "graph-small.csv").exists()
     pngs = sorted(q.name for q in (lb / "graph-small").glob("*.png"))
