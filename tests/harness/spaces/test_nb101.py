@@ -8,6 +8,7 @@ from harness.conformance import check_space
 from harness.errors import InvalidArchitecture
 from harness.spaces import get_space
 from harness.spaces.nb101 import Cell, NB101Space, NB101TableSpace, cell_code, cell_from_code, graph_hash
+from tests.harness.data.nb101_writer import relabel
 
 README_MATRIX = ["0111010", "0000001", "0000001", "0000100", "0000001", "0000001", "0000000"]
 README_OPS = ["input", "conv1x1-bn-relu", "conv3x3-bn-relu", "conv3x3-bn-relu", "conv3x3-bn-relu", "maxpool3x3", "output"]
@@ -34,34 +35,13 @@ def test_readme_cell_has_the_official_hash(space):
     assert space.cell(README_MATRIX, short) == cell
 
 
-def _relabel(cell, rng):
-    """The cell under a uniformly random topological order (random Kahn's algorithm)."""
-    n = len(cell.ops)
-    preds = [{i for i in range(n) if cell.matrix[i][j]} for j in range(n)]
-    order, placed = [], set()
-    while len(order) < n:
-        avail = [v for v in range(n) if v not in placed and preds[v] <= placed]
-        v = avail[int(rng.integers(len(avail)))]
-        order.append(v)
-        placed.add(v)
-    perm = {v: i for i, v in enumerate(order)}
-    m = [[0] * n for _ in range(n)]
-    ops = [None] * n
-    for i in range(n):
-        ops[perm[i]] = cell.ops[i]
-        for j in range(n):
-            if cell.matrix[i][j]:
-                m[perm[i]][perm[j]] = 1
-    return m, ops
-
-
 def test_relabellings_keep_hash_and_canonical_form(space):
     rng = np.random.default_rng(1)
     cells = [space.sample_by_size(rng, sizes=(4, 5, 6, 7)) for _ in range(100)]
     changed = 0
     for i in range(1000):
         c = cells[i % len(cells)]
-        m, ops = _relabel(c, rng)
+        m, ops = relabel(c, rng)
         changed += (m, ops) != ([list(r) for r in c.matrix], list(c.ops))
         assert graph_hash(m, ops) == space.key(c)
         assert space.cell(m, ops) == c
