@@ -233,11 +233,17 @@ class Writer:
             eid, loc = run.experiment
             rid = uuid.uuid4().hex
             artifact_uri = f"{loc.rstrip('/')}/{rid}/artifacts"
-            folder = Path(local_dir(artifact_uri))
+            folder = local_dir(artifact_uri)
+            try:  # the experiment's folder exists after the first run: two mkdir calls, no lookups
+                os.mkdir(os.path.dirname(folder))
+                os.mkdir(folder)
+            except OSError:
+                os.makedirs(folder, exist_ok=True)
             for path, sub, fname in run.files:
-                dest = folder / sub if sub else folder
-                dest.mkdir(parents=True, exist_ok=True)
-                place_file(path, dest / fname, link=path in run.links)
+                dest = os.path.join(folder, sub) if sub else folder
+                if sub:
+                    os.makedirs(dest, exist_ok=True)
+                place_file(path, Path(dest) / fname, link=path in run.links)
             tags = dict(run.tags)
             tags.setdefault(RUN_NAME_TAG, run.name)
             seen, latest = set(), {}
