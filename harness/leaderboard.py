@@ -261,9 +261,9 @@ def provenance(groups: dict[str, list], protocol) -> tuple[list[str], list[str]]
         seeds = seed_ranges(r.meta.get("seed", 0) for r in recs)
         by_seeds.setdefault(seeds, []).append(label)
         names = {r.meta.get("algorithm", "?") for r in recs}
-        name = next(iter(names))
-        if len(names) == 1 and label in (name, name.rsplit(":", 1)[-1]):  # a user's module:Class is shortened
-            plain.setdefault(seeds, []).append(name)
+        algo = next(iter(names))
+        if len(names) == 1 and label in (algo, algo.rsplit(":", 1)[-1]):  # a user's module:Class is shortened
+            plain.setdefault(seeds, []).append(algo)
         else:
             custom.append(label)
         for r in recs:

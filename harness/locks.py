@@ -117,11 +117,8 @@ def is_dead_claim_temp(path) -> bool:
     left by a process of this host that no longer runs (killed between writing it and removing
     it); a live owner's, another host's or anything else's: False."""
     name = os.path.basename(str(path))
-    prefix, suffix = ".", f".{HOST}."
-    if not (name.startswith(prefix) and name.endswith(".tmp") and ".claim" + suffix in name):
-        return False
-    pid = name[:-len(".tmp")].rsplit(".", 1)[-1]
-    if not pid.isdigit():
+    head, sep, pid = name.removesuffix(".tmp").rpartition(".")
+    if not (name.startswith(".") and name.endswith(".tmp") and head.endswith(f".claim.{HOST}") and pid.isdigit()):
         return False
     info = read_claim(path) or {}
     return not owner_alive({"host": HOST, "pid": int(pid), "start": info.get("start")})

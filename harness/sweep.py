@@ -23,8 +23,8 @@ to MLflow. Hence:
   A parallel sweep logs the runs that finish within :data:`FLUSH_SECONDS` of each other in
   one transaction of the direct SQLite writer (their claims held until it commits; an
   interrupt logs what is queued, a kill leaves it to the next sweep, which logs every record
-  the store lacks). The store is probed before any run: if it is unreachable the sweep runs on raw records only
-  and says so once, with the exact ``nas-harness sync --tracking-uri URI`` to run later.
+  the store lacks). The store is probed before any run: if it is unreachable the sweep runs on
+  raw records only and says so once, with the exact ``nas-harness sync --tracking-uri URI`` to run later.
 * **Failures are data**: an exception inside one run gives a record with status ``failed`` and
   the traceback (an MLflow run in state FAILED with tag ``error``); the sweep goes on. A
   failed run is run again on the next resume.
@@ -328,28 +328,39 @@ class _Logger:
             return False
         from harness import tracking
 
+        def once() -> bool:
+            if self.present(rec):
+                return False
+            path = str(record_file) if record_file is not None else None
+            rid = None
+            if self._direct is not None:
+                rid = tracking.log_record_direct(self._direct, rec, self.description, path)
+                self.direct_runs += rid is not None
+            if rid is None:  # the key has runs already (replaced by MLflow's client), or no fast path
+                self._connect()
+                tracking.log_record(rec, self.uri, self._client, self.description, path)
+            self._mark(rec)
+            return True
+
+        return bool(self._retrying(once, False))
+
+    def _retrying(self, fn, failed):
+        """``fn()``, tried again while SQLite is busy with another writer; any other failure
+        (server down, bad URI, ...) is remembered in ``error`` and gives ``failed`` (the raw
+        records are safe on disk)."""
         for attempt in range(4):
             try:
-                if self.present(rec):
-                    return False
-                path = str(record_file) if record_file is not None else None
-                rid = None
-                if self._direct is not None:
-                    rid = tracking.log_record_direct(self._direct, rec, self.description, path)
-                    self.direct_runs += rid is not None
-                if rid is None:  # the key has runs already (replaced by MLflow's client), or no fast path
-                    self._connect()
-                    tracking.log_record(rec, self.uri, self._client, self.description, path)
-                self._known[rec.run_key] = {"attempt": str(rec.meta.get("attempt", ""))}
-                return True
-            except Exception as e:  # server down, bad URI, ...: the raw record is safe on disk
-                if "locked" in str(e) and attempt < 3:  # SQLite busy with another writer
+                return fn()
+            except Exception as e:
+                if "locked" in str(e) and attempt < 3:
                     time.sleep(0.5 * (attempt + 1))
                     continue
                 self.error = f"{type(e).__name__}: {first_line(e)}"
-                return False
-        return False
+                return failed
+        return failed
 
+    def _mark(self, rec: RunRecord) -> None:
+        self._known[rec.run_key] = {"attempt": str(rec.meta.get("attempt", ""))}
 
     def defer(self, rec: RunRecord, record_file: Path) -> bool:
         """Queue ``rec`` for the next :meth:`flush` where the one-transaction writer applies (the
@@ -367,23 +378,17 @@ class _Logger:
         from harness import tracking
 
         items, self.pending = self.pending, []
-        for attempt in range(4):
-            try:
-                ids = tracking.log_records_direct(self._direct, [(r, str(f)) for r, f in items], self.description)
-                break
-            except Exception as e:
-                if "locked" in str(e) and attempt < 3:  # SQLite busy with another writer
-                    time.sleep(0.5 * (attempt + 1))
-                    continue
-                self.error = f"{type(e).__name__}: {first_line(e)}"  # the raw records are safe on disk
-                return 0
+        ids = self._retrying(lambda: tracking.log_records_direct(
+            self._direct, [(r, str(f)) for r, f in items], self.description), None)
+        if ids is None:
+            return 0
         wrote = 0
         for (rec, f), rid in zip(items, ids):
             if rid is None:
                 wrote += self.log(rec, f)
                 continue
             self.direct_runs += 1
-            self._known[rec.run_key] = {"attempt": str(rec.meta.get("attempt", ""))}
+            self._mark(rec)
             wrote += 1
         return wrote
 

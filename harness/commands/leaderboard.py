@@ -63,9 +63,9 @@ def coverage_note(protocol, records, groups) -> str | None:
     registered algorithm has a row or the benchmark cannot be opened here."""
     import dataclasses
 
-    from algorithms.base import missing_capabilities, warmup_problem
     from algorithms.registry import list_algorithms, make_algorithm
     from harness import metrics
+    from harness.commands.run import refusal
     from harness.errors import HarnessError
     from harness.runner import make_oracle
 
@@ -83,11 +83,11 @@ def coverage_note(protocol, records, groups) -> str | None:
             algo = make_algorithm(name, **protocol.overrides(name))
         except HarnessError:
             continue
-        missing = missing_capabilities(type(algo).requires, space)
-        if missing:
-            refused.append(f"{name} (needs {', '.join(missing)})")
-        elif warmup_problem(algo, name, protocol.budget, space):
-            refused.append(f"{name} (warm-up of {int(algo.warmup(protocol.budget, space)):,} queries over the cap)")
+        kind, detail = refusal(algo, protocol.budget, space) or (None, None)
+        if kind == "needs":
+            refused.append(f"{name} (needs {', '.join(detail)})")
+        elif kind == "warmup":
+            refused.append(f"{name} (warm-up of {detail:,} queries over the cap)")
         else:
             not_run.append(name)
     if not not_run and not refused:

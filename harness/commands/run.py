@@ -125,22 +125,34 @@ def build_protocol(args):
 def check(protocol, algorithms):
     """Fail fast, before any run, on bad names and values (one clear line each); returns the
     oracle that was built (its search and report metrics are the resolved ones)."""
+    from algorithms.base import warmup_problem
     from algorithms.registry import make_algorithm
-    from algorithms.base import missing_capabilities, warmup_problem
     from harness.runner import make_oracle
 
     # validates benchmark, data, metrics, budget, counting, noise (the rng only satisfies
     # noise="sample"; this oracle is never queried)
     oracle = make_oracle(protocol, np.random.default_rng(0))
     for name in algorithms:
-        cls = type(make_algorithm(name, **protocol.overrides(name)))  # types and values of the overrides
-        missing = missing_capabilities(cls.requires, oracle.space)
-        if missing:
-            raise ConfigError(f"algorithm {name} needs {', '.join(missing)}, which space {oracle.space.id} does not offer")
-        why = warmup_problem(make_algorithm(name, **protocol.overrides(name)), name, protocol.budget, oracle.space)
-        if why:
-            raise ConfigError(f"{why} (protocol {protocol.id})")
+        algo = make_algorithm(name, **protocol.overrides(name))  # types and values of the overrides
+        kind, detail = refusal(algo, protocol.budget, oracle.space) or (None, None)
+        if kind == "needs":
+            raise ConfigError(f"algorithm {name} needs {', '.join(detail)}, which space {oracle.space.id} does not offer")
+        if kind == "warmup":
+            raise ConfigError(f"{warmup_problem(algo, name, protocol.budget, oracle.space)} (protocol {protocol.id})")
     return oracle
+
+
+def refusal(algo, budget: int, space):
+    """Why ``run`` refuses ``algo`` on ``space`` with ``budget``: ``("needs", missing capabilities)``,
+    ``("warmup", its warm-up)`` when that exceeds the cap of the budget, or None."""
+    from algorithms.base import missing_capabilities, warmup_problem
+
+    missing = missing_capabilities(type(algo).requires, space)
+    if missing:
+        return "needs", missing
+    if warmup_problem(algo, "", budget, space):
+        return "warmup", int(algo.warmup(budget, space))
+    return None
 
 
 def agent_hyperparameters(args, protocol, algorithms, space) -> dict[str, dict]:
