@@ -210,6 +210,20 @@ class Oracle:
             raise BudgetExhausted(f"simulated time budget of {self.time_budget:g} s spent")
 
     @property
+    def expected_queries(self) -> float:
+        """About how many counted queries a run can make: the query budget, or, under a simulated
+        time budget, the number of uniformly random cells whose mean cost fits in it
+        (``time_budget x sim_workers / mean cost``; random search's mean to within a query on
+        the NB201 time protocols), whichever is smaller. The warm-up cap is taken of this."""
+        if self._clock is None:
+            return float(self.budget)
+        costs = np.asarray(self._time_list, dtype=float)
+        mean = float(np.nanmean(costs)) if np.isfinite(costs).any() else float("nan")
+        if not mean > 0:
+            return float(self.budget)
+        return min(float(self.budget), self.time_budget * self._clock.workers / mean)
+
+    @property
     def sim_time(self) -> float:
         """Simulated seconds used so far (latest finish time; 0 without a time budget)."""
         return self._clock.now if self._clock is not None else 0.0

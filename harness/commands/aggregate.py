@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import sys
 
 import numpy as np
 
@@ -68,6 +69,7 @@ def runs_note(seeds: dict[str, list[int]]) -> str:
 
 def main(args) -> int:
     from harness import aggregate
+    from harness.commands.leaderboard import _oracle, warmup_screen
     from harness.commands.report import load_protocol_for, one_source, read_records, select
     from harness.paths import check_writable_dir
 
@@ -82,6 +84,10 @@ def main(args) -> int:
         protocol = load_protocol_for(pargs)
         records, where = read_records(protocol, args.source, args.tracking_uri)
         records = one_source(select(protocol, records, pargs))
+        if records:  # the runs the protocol's own board keeps (harness.commands.leaderboard.warmup_screen)
+            records, left_out, _ = warmup_screen(protocol, records, _oracle(protocol, records))
+            if left_out:
+                print(f"note: {protocol.id}: left out {left_out}", file=sys.stderr)
         if not records:
             raise ConfigError(f"no runs of protocol {protocol.id} in {where}; make them with: nas-harness run --protocol {name}")
         per[protocol.id] = protocol_scores(protocol, records, args.resamples, args.seed)

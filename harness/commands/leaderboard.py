@@ -29,9 +29,19 @@ def register(sub) -> None:
 
 
 def make(protocol, records, out: str, resamples: int = 5000, seed: int = 0, plots: bool = True):
-    """Build and write a leaderboard; returns ``(board, paths)``."""
+    """Build and write a leaderboard; returns ``(board, paths)``. Runs of an algorithm that
+    ``nas-harness run`` refuses on the protocol now are left out (a line on stderr says which);
+    rows whose warm-up is over half the queries a time budget affords are flagged in a note."""
+    import sys
+
     from harness import leaderboard, metrics
 
+    oracle = _oracle(protocol, records)
+    records, left_out, flagged = warmup_screen(protocol, records, oracle)
+    if left_out:
+        print(f"note: left out {left_out}", file=sys.stderr)
+    if not records:
+        raise ConfigError(f"no runs of protocol {protocol.id} left: {left_out}")
     report_range, agreement = benchmark_facts(protocol, records)
     summary = metrics.summarize(records, np.random.default_rng(seed), checkpoints=protocol.report_checkpoints,
                                 resamples=resamples, budget=protocol.budget,
@@ -41,7 +51,9 @@ def make(protocol, records, out: str, resamples: int = 5000, seed: int = 0, plot
     board = leaderboard.build(summary, protocol, training if any(training.values()) else None, agreement)
     notes, board.regenerate = leaderboard.provenance(groups, protocol)
     board.notes += notes
-    absent = coverage_note(protocol, records, groups)
+    if flagged:
+        board.notes.append(flagged)
+    absent = coverage_note(protocol, records, groups, oracle)
     if absent:
         board.notes.append(absent)
     plot_paths = []
@@ -56,38 +68,100 @@ def make(protocol, records, out: str, resamples: int = 5000, seed: int = 0, plot
     return board, leaderboard.write(board, out, plot_paths, tidy_frame=frame, n_runs=len(records))
 
 
-def coverage_note(protocol, records, groups) -> str | None:
-    """One line naming the registered algorithms that have no row: those that apply to the
-    protocol but were not run, and those ``nas-harness run`` refuses (a capability the space
-    lacks, or a warm-up over the cap of the budget), with the reason; ``None`` when every
-    registered algorithm has a row or the benchmark cannot be opened here."""
+def _oracle(protocol, records):
+    """The protocol's oracle on the data its runs used (never queried), or None when the
+    benchmark cannot be opened here (then nothing is screened and no coverage line is written)."""
     import dataclasses
 
-    from algorithms.registry import list_algorithms, make_algorithm
     from harness import metrics
-    from harness.commands.run import refusal
     from harness.errors import HarnessError
     from harness.runner import make_oracle
 
-    ran = {r.meta.get("algorithm") for recs in groups.values() for r in recs}
     data = metrics._meta(records, "data") or protocol.data
     try:
-        space = make_oracle(dataclasses.replace(protocol, data=data), np.random.default_rng(0)).space
+        return make_oracle(dataclasses.replace(protocol, data=data), np.random.default_rng(0))
     except (HarnessError, OSError, KeyError, ValueError):
         return None
+
+
+def _refusal_of(name: str, hyperparameters: dict, protocol, oracle):
+    """:func:`harness.commands.run.refusal` for a registered algorithm with these settings
+    (``"unbuildable"`` for settings the registry rejects)."""
+    from algorithms.registry import make_algorithm
+    from harness.commands.run import refusal
+    from harness.errors import HarnessError
+
+    try:
+        algo = make_algorithm(name, **hyperparameters)
+    except (HarnessError, TypeError, ValueError):
+        return "unbuildable"
+    return refusal(algo, protocol.budget, oracle.space, oracle.expected_queries)
+
+
+def warmup_screen(protocol, records, oracle):
+    """``(records kept, left-out line or "", flag note or None)``. Leaves out the runs of an
+    algorithm ``run`` refuses on this protocol now (e.g. a warm-up that fills every query a
+    simulated time budget affords: its row would be random sampling under another name);
+    flags the rows whose warm-up is more than half of those queries."""
+    from algorithms.registry import list_algorithms
+
+    if oracle is None:
+        return records, "", None
+    registered = set(list_algorithms())
+    verdicts: dict = {}
+    kept, dropped, flagged = [], {}, {}
+    for r in records:
+        name = r.meta.get("algorithm")
+        hp = r.meta.get("hyperparameters") or {}
+        key = (name, repr(sorted(hp.items())))
+        if key not in verdicts:
+            verdicts[key] = _refusal_of(name, hp, protocol, oracle) if name in registered else None
+        verdict = verdicts[key]
+        kind, detail = verdict if isinstance(verdict, tuple) else (None, None)
+        if kind in ("needs", "warmup", "warmup-time"):
+            dropped.setdefault(name, [0, kind, detail])[0] += 1
+            continue
+        if kind == "warn":
+            flagged[name] = detail
+        kept.append(r)
+    why = {"needs": lambda d: f"needs {', '.join(d)}", "warmup": lambda d: f"warm-up of {d:,} queries over the cap",
+           "warmup-time": lambda d: f"warm-up of {d[0]:,} queries fills the about {d[1]:,.0f} the time budget affords"}
+    left = "; ".join(f"{n} run(s) of {a} ({why[k](d)}): `nas-harness run` refuses it on this protocol"
+                     for a, (n, k, d) in sorted(dropped.items()))
+    note = None
+    if flagged:
+        expected = next(iter(flagged.values()))[1]
+        note = (f"Warm-up over half of the about {expected:,.0f} queries the time budget affords (mostly random "
+                "samples): " + ", ".join(f"{a} ({d[0]:,})" for a, d in sorted(flagged.items())) + ".")
+    return kept, left, note
+
+
+def coverage_note(protocol, records, groups, oracle=None) -> str | None:
+    """One line naming the registered algorithms that have no row: those that apply to the
+    protocol but were not run, and those ``nas-harness run`` refuses (a capability the space
+    lacks, a warm-up over the cap of the budget, or one that fills the queries a time budget
+    affords), with the reason; ``None`` when every registered algorithm has a row or the
+    benchmark cannot be opened here."""
+    from algorithms.registry import list_algorithms
+
+    oracle = oracle if oracle is not None else _oracle(protocol, records)
+    if oracle is None:
+        return None
+    ran = {r.meta.get("algorithm") for recs in groups.values() for r in recs}
     not_run, refused = [], []
     for name in list_algorithms():
         if name in ran:
             continue
-        try:
-            algo = make_algorithm(name, **protocol.overrides(name))
-        except HarnessError:
+        verdict = _refusal_of(name, protocol.overrides(name), protocol, oracle)
+        if verdict == "unbuildable":
             continue
-        kind, detail = refusal(algo, protocol.budget, space) or (None, None)
+        kind, detail = verdict or (None, None)
         if kind == "needs":
             refused.append(f"{name} (needs {', '.join(detail)})")
         elif kind == "warmup":
             refused.append(f"{name} (warm-up of {detail:,} queries over the cap)")
+        elif kind == "warmup-time":
+            refused.append(f"{name} (warm-up of {detail[0]:,} queries fills the about {detail[1]:,.0f} the time budget affords)")
         else:
             not_run.append(name)
     if not not_run and not refused:

@@ -36,5 +36,35 @@ def test_a_committed_board_says_which_runs_it_holds(md):
         assert re.split(r"[(#]", r)[0] in known, f"{md.name}: row {r!r} is not a registered algorithm"
 
 
+@pytest.mark.parametrize("md", BOARDS, ids=[b.stem for b in BOARDS])
+def test_no_committed_row_is_of_an_algorithm_run_refuses_there(md):
+    """A row ``run`` would refuse (a warm-up over the cap of the budget, or filling the queries a
+    time budget affords) is random sampling under another name: the board must not hold it."""
+    import numpy as np
+
+    from algorithms.registry import make_algorithm
+    from harness.commands.run import refusal
+    from harness.runner import make_oracle
+
+    import dataclasses
+
+    from harness.errors import HarnessError
+    from tests.conftest import NB201_CSV, SHARED
+
+    p = load_protocol(md.stem.rpartition("-v")[0])
+    try:
+        oracle = make_oracle(p, np.random.default_rng(0))
+    except HarnessError:  # a protocol that needs the official data (test accuracies, the surrogate)
+        data = {"nb201": NB201_CSV, "nb301-yahpo": SHARED / "data" / "nb301-yahpo"}.get(p.benchmark)
+        if data is None or not data.exists():
+            pytest.skip(f"reference data absent: protocol {p.name} needs its data ({data}) to be opened")
+        oracle = make_oracle(dataclasses.replace(p, data=str(data)), np.random.default_rng(0))
+    for r in {re.split(r"[(#]", r)[0] for r in _rows(md.read_text())}:
+        if "(" in r:
+            continue
+        verdict = refusal(make_algorithm(r, **p.overrides(r)), p.budget, oracle.space, oracle.expected_queries)
+        assert verdict is None or verdict[0] == "warn", f"{md.name}: row {r} is refused on its protocol: {verdict}"
+
+
 def test_there_are_boards():
     assert len(BOARDS) >= 15
