@@ -56,15 +56,24 @@ def protocol_scores(protocol, records, resamples: int = 1000, seed: int = 0) -> 
     return out
 
 
-def runs_note(seeds: dict[str, list[int]]) -> str:
-    """``Runs: seeds ...`` of an aggregate: the seeds of each protocol's runs (the rows of each
-    protocol's own board say which algorithm ran which)."""
+def runs_note(seeds: dict[str, dict[str, list[int]]]) -> str:
+    """``Runs: seeds ...`` of an aggregate from ``protocol id -> row label -> seeds``: the seeds
+    of every row on every protocol, rows with the same seeds named together (the largest such
+    group last, as "every other row")."""
     from harness.leaderboard import seed_ranges
 
-    texts = {pid: seed_ranges(s) for pid, s in seeds.items()}
-    if len(set(texts.values())) == 1:
-        return f"Runs: seeds {next(iter(texts.values()))} on every protocol (each protocol's board names its rows' seeds)."
-    return "Runs: " + "; ".join(f"seeds {t} on {pid}" for pid, t in texts.items()) + "."
+    labels = sorted({a for rows in seeds.values() for a in rows})
+    desc: dict[str, list[str]] = {}
+    for a in labels:
+        texts = {pid: seed_ranges(rows[a]) for pid, rows in seeds.items() if a in rows}
+        d = (f"seeds {next(iter(texts.values()))} on every protocol" if len(set(texts.values())) == 1 and len(texts) == len(seeds)
+             else "seeds " + ", ".join(f"{t} on {pid}" for pid, t in texts.items()))
+        desc.setdefault(d, []).append(a)
+    if len(desc) == 1:
+        return f"Runs: {next(iter(desc))}, for every row."
+    groups = sorted(desc.items(), key=lambda kv: (len(kv[1]), kv[1]))
+    parts = [f"{', '.join(algs)}: {d}" for d, algs in groups[:-1]]
+    return "Runs: " + "; ".join(parts) + f"; every other row: {groups[-1][0]}."
 
 
 def main(args) -> int:
@@ -91,7 +100,10 @@ def main(args) -> int:
         if not records:
             raise ConfigError(f"no runs of protocol {protocol.id} in {where}; make them with: nas-harness run --protocol {name}")
         per[protocol.id] = protocol_scores(protocol, records, args.resamples, args.seed)
-        seeds[protocol.id] = sorted({int(r.meta.get("seed", 0)) for r in records})
+        from harness import metrics
+
+        seeds[protocol.id] = {label: sorted({int(r.meta.get("seed", 0)) for r in recs})
+                              for label, recs in metrics.group_records(records).items()}
     agg = aggregate.aggregate(args.name, per)
     agg.runs_note = runs_note(seeds)
     agg.command = " ".join(["nas-harness aggregate --name", args.name, "--protocol", *args.protocol]

@@ -46,6 +46,16 @@ def test_score_matrix_keeps_algorithms_run_everywhere():
     assert protocols == ["p", "q"] and algos == ["a", "b"] and A.tolist() == [[1.0, 2.0], [3.0, 1.0]]
 
 
+def test_aggregate_runs_note_names_the_seeds_of_rows_that_differ():
+    from harness.commands.aggregate import runs_note
+
+    full = list(range(1000, 1025))
+    seeds = {"p": {"a": full, "b": full, "c": full[:5], "d": full[:10]},
+             "q": {"a": full, "b": full, "c": full[:5], "d": full[:5]}}
+    assert runs_note(seeds) == ("Runs: c: seeds 1000-1004 on every protocol; d: seeds 1000-1009 on p, 1000-1004 on q; "
+                                "every other row: seeds 1000-1024 on every protocol.")
+
+
 def test_pooled_ecdf_weighs_protocols_equally():
     got = G.pooled_ecdf([np.array([0.0, 1.0]), np.array([0.5, 0.5, 1.0, 1.0])], 4)
     assert got.tolist() == [0.25, 0.75, 1.0, 1.0]
@@ -61,7 +71,7 @@ def test_aggregate_command_on_raw_records(tmp_path, monkeypatch, capsys):
                  "--resamples", "100"]) == 0
     out = capsys.readouterr().out
     assert "Friedman test over protocols" in out and "| evolution" in out and "| local-search" in out
-    assert "Runs: seeds 0-2 on every protocol" in out  # the board says which runs it pools
+    assert "Runs: seeds 0-2 on every protocol, for every row." in out  # the board says which runs it pools
     lb = tmp_path / "leaderboards"
     assert (lb / "graph-small.md").exists() and (lb / "graph-small.csv").exists()
     pngs = sorted(q.name for q in (lb / "graph-small").glob("*.png"))
