@@ -218,10 +218,10 @@ class Oracle:
         if self._clock is None:
             return float(self.budget)
         costs = np.asarray(self._time_list, dtype=float)
-        mean = float(np.nanmean(costs)) if np.isfinite(costs).any() else float("nan")
-        if not mean > 0:
+        costs = costs[np.isfinite(costs)]
+        if not costs.size or not costs.mean() > 0:
             return float(self.budget)
-        return min(float(self.budget), self.time_budget * self._clock.workers / mean)
+        return min(float(self.budget), self.time_budget * self._clock.workers / float(costs.mean()))
 
     @property
     def sim_time(self) -> float:

@@ -77,8 +77,8 @@ def runs_note(seeds: dict[str, dict[str, list[int]]]) -> str:
 
 
 def main(args) -> int:
-    from harness import aggregate
-    from harness.commands.leaderboard import _oracle, warmup_screen
+    from harness import aggregate, metrics
+    from harness.commands.leaderboard import warmup_screen
     from harness.commands.report import load_protocol_for, one_source, read_records, select
     from harness.paths import check_writable_dir
 
@@ -94,14 +94,12 @@ def main(args) -> int:
         records, where = read_records(protocol, args.source, args.tracking_uri)
         records = one_source(select(protocol, records, pargs))
         if records:  # the runs the protocol's own board keeps (harness.commands.leaderboard.warmup_screen)
-            records, left_out, _ = warmup_screen(protocol, records, _oracle(protocol, records))
+            records, left_out, _ = warmup_screen(protocol, records)
             if left_out:
                 print(f"note: {protocol.id}: left out {left_out}", file=sys.stderr)
         if not records:
             raise ConfigError(f"no runs of protocol {protocol.id} in {where}; make them with: nas-harness run --protocol {name}")
         per[protocol.id] = protocol_scores(protocol, records, args.resamples, args.seed)
-        from harness import metrics
-
         seeds[protocol.id] = {label: sorted({int(r.meta.get("seed", 0)) for r in recs})
                               for label, recs in metrics.group_records(records).items()}
     agg = aggregate.aggregate(args.name, per)

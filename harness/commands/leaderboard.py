@@ -98,13 +98,15 @@ def _refusal_of(name: str, hyperparameters: dict, protocol, oracle):
     return refusal(algo, protocol.budget, oracle.space, oracle.expected_queries)
 
 
-def warmup_screen(protocol, records, oracle):
-    """``(records kept, left-out line or "", flag note or None)``. Leaves out the runs of an
+def warmup_screen(protocol, records, oracle=None):
+    """``(records kept, left-out line or "", flag note or None)``; ``oracle``: the protocol's
+    (:func:`_oracle`, built here when not given). Leaves out the runs of an
     algorithm ``run`` refuses on this protocol now (e.g. a warm-up that fills every query a
     simulated time budget affords: its row would be random sampling under another name);
     flags the rows whose warm-up is more than half of those queries."""
     from algorithms.registry import list_algorithms
 
+    oracle = oracle if oracle is not None else _oracle(protocol, records)
     if oracle is None:
         return records, "", None
     registered = set(list_algorithms())
@@ -124,16 +126,23 @@ def warmup_screen(protocol, records, oracle):
         if kind == "warn":
             flagged[name] = detail
         kept.append(r)
-    why = {"needs": lambda d: f"needs {', '.join(d)}", "warmup": lambda d: f"warm-up of {d:,} queries over the cap",
-           "warmup-time": lambda d: f"warm-up of {d[0]:,} queries fills the about {d[1]:,.0f} the time budget affords"}
-    left = "; ".join(f"{n} run(s) of {a} ({why[k](d)}): `nas-harness run` refuses it on this protocol"
+    left = "; ".join(f"{n} run(s) of {a} ({refusal_reason(k, d)}): `nas-harness run` refuses it on this protocol"
                      for a, (n, k, d) in sorted(dropped.items()))
     note = None
     if flagged:
-        expected = next(iter(flagged.values()))[1]
-        note = (f"Warm-up over half of the about {expected:,.0f} queries the time budget affords (mostly random "
-                "samples): " + ", ".join(f"{a} ({d[0]:,})" for a, d in sorted(flagged.items())) + ".")
+        note = (f"Warm-up over half of the about {oracle.expected_queries:,.0f} queries the time budget affords (mostly "
+                "random samples): " + ", ".join(f"{a} ({d[0]:,})" for a, d in sorted(flagged.items())) + ".")
     return kept, left, note
+
+
+def refusal_reason(kind: str, detail) -> str:
+    """The words for a refusal of :func:`harness.commands.run.refusal` (``needs``, ``warmup``,
+    ``warmup-time``), as the boards print it."""
+    if kind == "needs":
+        return f"needs {', '.join(detail)}"
+    if kind == "warmup":
+        return f"warm-up of {detail:,} queries over the cap"
+    return f"warm-up of {detail[0]:,} queries fills the about {detail[1]:,.0f} the time budget affords"
 
 
 def coverage_note(protocol, records, groups, oracle=None) -> str | None:
@@ -156,12 +165,8 @@ def coverage_note(protocol, records, groups, oracle=None) -> str | None:
         if verdict == "unbuildable":
             continue
         kind, detail = verdict or (None, None)
-        if kind == "needs":
-            refused.append(f"{name} (needs {', '.join(detail)})")
-        elif kind == "warmup":
-            refused.append(f"{name} (warm-up of {detail:,} queries over the cap)")
-        elif kind == "warmup-time":
-            refused.append(f"{name} (warm-up of {detail[0]:,} queries fills the about {detail[1]:,.0f} the time budget affords)")
+        if kind in ("needs", "warmup", "warmup-time"):
+            refused.append(f"{name} ({refusal_reason(kind, detail)})")
         else:
             not_run.append(name)
     if not not_run and not refused:

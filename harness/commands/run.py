@@ -142,11 +142,10 @@ def check(protocol, algorithms):
             raise ConfigError(f"algorithm {name} needs {', '.join(detail)}, which space {oracle.space.id} does not offer")
         if kind == "warmup":
             raise ConfigError(f"{warmup_problem(algo, name, protocol.budget, oracle.space)} (protocol {protocol.id})")
-        if kind in ("warmup-time", "warn"):
-            line = time_warmup_line(name, detail, protocol)
-            if kind == "warmup-time":
-                raise ConfigError(line)
-            print(f"note: {line}", file=sys.stderr)
+        if kind == "warmup-time":
+            raise ConfigError(time_warmup_line(name, detail, protocol))
+        if kind == "warn":
+            print(f"note: {time_warmup_line(name, detail, protocol)}", file=sys.stderr)
     return oracle
 
 
