@@ -19,9 +19,11 @@ and ``<protocol>.json`` (which also records how many runs the board was made fro
 * for a protocol with ``cost_metrics``: the final incumbent's cost (mean over runs) per cost
   metric, and the normalized hypervolume of each run's Pareto front of (search value, cost)
   (mean with its 95% CI; the box is ``meta["pareto"]``, see ``docs/metrics.md``);
-* on a tabular benchmark: the anytime regret (mean over queries ``1..budget`` of the incumbent's
-  normalized report regret, :func:`harness.metrics.anytime_regret`) with its CI and the rank by
-  it, so that algorithms tied at the budget are told apart by how soon they got there; and in
+* an anytime measure with its CI and the rank by it, so that algorithms tied at the budget are
+  told apart by how soon they got there: on a tabular benchmark the anytime regret (mean over
+  queries ``1..budget`` of the incumbent's normalized report regret,
+  :func:`harness.metrics.anytime_regret`); on a surrogate, whose optimum and worst value are
+  unknown, the anytime mean of the raw value (:func:`harness.metrics.anytime_mean`); and in
   the header, when search and report metrics differ, their Spearman agreement among the top 1%
   of cells by search value.
 
@@ -87,8 +89,9 @@ def build(summary: Summary, protocol, training: dict[str, float] | None = None,
         headers += ["found optimum", "queries to optimum (mean)", "95% CI", "ERT"]
     any_cmp = summary.anytime_comparison
     has_any = any_cmp is not None and bool(any_cmp.ranks)
+    ranged = summary.report_range is not None  # anytime regret; else the anytime mean of the raw values
     if has_any:
-        headers += ["anytime regret (mean)", "95% CI (anytime)", "anytime rank"]
+        headers += ["anytime regret (mean)" if ranged else "anytime mean (mean)", "95% CI (anytime)", "anytime rank"]
     if training:
         headers += ["training queries / run"]
 
@@ -141,7 +144,8 @@ def build(summary: Summary, protocol, training: dict[str, float] | None = None,
             if at is None or not at.n_runs:
                 row += ["-", "-", "-"]
             else:
-                row += [_f(at.mean, ".4f"), f"[{_f(at.ci[0], '.4f')}, {_f(at.ci[1], '.4f')}]",
+                fmt = ".4f" if ranged else ".3f"
+                row += [_f(at.mean, fmt), f"[{_f(at.ci[0], fmt)}, {_f(at.ci[1], fmt)}]",
                         f"{_f(any_cmp.ranks.get(label), 'g')}" + ("*" if label in any_cmp.tied_with_best else "")]
         if training:
             row.append(_f(training.get(label, 0.0), ",.0f"))
@@ -175,7 +179,13 @@ def build(summary: Summary, protocol, training: dict[str, float] | None = None,
                      f"{summary.pareto_cost} minimized) over its evaluated cells, normalized by the box from (worst "
                      f"{summary.search_metric}, highest {summary.pareto_cost}) to (best, lowest) of the whole space; mean "
                      "over runs, percentile-bootstrap 95% CI.")
-    if has_any:
+    if has_any and not ranged:
+        better = "higher" if summary.maximize else "lower"
+        notes.append(f"anytime mean: per run, the mean over queries 1..{summary.budget} of the incumbent's report value, "
+                     f"i.e. the area under the best-so-far curve / budget (the benchmark states no optimum or worst value "
+                     f"to normalize by, so no regret); mean over runs, percentile-bootstrap 95% CI; anytime rank: by that "
+                     f"mean ({better} is better), `*` as above.")
+    if has_any and ranged:
         o, w = summary.report_range
         notes.append(f"anytime regret: per run, the mean over queries 1..{summary.budget} of the normalized regret "
                      f"(optimum - value) / (optimum - worst) of the incumbent's report value (optimum {o:.4f}, worst "

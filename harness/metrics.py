@@ -1087,7 +1087,8 @@ class Summary:
     pareto_cost: str | None = None
     time_budget: float | None = None
     report_range: tuple[float, float] | None = None  # (optimum, worst) of the report metric over the space
-    anytime_comparison: Comparison | None = None  # ranks by the anytime regret (lower is better)
+    anytime_comparison: Comparison | None = None  # ranks by the anytime regret (lower is better), or by the
+    # anytime mean when report_range is None (in the metric's direction)
 
 
 def group_records(records: Iterable) -> dict[str, list]:
@@ -1161,6 +1162,7 @@ def summarize(
     budget: int | None = None,
     time_checkpoints: Sequence[float] | None = None,
     report_range: tuple[float, float] | None = None,
+    anytime_without_range: bool = False,
 ) -> Summary:
     """Every statistic of this module for the runs of one protocol, grouped by algorithm.
 
@@ -1168,7 +1170,10 @@ def summarize(
     budget; ``optimum_metric`` says which optimum samples-to-optimum waits for. For runs of a
     time-budgeted protocol (records with ``sim_time``) also the values at ``time_checkpoints``
     (default: the records' ``meta["time_checkpoints"]``) and the curve against simulated time;
-    for runs with cost metrics, the incumbent's costs and the Pareto hypervolume.
+    for runs with cost metrics, the incumbent's costs and the Pareto hypervolume. With
+    ``report_range`` (the report metric's optimum and worst over the space) the anytime regret
+    of every run and the ranks by it; without it but with ``anytime_without_range`` (a surrogate,
+    whose range is unknown), the anytime mean (:func:`anytime_mean`) and the ranks by it.
     """
     groups = group_records(records)
     all_ok = [r for recs in groups.values() for r in finished(recs)]
@@ -1216,6 +1221,13 @@ def summarize(
                 algos[label].anytime = value_stats(anytime_regret(cols, U, budget, *report_range, maximize), rng,
                                                    resamples, level)
         anytime_cmp = compare({k: a.anytime.values for k, a in algos.items() if a.anytime is not None}, False, alpha)
+    elif anytime_without_range:  # no value range: the raw area under the best-so-far curve, ranked as the metric
+        for label, recs in groups.items():
+            ok = [r for r in finished(recs) if r.n_queries]
+            if ok:
+                cols, U = step_columns(ok, "report", budget)
+                algos[label].anytime = value_stats(anytime_mean(cols, U, budget), rng, resamples, level)
+        anytime_cmp = compare({k: a.anytime.values for k, a in algos.items() if a.anytime is not None}, maximize, alpha)
     return Summary(algos, comparisons, cps, _meta(all_ok, "search_metric"), _meta(all_ok, "report_metric"), opt, maximize,
                    int(budget), tcps, time_comparisons, costs, pcost, tbudget,
                    tuple(report_range) if report_range is not None else None, anytime_cmp)
@@ -1305,6 +1317,20 @@ def anytime_regret(cols: np.ndarray, U: np.ndarray, budget: int, optimum: float,
         return np.full(U.shape[0], np.nan)
     lengths = np.diff(np.r_[cols, int(budget)]).astype(float)
     return normalized_regret(U, optimum, worst, maximize) @ lengths / float(budget)
+
+
+def anytime_mean(cols: np.ndarray, U: np.ndarray, budget: int) -> np.ndarray:
+    """Per run: the mean over queries ``1..budget`` of the incumbent's report value, i.e. the
+    area under the best-so-far curve divided by the budget, in the metric's own units. The
+    anytime measure of a benchmark whose optimum and worst value are unknown (a surrogate):
+    it orders runs as :func:`anytime_regret` would for any fixed range. ``(cols, U)`` as there;
+    NaN for a run without queries."""
+    cols = np.asarray(cols, dtype=np.int64)
+    U = np.asarray(U, dtype=float)
+    if not U.size:
+        return np.full(U.shape[0], np.nan)
+    lengths = np.diff(np.r_[cols, int(budget)]).astype(float)
+    return U @ lengths / float(budget)
 
 
 def ecdf_pairs(regret: np.ndarray, targets: Sequence[float] = ECDF_TARGETS) -> np.ndarray:

@@ -45,7 +45,8 @@ def make(protocol, records, out: str, resamples: int = 5000, seed: int = 0, plot
     report_range, agreement = benchmark_facts(protocol, records)
     summary = metrics.summarize(records, np.random.default_rng(seed), checkpoints=protocol.report_checkpoints,
                                 resamples=resamples, budget=protocol.budget,
-                                time_checkpoints=protocol.report_time_checkpoints or None, report_range=report_range)
+                                time_checkpoints=protocol.report_time_checkpoints or None, report_range=report_range,
+                                anytime_without_range=True)
     groups = metrics.group_records(records)
     training = {k: float(np.mean([r.meta.get("training_queries", 0) for r in v])) for k, v in groups.items()}
     board = leaderboard.build(summary, protocol, training if any(training.values()) else None, agreement)

@@ -86,3 +86,40 @@ def test_leaderboard_has_an_anytime_column_and_rank(tmp_path):
         want = ((opt - dense) / (opt - worst)).mean(axis=1).mean()
         assert float(row[col]) == pytest.approx(want, abs=6e-5)
     assert any(n.startswith("Search/report agreement: Spearman") for n in board.notes)
+
+
+def test_anytime_mean_by_hand():
+    # budget 4: run A 50, 50, 100, 100 -> 75; run B 80 throughout -> 80 (as above, unnormalized)
+    cols, U = np.array([0, 2]), np.array([[50.0, 100.0], [80.0, 80.0]])
+    assert M.anytime_mean(cols, U, 4).tolist() == [75.0, 80.0]
+    # for any fixed range it orders runs as the anytime regret does
+    assert np.allclose(M.anytime_regret(cols, U, 4, 100.0, 0.0), (100.0 - M.anytime_mean(cols, U, 4)) / 100.0)
+
+
+def test_a_board_without_a_value_range_ranks_by_the_anytime_mean():
+    """A surrogate states no optimum or worst value: the board's anytime column is then the raw
+    area under the best-so-far curve / budget, ranked higher-is-better for an accuracy."""
+    from harness import leaderboard
+    from harness.protocol import Protocol
+    from harness.runner import Job
+    from harness.sweep import run_sweep
+
+    p = Protocol.adhoc("nasbench-graph", 30, 3, dataset="cora")
+    res = run_sweep([Job(p, a, s) for a in ("random", "local-search") for s in p.seeds], log=False)
+    s = M.summarize(res.records, np.random.default_rng(0), resamples=200, budget=30, anytime_without_range=True)
+    assert s.report_range is None and s.anytime_comparison is not None
+    board = leaderboard.build(s, p)
+    h = board.headers
+    assert "anytime mean (mean)" in h and "anytime regret (mean)" not in h
+    col, rank = h.index("anytime mean (mean)"), h.index("anytime rank")
+    means = {}
+    for row in board.rows:
+        recs = [r for r in res.records if r.meta["algorithm"] == row[1]]
+        dense = np.array([np.asarray(r.trajectory["incumbent_report"], float) for r in recs])
+        means[row[1]] = dense.mean(axis=1).mean()
+        assert float(row[col]) == pytest.approx(means[row[1]], abs=6e-4)
+    best = max(means, key=means.get)
+    assert next(r[rank] for r in board.rows if r[1] == best).startswith("1")
+    assert any(n.startswith("anytime mean: per run") and "higher is better" in n for n in board.notes)
+    # without the flag (as `report` calls it) there is no anytime measure at all
+    assert M.summarize(res.records, np.random.default_rng(0), resamples=200, budget=30).anytime_comparison is None
