@@ -195,7 +195,10 @@ def plot_samples_to_optimum(summary, path: str, title: str = "", logx: bool | No
         erts = [a.samples_to_optimum.ert for a in algos.values()]
         ax2.plot(pos, [e if np.isfinite(e) else np.nan for e in erts], "D", color="crimson", ms=7, label="ERT (COCO)")
         long = max(len(lb.split("\n")[0]) for lb in labels) * len(labels) > 80
-        ax2.set_xticks(pos, labels, fontsize=8, rotation=30 if long else 0, ha="right" if long else "center")
+        if long:  # one slanted line per box, anchored at its tick, so that many long names do not overlap
+            labels = [lb.replace("\n", " (").replace(" runs", ")") for lb in labels]
+        ax2.set_xticks(pos, labels, fontsize=8, rotation=40 if long else 0, ha="right" if long else "center",
+                       rotation_mode="anchor" if long else "default")
         ax2.legend(fontsize=8, loc="best")
     if logx and any(len(d) for d in data):  # no successful run: nothing to put on a log axis
         ax2.set_yscale("log")
