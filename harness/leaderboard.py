@@ -179,19 +179,20 @@ def build(summary: Summary, protocol, training: dict[str, float] | None = None,
                      f"{summary.pareto_cost} minimized) over its evaluated cells, normalized by the box from (worst "
                      f"{summary.search_metric}, highest {summary.pareto_cost}) to (best, lowest) of the whole space; mean "
                      "over runs, percentile-bootstrap 95% CI.")
-    if has_any and not ranged:
-        better = "higher" if summary.maximize else "lower"
-        notes.append(f"anytime mean: per run, the mean over queries 1..{summary.budget} of the incumbent's report value, "
-                     f"i.e. the area under the best-so-far curve / budget (the benchmark states no optimum or worst value "
-                     f"to normalize by, so no regret); mean over runs, percentile-bootstrap 95% CI; anytime rank: by that "
-                     f"mean ({better} is better), `*` as above.")
-    if has_any and ranged:
-        o, w = summary.report_range
-        notes.append(f"anytime regret: per run, the mean over queries 1..{summary.budget} of the normalized regret "
-                     f"(optimum - value) / (optimum - worst) of the incumbent's report value (optimum {o:.4f}, worst "
-                     f"{w:.4f} over the space), i.e. the area under the normalized regret curve / budget (0 = optimum "
-                     "from the first query); mean over runs, percentile-bootstrap 95% CI; anytime rank: by that mean "
-                     "(lower is better), `*` as above.")
+    if has_any:
+        if ranged:
+            o, w = summary.report_range
+            notes.append(f"anytime regret: per run, the mean over queries 1..{summary.budget} of the normalized regret "
+                         f"(optimum - value) / (optimum - worst) of the incumbent's report value (optimum {o:.4f}, worst "
+                         f"{w:.4f} over the space), i.e. the area under the normalized regret curve / budget (0 = optimum "
+                         "from the first query); mean over runs, percentile-bootstrap 95% CI; anytime rank: by that mean "
+                         "(lower is better), `*` as above.")
+        else:
+            better = "higher" if summary.maximize else "lower"
+            notes.append(f"anytime mean: per run, the mean over queries 1..{summary.budget} of the incumbent's report value, "
+                         f"i.e. the area under the best-so-far curve / budget (the benchmark states no optimum or worst value "
+                         f"to normalize by, so no regret); mean over runs, percentile-bootstrap 95% CI; anytime rank: by that "
+                         f"mean ({better} is better), `*` as above.")
     if agreement is not None:
         rho, k = agreement
         notes.insert(1, f"Search/report agreement: Spearman {_f(rho, '.2f')} between `{summary.search_metric}` and "

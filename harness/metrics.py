@@ -1213,21 +1213,16 @@ def summarize(
     for i, c in enumerate(tcps):
         time_comparisons[c] = compare({k: a.time_checkpoints[i].values for k, a in algos.items()}, maximize, alpha)
     anytime_cmp = None
-    if report_range is not None:  # last, so that the other statistics' resamples are unchanged
+    if report_range is not None or anytime_without_range:  # last, so that the other statistics' resamples are unchanged
+        if report_range is not None:  # the anytime regret, lower is better
+            score, better_high = (lambda cols, U: anytime_regret(cols, U, budget, *report_range, maximize)), False
+        else:  # no value range: the raw area under the best-so-far curve, ranked as the metric
+            score, better_high = (lambda cols, U: anytime_mean(cols, U, budget)), maximize
         for label, recs in groups.items():
             ok = [r for r in finished(recs) if r.n_queries]
             if ok:
-                cols, U = step_columns(ok, "report", budget)
-                algos[label].anytime = value_stats(anytime_regret(cols, U, budget, *report_range, maximize), rng,
-                                                   resamples, level)
-        anytime_cmp = compare({k: a.anytime.values for k, a in algos.items() if a.anytime is not None}, False, alpha)
-    elif anytime_without_range:  # no value range: the raw area under the best-so-far curve, ranked as the metric
-        for label, recs in groups.items():
-            ok = [r for r in finished(recs) if r.n_queries]
-            if ok:
-                cols, U = step_columns(ok, "report", budget)
-                algos[label].anytime = value_stats(anytime_mean(cols, U, budget), rng, resamples, level)
-        anytime_cmp = compare({k: a.anytime.values for k, a in algos.items() if a.anytime is not None}, maximize, alpha)
+                algos[label].anytime = value_stats(score(*step_columns(ok, "report", budget)), rng, resamples, level)
+        anytime_cmp = compare({k: a.anytime.values for k, a in algos.items() if a.anytime is not None}, better_high, alpha)
     return Summary(algos, comparisons, cps, _meta(all_ok, "search_metric"), _meta(all_ok, "report_metric"), opt, maximize,
                    int(budget), tcps, time_comparisons, costs, pcost, tbudget,
                    tuple(report_range) if report_range is not None else None, anytime_cmp)
@@ -1311,12 +1306,8 @@ def anytime_regret(cols: np.ndarray, U: np.ndarray, budget: int, optimum: float,
     values there); the value at ``cols[j]`` holds until ``cols[j+1]`` (or ``budget``). NaN for a
     run without queries.
     """
-    cols = np.asarray(cols, dtype=np.int64)
     U = np.asarray(U, dtype=float)
-    if not U.size:
-        return np.full(U.shape[0], np.nan)
-    lengths = np.diff(np.r_[cols, int(budget)]).astype(float)
-    return normalized_regret(U, optimum, worst, maximize) @ lengths / float(budget)
+    return _area(cols, normalized_regret(U, optimum, worst, maximize) if U.size else U, budget)
 
 
 def anytime_mean(cols: np.ndarray, U: np.ndarray, budget: int) -> np.ndarray:
@@ -1325,11 +1316,15 @@ def anytime_mean(cols: np.ndarray, U: np.ndarray, budget: int) -> np.ndarray:
     anytime measure of a benchmark whose optimum and worst value are unknown (a surrogate):
     it orders runs as :func:`anytime_regret` would for any fixed range. ``(cols, U)`` as there;
     NaN for a run without queries."""
-    cols = np.asarray(cols, dtype=np.int64)
+    return _area(cols, U, budget)
+
+
+def _area(cols, U, budget: int) -> np.ndarray:
+    """Per row of the step values ``U`` at ``cols``: their mean over positions ``0..budget-1``."""
     U = np.asarray(U, dtype=float)
     if not U.size:
         return np.full(U.shape[0], np.nan)
-    lengths = np.diff(np.r_[cols, int(budget)]).astype(float)
+    lengths = np.diff(np.r_[np.asarray(cols, dtype=np.int64), int(budget)]).astype(float)
     return U @ lengths / float(budget)
 
 

@@ -179,7 +179,7 @@ def plot_samples_to_optimum(summary, path: str, title: str = "", logx: bool | No
     for label, a in algos.items():
         s = a.samples_to_optimum
         data.append(s.hits[~np.isnan(s.hits)])
-        labels.append(f"{label}\n{s.successes}/{s.n_runs} runs")
+        labels.append((label, f"{s.successes}/{s.n_runs}"))
         colors.append(cols[label])
     if data:
         pos = np.arange(1, len(data) + 1)
@@ -194,9 +194,9 @@ def plot_samples_to_optimum(summary, path: str, title: str = "", logx: bool | No
                 ax2.plot(p + jitter, d, "o", ms=2.5, color="0.25", alpha=0.5)
         erts = [a.samples_to_optimum.ert for a in algos.values()]
         ax2.plot(pos, [e if np.isfinite(e) else np.nan for e in erts], "D", color="crimson", ms=7, label="ERT (COCO)")
-        long = max(len(lb.split("\n")[0]) for lb in labels) * len(labels) > 80
-        if long:  # one slanted line per box, anchored at its tick, so that many long names do not overlap
-            labels = [lb.replace("\n", " (").replace(" runs", ")") for lb in labels]
+        long = max(len(name) for name, _ in labels) * len(labels) > 80
+        # many long names: one slanted line per box, anchored at its tick, so that they do not overlap
+        labels = [f"{name} ({found})" if long else f"{name}\n{found} runs" for name, found in labels]
         ax2.set_xticks(pos, labels, fontsize=8, rotation=40 if long else 0, ha="right" if long else "center",
                        rotation_mode="anchor" if long else "default")
         ax2.legend(fontsize=8, loc="best")
