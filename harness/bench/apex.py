@@ -19,7 +19,12 @@ Printed (benchmark default ``nb201-analog``; the machine's load average first):
    row's median lies inside the inline row's CI for the same actors (the quality-parity check). With the ratio held, the experience rate is bounded
    by the learner (env steps/s = updates/s / ratio once the learner is the slower side), so a
    second table repeats process and ray at ``--speed-ratio`` (1/512) where the actors are the
-   bound: env steps/s and the speed-up over one actor (target: 2 actor processes >= 1.6x one);
+   bound: env steps/s and the speed-up over one actor (target: 2 actor processes >= 1.6x one),
+   ``--speed-steps`` (40,000) environment steps each, logged at every learner update so that
+   the rate is taken between the first and the last update (steady state). With too few log
+   entries a rate falls back to steps / wall time, which counts starting the actor processes
+   (torch imported in each): at 8,000 steps that start-up was most of the wall time, and the
+   table showed 2 actors slower than 1 (0.88x) where the steady state was 1.5-1.7x;
 3. **learner**: the paper's network (T = 256, 2 transformer layers, batch 64) on CPU, one torch
    thread: updates/s (prioritized sample, double-Q targets, update, priorities) against a bare
    forward + backward of the same network on the same batch, measured in the same run, and
@@ -59,6 +64,9 @@ def add_arguments(p) -> None:
     p.add_argument("--speed-ratio", type=float, default=1 / 512,
                    help="replay ratio of the actor-speed table, low enough that the learner does not bound the actors "
                         "(default 1/512; 0 skips the table)")
+    p.add_argument("--speed-steps", type=int, default=40_000,
+                   help="environment steps of each actor-speed run (default 40,000; its rate is measured between the "
+                        "first and the last learner update, so process start-up is left out)")
     p.add_argument("--environments", action="store_true", help="also the objective-only and environment figures")
     p.add_argument("--only", choices=("learner",),
                    help="print only this table: 'learner' skips the ceiling, the executor runs and the environments")
@@ -239,7 +247,7 @@ def _evaluate(net, table, space, oracle, starts, rng, batch: int = 256) -> None:
 
 
 def bench_executor(bench, executor: str, actors: int, train_steps: int, starts, address=None,
-                   replay_ratio: float | None = None, seed: int = 0) -> dict:
+                   replay_ratio: float | None = None, seed: int = 0, log_every: int | None = None) -> dict:
     """One quick-preset training (generator ``default_rng(seed)``) and its evaluation (module
     docstring, 2; no evaluation when ``starts`` is empty): ``improvements`` per start."""
     from algorithms.apex.config import ApeXConfig
@@ -248,7 +256,8 @@ def bench_executor(bench, executor: str, actors: int, train_steps: int, starts, 
     from harness.oracle import Oracle
 
     oracle = Oracle(bench, budget=1)
-    preset = dict(QUICK, **({"replay_ratio": replay_ratio} if replay_ratio else {}))
+    preset = dict(QUICK, **({"replay_ratio": replay_ratio} if replay_ratio else {}),
+                  **({"log_every": log_every} if log_every else {}))
     cfg = ApeXConfig(**preset, executor=executor, actors=actors, train_steps=train_steps)
     t0 = time.perf_counter()
     res = train(cfg, bench.space, oracle.training(), np.random.default_rng(seed), address=address)
@@ -366,8 +375,8 @@ def main(args) -> int:
             for ex in [e for e in executors if e != "inline"]:
                 base = None
                 for k in actor_counts:
-                    r = bench_executor(bench, ex, k, args.train_steps, [], args.address, replay_ratio=args.speed_ratio,
-                                       seed=seeds[0])
+                    r = bench_executor(bench, ex, k, args.speed_steps, [], args.address, replay_ratio=args.speed_ratio,
+                                       seed=seeds[0], log_every=1)
                     base = base or r
                     speed_rows.append([ex, k, f"{r['env_steps_per_s']:,.0f}",
                                        f"{r['env_steps_per_s'] / base['env_steps_per_s']:.2f}x",
@@ -387,7 +396,8 @@ def main(args) -> int:
                                   "per agent", "vs inline CI", "wall s"]))
 
     if speed_rows:
-        print(f"\nactor speed, replay ratio {args.speed_ratio:.5f} (learner not the bound), {args.train_steps:,} env steps; "
+        print(f"\nactor speed, replay ratio {args.speed_ratio:.5f} (learner not the bound), {args.speed_steps:,} env steps, "
+              f"steady state (between the first and the last learner update: process start-up left out); "
               f"ceiling above {c['ceiling']:.2f}x (target: 2 actor processes >= 1.6x one)")
         print(tabulate(speed_rows, headers=["executor", "actors", "env steps/s", f"vs {actor_counts[0]} actor(s)",
                                             "updates/s", "achieved ratio"]))

@@ -102,3 +102,17 @@ def test_bench_apex_only_learner_prints_the_learner_table_alone(capsys):
     out = capsys.readouterr().out
     assert "updates / bare" in out and "bare + 2 no-grad fwd" in out
     assert "ceiling" not in out and "executors" not in out
+
+
+def test_bench_apex_speed_table_is_the_steady_state_rate(capsys):
+    """The actor-speed table logs at every learner update and measures between the first and the
+    last one, so process start-up (torch imported in each actor) is not counted; it once was, and
+    the table showed 2 actors slower than 1 on an idle machine."""
+    assert main(["bench", "apex", "--seconds", "0.05", "--train-steps", "64", "--starts", "2", "--actors", "1",
+                 "--executors", "process", "--train-seeds", "0-0", "--speed-ratio", "0.01",
+                 "--speed-steps", "1600"]) == 0
+    out = capsys.readouterr().out
+    assert "actor speed, replay ratio 0.01000" in out and "1,600 env steps, steady state" in out
+    table = out.split("actor speed")[1].splitlines()
+    row = next(line for line in table if line.startswith("process"))
+    assert row.split()[3] == "1.00x" and float(row.split()[2].replace(",", "")) > 0
