@@ -853,6 +853,11 @@ class _ProcessActors:
                     q.get_nowait()
             except queue_mod.Empty:
                 pass
+        # weights the stopped actors will never read must not hold this process at exit: a
+        # queue's feeder thread blocks on a full pipe (the paper network's weights are megabytes)
+        # and the interpreter joins that thread on exit, forever (as the actors do for exp_q)
+        for q in self.weight_qs:
+            q.cancel_join_thread()
         for p in self.procs:
             p.join(timeout=10)
             if p.is_alive():

@@ -187,3 +187,37 @@ def test_ray_cluster_through_address(analog, tmp_path):
             except ProcessLookupError:
                 pass
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+EXIT_SCRIPT = """
+import numpy as np, torch
+from harness.benchmarks import get_benchmark
+from harness.oracle import Oracle
+from algorithms.apex.config import ApeXConfig
+from algorithms.apex.train import train
+
+if __name__ == "__main__":
+    torch.set_num_threads(1)
+    bench = get_benchmark("nb201-analog")
+    cfg = ApeXConfig(executor="process", actors=2, envs_per_actor=2, train_steps=160, learning_starts=32,
+                     batch_size=8, publish_interval=1, replay_ratio=0.25, actor_chunk=1)
+    res = train(cfg, bench.space, Oracle(bench, budget=1).training(), np.random.default_rng(0))
+    print("trained", res.updates, flush=True)
+"""
+
+
+def test_process_executor_exits_after_training_with_the_paper_network(tmp_path):
+    """The paper network's weights (megabytes) broadcast to actors that have stopped reading used
+    to hold the learner's process at exit forever: the weight queue's feeder thread blocked on a
+    full pipe and the interpreter joins it on exit. Training ran to the end, then the process hung."""
+    script = tmp_path / "train_then_exit.py"
+    script.write_text(EXIT_SCRIPT)
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    try:
+        out = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True,
+                             timeout=120)
+    except subprocess.TimeoutExpired as e:
+        pytest.fail(f"the learner's process did not exit within 120 s after training (output: {e.stdout!r})")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "trained" in out.stdout
