@@ -16,8 +16,11 @@ A run's **key** is a content hash of everything that can change its trajectory (
   under another path the same key;
 * the algorithm's identity (:func:`algorithm_identity`): its import path, its declared
   ``version`` (class attribute, default 1) and a sha256 of the **source** of its module and of
-  the modules of its own package that it uses (transitively), so an edited algorithm is a new
-  experiment;
+  the modules of its own package that it uses (transitively: through its globals and through
+  every import statement in its source, imports inside functions included), so an edited
+  algorithm is a new experiment. (The import statements were added after Ape-X's training code,
+  imported inside its ``run``, was found outside its hash; only Ape-X's keys changed with that,
+  every other algorithm hashes the same files as before, so KEY_VERSION stayed);
 * all its hyperparameters (defaults resolved) and the seed;
 * the **content checksum of the files it reads** through hyperparameters its class names in
   ``input_files`` (e.g. a trained agent, ``agent``; :func:`input_files_identity`), added only
@@ -124,9 +127,56 @@ def _module_file(mod) -> str | None:
     return f if f and f.endswith(".py") and os.path.isfile(f) else None
 
 
+def _static_imports(mod, top: str) -> list[str]:
+    """Names of the modules of package ``top`` that ``mod``'s source imports anywhere, inside
+    functions too (``import a.b``, ``from a.b import c`` with ``a.b.c`` when that is a module,
+    relative imports resolved). Imports done lazily, in a function, leave no trace in the
+    module's globals until they run; without this an algorithm whose training code is imported
+    on first use (Ape-X) hashed only its package's ``__init__``, and editing that code kept
+    the run keys."""
+    import ast
+    import importlib.util
+
+    f = _module_file(mod)
+    if f is None:
+        return []
+    try:
+        with open(f, "rb") as fh:
+            tree = ast.parse(fh.read(), filename=f)
+    except (OSError, SyntaxError, ValueError):
+        return []
+    package = mod.__name__ if hasattr(mod, "__path__") else mod.__name__.rpartition(".")[0]
+    names: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                parent = ".".join(parts[:len(parts) - node.level + 1])
+                base = f"{parent}.{base}" if base else parent
+            names.append(base)
+            names += [f"{base}.{a.name}" for a in node.names if a.name != "*"]
+    out = []
+    for name in dict.fromkeys(names):
+        if name.split(".")[0] != top:
+            continue
+        try:
+            if importlib.util.find_spec(name) is not None:
+                out.append(name)
+        except (ImportError, ValueError, AttributeError):
+            continue  # an attribute imported from a module, not a module
+    return out
+
+
 def _used_modules(mod, top: str) -> list:
-    """``mod`` and the modules of package ``top`` it uses, transitively (through its globals:
-    imported modules, and the modules that define the functions and classes it imported)."""
+    """``mod`` and the modules of package ``top`` it uses, transitively: through its globals
+    (imported modules, and the modules that define the functions and classes it imported) and
+    through every import statement in its source, lazy ones in functions included
+    (:func:`_static_imports`; such a module is imported here to be hashed)."""
+    import importlib
+
     seen, order, stack = set(), [], [mod]
     while stack:
         m = stack.pop()
@@ -134,13 +184,23 @@ def _used_modules(mod, top: str) -> list:
             continue
         seen.add(m.__name__)
         order.append(m)
+        deps = []
         for v in list(vars(m).values()):
             if inspect.ismodule(v):
-                dep = v
+                deps.append(v)
             else:
                 name = getattr(v, "__module__", None)
                 dep = sys.modules.get(name) if isinstance(name, str) else None
-            if dep is not None and dep.__name__.split(".")[0] == top and dep.__name__ not in seen:
+                if dep is not None:
+                    deps.append(dep)
+        for name in _static_imports(m, top):
+            if name not in seen:
+                try:
+                    deps.append(sys.modules.get(name) or importlib.import_module(name))
+                except Exception:  # an optional dependency missing: hashed by name below
+                    continue
+        for dep in deps:
+            if dep.__name__.split(".")[0] == top and dep.__name__ not in seen:
                 stack.append(dep)
     return sorted(order, key=lambda m: m.__name__)
 

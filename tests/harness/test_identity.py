@@ -95,6 +95,58 @@ def test_a_changed_data_file_makes_new_runs_and_the_report_picks_by_data(tmp_pat
     assert "2 runs (0 failed" in out and "0.9" not in out.split("checkpoint")[-1][:200]
 
 
+def test_editing_a_module_the_algorithm_imports_lazily_is_a_new_experiment(tmp_path, monkeypatch):
+    """An algorithm package whose search code is imported inside ``run`` (as Ape-X imports its
+    training code on first use, to list without torch): editing that code must change the run
+    key. The key once hashed only the package's ``__init__``, and a rerun reused the old
+    records."""
+    pkg = tmp_path / "mylazy_pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text('''
+from dataclasses import dataclass
+from algorithms.base import Algorithm, field
+
+@dataclass
+class Cfg:
+    n: int = field(3, "unused")
+
+class Lazy(Algorithm):
+    name = "lazy"
+    Config = Cfg
+
+    def run(self, oracle, rng):
+        from .search import go
+
+        go(oracle, rng)
+''')
+    impl = pkg / "search.py"
+    impl.write_text("def go(oracle, rng):\n    while True:\n        oracle.query(oracle.space.sample(rng))\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    p = Protocol.adhoc("nb201-analog", 20, 2)
+    jobs = lambda: [Job(p, "mylazy_pkg:Lazy", s) for s in p.seeds]  # noqa: E731
+    from harness import identity
+
+    assert run_sweep(jobs(), log=False).ran == 2
+    identity._source_hash.cache_clear()  # now that .search has been imported: the same key
+    assert run_sweep(jobs(), log=False).skipped == 2
+    impl.write_text(impl.read_text() + "# edited\n")
+    importlib.reload(sys.modules["mylazy_pkg.search"])
+    identity._source_hash.cache_clear()
+    res = run_sweep(jobs(), log=False)
+    assert res.ran == 2 and res.skipped == 0
+
+
+def test_apex_run_keys_cover_its_training_code():
+    """Ape-X imports train/evaluate/artifact inside its run: all its modules are hashed."""
+    from algorithms.registry import get_algorithm_class
+    from harness import identity
+
+    mod = sys.modules[get_algorithm_class("apex").__module__]
+    names = {m.__name__ for m in identity._used_modules(mod, "algorithms")}
+    assert {"algorithms.apex.train", "algorithms.apex.agent", "algorithms.apex.replay", "algorithms.apex.env",
+            "algorithms.apex.evaluate", "algorithms.apex.artifact"} <= names
+
+
 def test_an_edited_algorithm_is_a_new_experiment(tmp_path, monkeypatch):
     mod = tmp_path / "myalgos_edit.py"
     src = '''
