@@ -95,6 +95,16 @@ def test_a_changed_data_file_makes_new_runs_and_the_report_picks_by_data(tmp_pat
     assert "2 runs (0 failed" in out and "0.9" not in out.split("checkpoint")[-1][:200]
 
 
+_ALGORITHM_HEAD = '''
+from dataclasses import dataclass
+from algorithms.base import Algorithm, field
+
+@dataclass
+class Cfg:
+    n: int = field(3, "unused")
+'''  # a plugin algorithm's imports and config, for the tests below
+
+
 def test_editing_a_module_the_algorithm_imports_lazily_is_a_new_experiment(tmp_path, monkeypatch):
     """An algorithm package whose search code is imported inside ``run`` (as Ape-X imports its
     training code on first use, to list without torch): editing that code must change the run
@@ -102,14 +112,7 @@ def test_editing_a_module_the_algorithm_imports_lazily_is_a_new_experiment(tmp_p
     records."""
     pkg = tmp_path / "mylazy_pkg"
     pkg.mkdir()
-    (pkg / "__init__.py").write_text('''
-from dataclasses import dataclass
-from algorithms.base import Algorithm, field
-
-@dataclass
-class Cfg:
-    n: int = field(3, "unused")
-
+    (pkg / "__init__.py").write_text(_ALGORITHM_HEAD + '''
 class Lazy(Algorithm):
     name = "lazy"
     Config = Cfg
@@ -149,14 +152,7 @@ def test_apex_run_keys_cover_its_training_code():
 
 def test_an_edited_algorithm_is_a_new_experiment(tmp_path, monkeypatch):
     mod = tmp_path / "myalgos_edit.py"
-    src = '''
-from dataclasses import dataclass
-from algorithms.base import Algorithm, field
-
-@dataclass
-class Cfg:
-    n: int = field(3, "unused")
-
+    src = _ALGORITHM_HEAD + '''
 class Mine(Algorithm):
     name = "mine"
     Config = Cfg
