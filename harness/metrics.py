@@ -40,6 +40,7 @@ changes when some run improves) and processed in chunks that bound memory.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -1184,7 +1185,12 @@ def summarize(
     pooled = episode_pairs(all_ok)[1]  # one histogram range for every algorithm
     hist_range = (improvement_stats(pooled).edges[[0, -1]].tolist() if len(pooled) else None)
     algos = {}
+    # one generator per row, from the caller's generator and the row's label: a row's bootstrap
+    # CIs do not depend on which other rows the board has (adding a row once moved the others')
+    base = int(rng.integers(2**63 - 1))
+    row_rng = {label: np.random.default_rng([base, zlib.crc32(str(label).encode())]) for label in groups}
     for label, recs in groups.items():
+        rng = row_rng[label]
         ok = [r for r in finished(recs) if r.n_queries]
         cols, U = step_columns(ok, "report", budget)
         if ok:
@@ -1207,8 +1213,8 @@ def summarize(
         comparisons[c] = compare({k: a.checkpoints[i].values for k, a in algos.items()}, maximize, alpha)
     tcps, costs, pcost, tbudget = _time_and_cost_setting(all_ok, time_checkpoints)
     for label, recs in groups.items():
-        _time_and_cost_stats(algos[label], [r for r in finished(recs) if r.n_queries], tcps, costs, pcost, rng,
-                             resamples, level)
+        _time_and_cost_stats(algos[label], [r for r in finished(recs) if r.n_queries], tcps, costs, pcost,
+                             row_rng[label], resamples, level)
     time_comparisons = {}
     for i, c in enumerate(tcps):
         time_comparisons[c] = compare({k: a.time_checkpoints[i].values for k, a in algos.items()}, maximize, alpha)
@@ -1221,7 +1227,8 @@ def summarize(
         for label, recs in groups.items():
             ok = [r for r in finished(recs) if r.n_queries]
             if ok:
-                algos[label].anytime = value_stats(score(*step_columns(ok, "report", budget)), rng, resamples, level)
+                algos[label].anytime = value_stats(score(*step_columns(ok, "report", budget)), row_rng[label],
+                                                   resamples, level)
         anytime_cmp = compare({k: a.anytime.values for k, a in algos.items() if a.anytime is not None}, better_high, alpha)
     return Summary(algos, comparisons, cps, _meta(all_ok, "search_metric"), _meta(all_ok, "report_metric"), opt, maximize,
                    int(budget), tcps, time_comparisons, costs, pcost, tbudget,

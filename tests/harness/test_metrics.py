@@ -339,3 +339,27 @@ def test_one_algorithm_with_several_settings_is_labelled_by_what_differs():
         "bonas(sampler=ea)": 2, "bonas(sampler=rl)": 1, "bonas(sampler=random)": 1}
     long = [rec(0, note="x" * 50), rec(0, note="y" * 50)]
     assert list(M.group_records(long)) == ["bonas#1", "bonas#2"]  # unreadably long: numbered
+
+
+def test_a_rows_confidence_intervals_do_not_depend_on_the_other_rows():
+    """Adding an algorithm to a board must not move the CIs of the rows already there: every
+    row resamples from its own generator (the caller's generator and the row's label). The
+    bootstrap once drew from one stream in row order, and a new row shifted the others' CIs."""
+    from harness.protocol import Protocol
+    from harness.runner import Job
+    from harness.sweep import run_sweep
+
+    p = Protocol.adhoc("nb201-analog", 40, 4)
+    res = run_sweep([Job(p, a, s) for a in ("random", "random-walk", "local-search") for s in p.seeds], log=False)
+    both = [r for r in res.records if r.meta["algorithm"] in ("random", "random-walk")]
+    alone = [r for r in res.records if r.meta["algorithm"] == "random"]
+    cis = []
+    for recs in (res.records, both, alone):
+        s = M.summarize(recs, np.random.default_rng(7), resamples=300, budget=40)
+        a = s.algorithms["random"]
+        cis.append((a.checkpoints[0].ci, tuple(a.curve.mean_lo[[9, 39]]), tuple(a.curve.mean_hi[[9, 39]])))
+    assert cis[0] == cis[1] == cis[2]
+    # and a different generator gives different resamples (the CI is not fixed by the label alone)
+    s = M.summarize(alone, np.random.default_rng(8), resamples=300, budget=40)
+    a = s.algorithms["random"]
+    assert (a.checkpoints[0].ci, tuple(a.curve.mean_lo[[9, 39]]), tuple(a.curve.mean_hi[[9, 39]])) != cis[0]
