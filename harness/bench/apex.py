@@ -323,6 +323,8 @@ def main(args) -> int:
         actor_counts = [int(a) for a in args.actors.split(",")]
     except ValueError:
         raise ConfigError(f"--actors: give comma-separated integers, got {args.actors!r}") from None
+    if args.speed_steps < 1:
+        raise ConfigError(f"--speed-steps must be a positive number of environment steps, got {args.speed_steps}")
     bench = get_benchmark(args.benchmark, data=args.data)
     space = bench.space
     values = Oracle(bench, budget=1).training()

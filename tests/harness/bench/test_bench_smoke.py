@@ -116,3 +116,9 @@ def test_bench_apex_speed_table_is_the_steady_state_rate(capsys):
     table = out.split("actor speed")[1].splitlines()
     row = next(line for line in table if line.startswith("process"))
     assert row.split()[3] == "1.00x" and float(row.split()[2].replace(",", "")) > 0
+
+
+def test_bench_apex_refuses_a_non_positive_speed_steps(capsys):
+    assert main(["bench", "apex", "--speed-steps", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "--speed-steps must be a positive number" in err and "Traceback" not in err
