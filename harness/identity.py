@@ -128,14 +128,13 @@ def _module_file(mod) -> str | None:
 
 
 def _static_imports(mod, top: str) -> list[str]:
-    """Names of the modules of package ``top`` that ``mod``'s source imports anywhere, inside
-    functions too (``import a.b``, ``from a.b import c`` with ``a.b.c`` when that is a module,
-    relative imports resolved). Imports done lazily, in a function, leave no trace in the
+    """Names in package ``top`` that ``mod``'s source imports anywhere, inside functions too
+    (``import a.b``; ``from a.b import c`` gives ``a.b`` and ``a.b.c``, which is a module or an
+    attribute: the caller keeps those that import; relative imports resolved). Imports done lazily, in a function, leave no trace in the
     module's globals until they run; without this an algorithm whose training code is imported
     on first use (Ape-X) hashed only its package's ``__init__``, and editing that code kept
     the run keys."""
     import ast
-    import importlib.util
 
     f = _module_file(mod)
     if f is None:
@@ -158,16 +157,7 @@ def _static_imports(mod, top: str) -> list[str]:
                 base = f"{parent}.{base}" if base else parent
             names.append(base)
             names += [f"{base}.{a.name}" for a in node.names if a.name != "*"]
-    out = []
-    for name in dict.fromkeys(names):
-        if name.split(".")[0] != top:
-            continue
-        try:
-            if importlib.util.find_spec(name) is not None:
-                out.append(name)
-        except (ImportError, ValueError, AttributeError):
-            continue  # an attribute imported from a module, not a module
-    return out
+    return [n for n in dict.fromkeys(names) if n.split(".")[0] == top]
 
 
 def _used_modules(mod, top: str) -> list:
@@ -175,8 +165,6 @@ def _used_modules(mod, top: str) -> list:
     (imported modules, and the modules that define the functions and classes it imported) and
     through every import statement in its source, lazy ones in functions included
     (:func:`_static_imports`; such a module is imported here to be hashed)."""
-    import importlib
-
     seen, order, stack = set(), [], [mod]
     while stack:
         m = stack.pop()
@@ -196,8 +184,8 @@ def _used_modules(mod, top: str) -> list:
         for name in _static_imports(m, top):
             if name not in seen:
                 try:
-                    deps.append(sys.modules.get(name) or importlib.import_module(name))
-                except Exception:  # an optional dependency missing: hashed by name below
+                    deps.append(importlib.import_module(name))
+                except Exception:  # not a module (an attribute), or an optional dependency missing
                     continue
         for dep in deps:
             if dep.__name__.split(".")[0] == top and dep.__name__ not in seen:

@@ -1189,18 +1189,20 @@ def summarize(
     # CIs do not depend on which other rows the board has (adding a row once moved the others')
     base = int(rng.integers(2**63 - 1))
     row_rng = {label: np.random.default_rng([base, zlib.crc32(str(label).encode())]) for label in groups}
+    steps = {}  # label -> (finished runs with queries, their report step columns), used again below
     for label, recs in groups.items():
-        rng = row_rng[label]
+        g = row_rng[label]
         ok = [r for r in finished(recs) if r.n_queries]
         cols, U = step_columns(ok, "report", budget)
+        steps[label] = (ok, cols, U)
         if ok:
-            curve = _column_summary(U, np.searchsorted(cols, np.arange(budget), side="right") - 1, rng, resamples, level)
+            curve = _column_summary(U, np.searchsorted(cols, np.arange(budget), side="right") - 1, g, resamples, level)
         else:
-            curve = curve_summary(np.zeros((0, budget)), rng, resamples, level)
-        cp = checkpoint_stats(*at_checkpoints(ok, cps), cps, rng, resamples, level)
+            curve = curve_summary(np.zeros((0, budget)), g, resamples, level)
+        cp = checkpoint_stats(*at_checkpoints(ok, cps), cps, g, resamples, level)
         sto = None
         if ok and any(r.meta.get(f"optimum_{optimum_metric}") is not None for r in ok):
-            sto = samples_to_optimum(*hitting_times(ok, optimum_metric), rng, resamples, level)
+            sto = samples_to_optimum(*hitting_times(ok, optimum_metric), g, resamples, level)
         pairs = episode_pairs(ok)
         imp = improvement_stats(pairs[1], hist_range=tuple(hist_range)) if len(pairs[1]) else None
         algos[label] = AlgorithmSummary(
@@ -1212,9 +1214,8 @@ def summarize(
     for i, c in enumerate(cps):
         comparisons[c] = compare({k: a.checkpoints[i].values for k, a in algos.items()}, maximize, alpha)
     tcps, costs, pcost, tbudget = _time_and_cost_setting(all_ok, time_checkpoints)
-    for label, recs in groups.items():
-        _time_and_cost_stats(algos[label], [r for r in finished(recs) if r.n_queries], tcps, costs, pcost,
-                             row_rng[label], resamples, level)
+    for label, (ok, _, _) in steps.items():
+        _time_and_cost_stats(algos[label], ok, tcps, costs, pcost, row_rng[label], resamples, level)
     time_comparisons = {}
     for i, c in enumerate(tcps):
         time_comparisons[c] = compare({k: a.time_checkpoints[i].values for k, a in algos.items()}, maximize, alpha)
@@ -1224,11 +1225,9 @@ def summarize(
             score, better_high = (lambda cols, U: anytime_regret(cols, U, budget, *report_range, maximize)), False
         else:  # no value range: the raw area under the best-so-far curve, ranked as the metric
             score, better_high = (lambda cols, U: anytime_mean(cols, U, budget)), maximize
-        for label, recs in groups.items():
-            ok = [r for r in finished(recs) if r.n_queries]
+        for label, (ok, cols, U) in steps.items():
             if ok:
-                algos[label].anytime = value_stats(score(*step_columns(ok, "report", budget)), row_rng[label],
-                                                   resamples, level)
+                algos[label].anytime = value_stats(score(cols, U), row_rng[label], resamples, level)
         anytime_cmp = compare({k: a.anytime.values for k, a in algos.items() if a.anytime is not None}, better_high, alpha)
     return Summary(algos, comparisons, cps, _meta(all_ok, "search_metric"), _meta(all_ok, "report_metric"), opt, maximize,
                    int(budget), tcps, time_comparisons, costs, pcost, tbudget,

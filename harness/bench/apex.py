@@ -256,8 +256,7 @@ def bench_executor(bench, executor: str, actors: int, train_steps: int, starts, 
     from harness.oracle import Oracle
 
     oracle = Oracle(bench, budget=1)
-    preset = dict(QUICK, **({"replay_ratio": replay_ratio} if replay_ratio else {}),
-                  **({"log_every": log_every} if log_every else {}))
+    preset = {**QUICK, **{k: v for k, v in (("replay_ratio", replay_ratio), ("log_every", log_every)) if v}}
     cfg = ApeXConfig(**preset, executor=executor, actors=actors, train_steps=train_steps)
     t0 = time.perf_counter()
     res = train(cfg, bench.space, oracle.training(), np.random.default_rng(seed), address=address)
