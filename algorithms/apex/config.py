@@ -54,6 +54,8 @@ class ApeXConfig:
     max_seconds: float = field(0.0, "stop training after this many seconds as well (0: no time limit)")
     executor: str = field("inline", "inline (one process, deterministic), process, or ray")
     actor_chunk: int = field(8, "process/ray: actor rounds per message to the learner")
+    actor_credits: int = field(2, "process/ray: messages an actor may have in flight to the learner (it collects the "
+                                  "next while the learner takes the last; 1: one at a time, the earlier behaviour)")
     threads: int = field(1, "torch threads in each process")
     device: str = field("cpu", "learner device (cpu or cuda)")
     # --- bookkeeping ---
@@ -70,7 +72,7 @@ class ApeXConfig:
             raise ConfigError(f"unknown executor {self.executor!r}; choose one of: {', '.join(EXECUTORS)}")
         for name in ("n_neighbours", "train_steps_per_episode", "eval_steps_per_episode", "actors", "envs_per_actor",
                      "replay_capacity", "batch_size", "n_step", "target_update", "publish_interval", "actor_chunk",
-                     "threads", "eval_batch", "updates_per_iteration", "replay_shards"):
+                     "actor_credits", "threads", "eval_batch", "updates_per_iteration", "replay_shards"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"apex: {name} must be >= 1, got {getattr(self, name)}")
         if self.replay_ratio is not None and not self.replay_ratio > 0:

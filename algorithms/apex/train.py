@@ -36,11 +36,14 @@ Roles:
   - ``inline`` (default): actors stepped in turn in this process, then the updates due.
     Deterministic under the seed (tests, the Algorithm's default).
   - ``process``: each actor is a separate process (``multiprocessing``, spawn context) sending
-    messages of ``actor_chunk`` rounds through its own queue, one message in flight (a credit
-    the learner returns when it takes the message); the learner puts its weights into one
-    single-slot queue per actor. Not deterministic (timing).
-  - ``ray``: the same with Ray core actors (``ray.remote`` classes, ``ray.wait``/``ray.put``; one
-    ``collect`` request in flight per actor); no RLlib. Joins the runtime :func:`harness.ray_local.connect` gives (an initialized one, the
+    messages of ``actor_chunk`` rounds through its own queue, at most ``actor_credits`` messages
+    in flight (credits the learner returns as it takes the messages: with 2, the default, an
+    actor collects its next message while the learner takes the last, where with 1 it waited
+    for every hand-over); the learner puts its weights into one single-slot queue per actor.
+    Not deterministic (timing).
+  - ``ray``: the same with Ray core actors (``ray.remote`` classes, ``ray.wait``/``ray.put``;
+    ``actor_credits`` ``collect`` requests in flight per actor, run one after the other in the
+    order sent); no RLlib. Joins the runtime :func:`harness.ray_local.connect` gives (an initialized one, the
     cluster at ``address`` / ``RAY_ADDRESS``, else a new loopback-only local one). With
     ``replay_shards > 1`` the shards are Ray actors too and the actors insert into them directly.
 
@@ -48,9 +51,10 @@ Roles:
   (0, 1, ..., N-1, 0, ...), so every actor (every epsilon) gives the same share of the
   experience whatever its process's speed (``TrainResult.actor_steps``); the actors start with
   the learner's weights and take a new broadcast at the start of every round, within a message
-  too (Ray: ``set_weights`` runs in the actor's second thread). ``policy_lag`` in the history:
-  learner updates between the weights experience was collected with and the learner taking it
-  (inline: below P; process/ray: below P plus one message of updates per actor).
+  too (Ray: ``set_weights`` runs in its own concurrency group, beside ``collect``). ``policy_lag``
+  in the history: learner updates between the weights experience was collected with and the
+  learner taking it (inline: below P; process/ray: below P plus ``actor_credits`` messages of
+  updates per actor).
 
 Training queries: actors read values through ``oracle.training()`` (inline) or through its
 ``detached()`` copy in other processes, whose counts the learner charges back; every value
@@ -73,6 +77,7 @@ environment steps as the step.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import math
 import os
@@ -655,8 +660,8 @@ def _one_update(cfg, learner, stats, log, state, training, publish, checkpoint) 
 class ActorWorker:
     """An :class:`Actor` behind a small interface (the process executor's actor, and the Ray
     executor's remote class). Broadcast weights are taken at the start of the next round, also
-    in the middle of a message (Ray: :meth:`set_weights` runs in a second thread of the actor
-    while :meth:`collect` runs; process: ``poll`` reads the weight queue)."""
+    in the middle of a message (Ray: :meth:`set_weights` runs in its own concurrency group, a second
+    thread of the actor, while :meth:`collect` runs; process: ``poll`` reads the weight queue)."""
 
     def __init__(self, cfg: ApeXConfig, values, index: int, n_actors: int, seed: int, shards=None,
                  initial=None, poll=None):
@@ -721,8 +726,9 @@ def _poll_weights(weights_q):
 
 
 def _actor_process(cfg, values, index, n_actors, seed, initial, weights_q, credit, exp_q, stop) -> None:
-    """One process actor: a message of ``actor_chunk`` rounds each time the learner grants a
-    credit (it grants the next one when it takes the message), new weights at every round."""
+    """One process actor: a message of ``actor_chunk`` rounds for each credit it holds (it starts
+    with ``actor_credits``; the learner returns one as it takes a message), new weights at every
+    round."""
     os.environ.setdefault("OMP_NUM_THREADS", str(cfg.threads))
     worker = ActorWorker(cfg, values, index, n_actors, seed, initial=initial, poll=_poll_weights(weights_q))
     while not stop.is_set():
@@ -790,10 +796,13 @@ def _distributed_loop(cfg, training, learner, log, state, stats, pool, publish, 
 
 
 class _ProcessActors:
-    """The process executor's actors. Each has a credit: it collects one message, then waits
-    until the learner has taken that message (one message in flight per actor, as Ray's one
-    request), so actors ahead of the learner wait (replay ratio) and the experience the learner
-    takes is at most one message old. The learner takes the messages in actor order (actor 0,
+    """The process executor's actors. Each has ``actor_credits`` credits: it collects a message
+    per credit, and waits for the learner to take one of them before it collects another (at
+    most ``actor_credits`` messages in flight per actor, as the Ray executor's requests), so
+    actors ahead of the learner wait (replay ratio) and the experience the learner takes is at
+    most ``actor_credits`` messages old. With 2, an actor collects its next message while its
+    last one is pickled, sent and taken; with 1 it idled through every hand-over (docs/apex.md,
+    Throughput). The learner takes the messages in actor order (actor 0,
     1, ..., N-1, 0, ...), as the inline executor's rounds: every actor, hence every epsilon,
     gives the same share of the experience whatever the processes' speeds."""
 
@@ -803,8 +812,8 @@ class _ProcessActors:
         ctx = mp.get_context("spawn")
         self.stop = ctx.Event()
         self.remote_replay = False
-        self.exp_qs = [ctx.Queue() for _ in seeds]  # at most one message each (credits)
-        self.credits = [ctx.Semaphore(1) for _ in seeds]
+        self.exp_qs = [ctx.Queue() for _ in seeds]  # at most actor_credits messages each
+        self.credits = [ctx.Semaphore(cfg.actor_credits) for _ in seeds]
         self.weight_qs = [ctx.Queue(maxsize=1) for _ in seeds]
         self.next = 0  # the actor whose message the learner takes next
         self.procs = [
@@ -897,31 +906,34 @@ class _RayActors:
                 -(-cfg.replay_capacity // cfg.replay_shards), cfg.n_neighbours + 1, cfg.priority_alpha, cfg.priority_beta))
 
     def start(self, values, seeds, initial=None):
-        # two threads: set_weights stores new weights while collect runs (taken at its next round)
-        remote = self.ray.remote(num_cpus=1, max_concurrency=2)(ActorWorker)
+        # set_weights runs in its own concurrency group (a second thread): it stores new weights
+        # while collect runs (taken at its next round); collect requests, in the default group of
+        # one thread, run one after the other in the order sent
+        remote = self.ray.remote(num_cpus=1, concurrency_groups={"weights": 1})(ActorWorker)
         shards = self.replay.shards if self.remote_replay else None
         self.handles = [remote.remote(self.cfg, values, i, len(seeds), s, shards, initial) for i, s in enumerate(seeds)]
         self.rounds = self.cfg.actor_chunk
-        # one request in flight per actor: an actor whose message the learner has not taken waits;
-        # messages are taken in actor order (as _ProcessActors: equal shares, as inline)
-        self.inflight = [h.collect.remote(self.rounds) for h in self.handles]
+        # actor_credits requests in flight per actor: an actor whose messages the learner has not
+        # taken waits; messages are taken in actor order (as _ProcessActors: equal shares, as inline)
+        self.inflight = [collections.deque(h.collect.remote(self.rounds) for _ in range(self.cfg.actor_credits))
+                         for h in self.handles]
         self.next = 0
 
     def publish(self, weights, version: int):
         ref = self.ray.put(weights)
         for h in self.handles:
-            h.set_weights.remote(ref, version)
+            h.set_weights.options(concurrency_group="weights").remote(ref, version)
 
     def receive(self) -> list:
         """The messages ready in actor order, after waiting up to a second for the first."""
         out = []
         while True:
             i = self.next
-            ready, _ = self.ray.wait([self.inflight[i]], num_returns=1, timeout=0 if out else 1.0)
+            ready, _ = self.ray.wait([self.inflight[i][0]], num_returns=1, timeout=0 if out else 1.0)
             if not ready:
                 return out
-            out.append(self.ray.get(ready[0]))
-            self.inflight[i] = self.handles[i].collect.remote(self.rounds)
+            out.append(self.ray.get(self.inflight[i].popleft()))
+            self.inflight[i].append(self.handles[i].collect.remote(self.rounds))
             self.next = (i + 1) % len(self.handles)
 
     def close(self):

@@ -3,8 +3,8 @@
 Printed (benchmark default ``nb201-analog``; the machine's load average first):
 
 1. **ceiling**: the same actor work (an Ape-X actor stepping 8 environments with the quick
-   network) done by one bare process, then split between two bare processes started side by
-   side (no learner, no queues): no executor can beat that speed-up on this machine now
+   network, timed after 8,000 steps of warm-up that fill its caches) done by one bare process,
+   then split between two bare processes started side by side (no learner, no queues): no executor can beat that speed-up on this machine now
    (as ``bench sweep`` does for sweeps);
 2. **executors**: for ``inline`` / ``process`` / ``ray`` and 1, 2, 4 actors, one training of the
    quick preset (replay ratio 1/16, ``--train-steps`` environment steps, the same for every
@@ -18,10 +18,15 @@ Printed (benchmark default ``nb201-analog``; the machine's load average first):
    agents; each agent's own median is printed beside it, and the last column says whether the
    row's median lies inside the inline row's CI for the same actors (the quality-parity check). With the ratio held, the experience rate is bounded
    by the learner (env steps/s = updates/s / ratio once the learner is the slower side), so a
-   second table repeats process and ray at ``--speed-ratio`` (1/512) where the actors are the
-   bound: env steps/s and the speed-up over one actor (target: 2 actor processes >= 1.6x one),
-   ``--speed-steps`` (40,000) environment steps each, logged at every learner update so that
-   the rate is taken between the first and the last update (steady state). With too few log
+   second table repeats process and ray at each ``--speed-ratio`` (1/512 and 1/4096) where the
+   actors are the bound: env steps/s and the speed-up over one actor (target: 2 actor processes
+   >= 1.6x one), ``--speed-steps`` (40,000) environment steps each, logged at every learner
+   update so that the rate is taken between the first and the last update (steady state).
+   Each row runs ``--speed-repeats`` (3) times, the actor counts side by side in time, and the
+   speed-up is the median of the paired ratios (:func:`speed_table_rows`). The table also gives
+   the learner process's CPU share and the bound it leaves: on 2 cores a learner that takes
+   0.3 of a core beside one actor caps 2 actors at 2 / 1.3 = 1.54x one, whatever the executor
+   does, and the second ratio shows the actors' scaling with the learner's share small. With too few log
    entries a rate falls back to steps / wall time, which counts starting the actor processes
    (torch imported in each): at 8,000 steps that start-up was most of the wall time, and the
    table showed 2 actors slower than 1 (0.88x) where the steady state was 1.5-1.7x;
@@ -61,9 +66,13 @@ def add_arguments(p) -> None:
                    help="training seeds: one agent each per executor row, evaluation pooled over them "
                         "(e.g. 1000-1002; default 0). " + SEEDS_HELP)
     p.add_argument("--address", help="Ray cluster for the ray rows (default RAY_ADDRESS, else a local runtime)")
-    p.add_argument("--speed-ratio", type=float, default=1 / 512,
-                   help="replay ratio of the actor-speed table, low enough that the learner does not bound the actors "
-                        "(default 1/512; 0 skips the table)")
+    p.add_argument("--speed-ratio", type=_ratios, default=(1 / 512, 1 / 4096), metavar="RATIOS",
+                   help="replay ratio(s) of the actor-speed table, comma-separated, each a number or a fraction "
+                        "(default 1/512,1/4096: the learner does not bound the actors at either, and at the second "
+                        "its share of the cores is small; 0 skips the table)")
+    p.add_argument("--speed-repeats", type=int, default=3,
+                   help="repeats of each actor-speed row (default 3); the speed-up is the median of the repeats' "
+                        "paired ratios, each taken between runs side by side in time")
     p.add_argument("--speed-steps", type=int, default=40_000,
                    help="environment steps of each actor-speed run (default 40,000; its rate is measured between the "
                         "first and the last learner update, so process start-up is left out)")
@@ -72,6 +81,21 @@ def add_arguments(p) -> None:
                    help="print only this table: 'learner' skips the ceiling, the executor runs and the environments")
     p.add_argument("--device", action="append", default=[], metavar="DEV",
                    help="learner device(s) to measure, e.g. --device cpu --device cuda (default: cpu)")
+
+
+def _ratios(text: str) -> tuple[float, ...]:
+    """argparse ``type=`` for ``--speed-ratio``: comma-separated numbers or fractions (``1/512``)."""
+    import argparse
+    from fractions import Fraction
+
+    try:
+        out = tuple(float(Fraction(t.strip())) for t in text.split(",") if t.strip())
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(f"give replay ratios as numbers or fractions, comma-separated "
+                                         f"(e.g. 1/512,1/4096; 0 skips the table), got {text!r}") from None
+    if not out or any(r < 0 for r in out):
+        raise argparse.ArgumentTypeError(f"replay ratios must be >= 0 (0 skips the table), got {text!r}")
+    return out
 
 
 def _timed(fn, seconds: float) -> tuple[int, float]:
@@ -203,15 +227,19 @@ from algorithms.apex.train import Actor
 bench = get_benchmark(sys.argv[1])
 cfg = ApeXConfig(latent=64, transformer_layers=1, heads=4, envs_per_actor=8)
 actor = Actor(cfg, bench.space, Oracle(bench, budget=1).training(), 0, 1, np.random.default_rng(int(sys.argv[3])))
-actor.collect(20)
+actor.collect(int(sys.argv[4]))  # warm-up: the caches of neighbours and encodings, as in a long run
 t = time.perf_counter()
 actor.collect(int(sys.argv[2]))
 print(time.perf_counter() - t)
 """
 
 
-def bench_ceiling(benchmark: str, rounds: int = 200, repeat: int = 2) -> dict[str, float]:
-    """Actor env steps/s of one bare process and of two side by side (module docstring, 1)."""
+def bench_ceiling(benchmark: str, rounds: int = 600, repeat: int = 2, warmup: int = 1000) -> dict[str, float]:
+    """Actor env steps/s of one bare process and of two side by side (module docstring, 1), each
+    timed over ``rounds`` rounds after ``warmup`` rounds that fill the caches of neighbours and
+    encodings as a training run's steady state has them (with 20 rounds of warm-up the probe
+    ran at 3,300-4,700 env steps/s where the process executor's single actor reached
+    4,400-6,700, so the ceiling's one-process figure was not the steady state)."""
     import subprocess
     import sys
 
@@ -219,7 +247,8 @@ def bench_ceiling(benchmark: str, rounds: int = 200, repeat: int = 2) -> dict[st
 
     def run(procs: int) -> float:
         with single_threaded_children():
-            ps = [subprocess.Popen([sys.executable, "-c", _CEILING_CHILD, benchmark, str(rounds), str(i)],
+            ps = [subprocess.Popen([sys.executable, "-c", _CEILING_CHILD, benchmark, str(rounds), str(i),
+                                    str(warmup)],
                                    stdout=subprocess.PIPE, text=True) for i in range(procs)]
         outs = [p.communicate()[0] for p in ps]
         if any(p.returncode for p in ps):
@@ -258,8 +287,14 @@ def bench_executor(bench, executor: str, actors: int, train_steps: int, starts, 
     oracle = Oracle(bench, budget=1)
     preset = {**QUICK, **{k: v for k, v in (("replay_ratio", replay_ratio), ("log_every", log_every)) if v}}
     cfg = ApeXConfig(**preset, executor=executor, actors=actors, train_steps=train_steps)
-    t0 = time.perf_counter()
-    res = train(cfg, bench.space, oracle.training(), np.random.default_rng(seed), address=address)
+    clock: dict[int, list] = {}  # env steps -> (wall, CPU time of this process) at its log entries
+
+    def diagnostic(name, value, step):
+        clock.setdefault(int(step), []).append((time.perf_counter(), time.process_time()))
+
+    t0, c0 = time.perf_counter(), time.process_time()
+    res = train(cfg, bench.space, oracle.training(), np.random.default_rng(seed), address=address,
+                diagnostic=diagnostic)
     wall = time.perf_counter() - t0
     h = [e for e in res.history if e["updates_per_s"] > 0]
     if len(h) >= 3:  # steady state: first to last log entry once learning runs (start-up excluded)
@@ -267,11 +302,18 @@ def bench_executor(bench, executor: str, actors: int, train_steps: int, starts, 
         dt = b["time"] - a["time"]
         steps_s = (b["env_steps"] - a["env_steps"]) / dt
         ups = np.mean([e["updates_per_s"] for e in h[1:]])
+        if a["env_steps"] in clock and b["env_steps"] in clock:
+            (w0, p0), (w1, p1) = clock[a["env_steps"]][0], clock[b["env_steps"]][-1]
+            learner_cores = (p1 - p0) / max(w1 - w0, 1e-9)  # the learner's process, all its threads, steady state
+        else:
+            learner_cores = (time.process_time() - c0) / wall
     else:
         steps_s, ups = res.env_steps / wall, res.updates / wall
+        learner_cores = (time.process_time() - c0) / wall
     if not starts:
         return {"env_steps_per_s": steps_s, "updates_per_s": float(ups), "updates": res.updates,
-                "ratio": res.history[-1]["achieved_replay_ratio"], "wall": wall, "policy_lag": _mean_lag(res.history)}
+                "ratio": res.history[-1]["achieved_replay_ratio"], "wall": wall, "policy_lag": _mean_lag(res.history),
+                "learner_cores": learner_cores}
     ev = Oracle(bench, budget=10**9, start_states=starts)
     _evaluate(res.learner.net, res.table, bench.space, ev, list(starts), np.random.default_rng(1))
     imp = np.array([e["end_report"] - e["start_report"] for e in ev.episodes()])
@@ -279,6 +321,37 @@ def bench_executor(bench, executor: str, actors: int, train_steps: int, starts, 
     return {"env_steps_per_s": steps_s, "updates_per_s": float(ups), "ratio": res.history[-1]["achieved_replay_ratio"],
             "updates": res.updates, "env_steps": res.env_steps, "median": float(np.median(imp)), "ci": (lo, hi),
             "wall": wall, "improvements": imp, "policy_lag": _mean_lag(res.history)}
+
+
+def speed_table_rows(bench, executor: str, actor_counts, steps: int, ratio: float, repeats: int, seed: int,
+                     address=None) -> list[list]:
+    """The actor-speed rows of one executor at one replay ratio (module docstring, 2): each repeat
+    runs every actor count side by side in time (the order reversed every other repeat, so a
+    machine that slows down or speeds up favours no row), and the speed-up over the first count
+    is the median of the per-repeat ratios: on a machine whose speed drifts by tens of percent
+    between runs (seen here: one bare actor process 3,300-6,000 env steps/s within an hour),
+    runs side by side share its state and their ratio is stable where rates are not."""
+    runs: dict[int, list[dict]] = {k: [] for k in actor_counts}
+    for rep in range(repeats):
+        for k in (actor_counts if rep % 2 == 0 else actor_counts[::-1]):
+            runs[k].append(bench_executor(bench, executor, k, steps, [], address, replay_ratio=ratio, seed=seed,
+                                          log_every=1))
+    k0 = actor_counts[0]
+    rate = {k: np.array([r["env_steps_per_s"] for r in runs[k]]) for k in actor_counts}
+    learner0 = float(np.median([r["learner_cores"] for r in runs[k0]]))
+    cores = os.cpu_count() or 1
+    rows = []
+    for k in actor_counts:
+        pair = rate[k] / rate[k0]
+        bound = min(k / k0, cores / (k0 + learner0)) if k0 + learner0 <= cores else float("nan")
+        inv = 1 / ratio
+        shown = f"1/{inv:.0f}" if abs(inv - round(inv)) < 1e-9 * inv else f"{ratio:.6g}"
+        rows.append([executor, shown, k, f"{np.median(rate[k]):,.0f}",
+                     f"{np.median(pair):.2f}x [{pair.min():.2f}, {pair.max():.2f}]", f"{bound:.2f}x",
+                     f"{np.median([r['learner_cores'] for r in runs[k]]):.2f}",
+                     f"{np.median([r['updates_per_s'] for r in runs[k]]):.1f}",
+                     f"{np.median([r['ratio'] for r in runs[k]]):.6f}"])
+    return rows
 
 
 def _mean_lag(history) -> float:
@@ -372,16 +445,10 @@ def main(args) -> int:
                              parity, f"{r['wall']:.0f}"])
                 print(f"  {ex} x{k}: done in {r['wall']:.0f} s (medians {r['per_agent']})", flush=True)
         speed_rows = []
-        if args.speed_ratio > 0:
+        for ratio in [r for r in args.speed_ratio if r > 0]:
             for ex in [e for e in executors if e != "inline"]:
-                base = None
-                for k in actor_counts:
-                    r = bench_executor(bench, ex, k, args.speed_steps, [], args.address, replay_ratio=args.speed_ratio,
-                                       seed=seeds[0], log_every=1)
-                    base = base or r
-                    speed_rows.append([ex, k, f"{r['env_steps_per_s']:,.0f}",
-                                       f"{r['env_steps_per_s'] / base['env_steps_per_s']:.2f}x",
-                                       f"{r['updates_per_s']:.1f}", f"{r['ratio']:.5f}"])
+                speed_rows += speed_table_rows(bench, ex, actor_counts, args.speed_steps, ratio, args.speed_repeats,
+                                               seeds[0], args.address)
     finally:
         if ray_started:
             import ray
@@ -397,11 +464,17 @@ def main(args) -> int:
                                   "per agent", "vs inline CI", "wall s"]))
 
     if speed_rows:
-        print(f"\nactor speed, replay ratio {args.speed_ratio:.5f} (learner not the bound), {args.speed_steps:,} env steps, "
-              f"steady state (between the first and the last learner update: process start-up left out); "
-              f"ceiling above {c['ceiling']:.2f}x (target: 2 actor processes >= 1.6x one)")
-        print(tabulate(speed_rows, headers=["executor", "actors", "env steps/s", f"vs {actor_counts[0]} actor(s)",
-                                            "updates/s", "achieved ratio"]))
+        print(f"\nactor speed (the actors, not the learner, bound the rate), {args.speed_steps:,} env steps per run, "
+              f"steady state (between the first and the last learner update: process start-up left out), "
+              f"{args.speed_repeats} repeat(s), the actor counts side by side in time (order reversed every other "
+              f"repeat); env steps/s: median over repeats; speed-up: median [min, max] of the repeats' paired ratios; "
+              f"learner cores: CPU its process used (steady state); bound: the most {os.cpu_count()} cores allow at the "
+              f"first row's costs per step, min(actors / a0, cores / (a0 + l0)) with a0, l0 that row's actors and "
+              f"learner cores; ceiling above "
+              f"{c['ceiling']:.2f}x (target: 2 actor processes >= 1.6x one)")
+        print(tabulate(speed_rows, headers=["executor", "replay ratio", "actors", "env steps/s",
+                                            f"vs {actor_counts[0]} actor(s)", "bound", "learner cores", "updates/s",
+                                            "achieved ratio"]))
     _print_learner(space, values, devices, args.seconds, rng)
     return 0
 

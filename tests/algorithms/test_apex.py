@@ -374,6 +374,8 @@ def test_bad_config_is_one_line_error():
         ApeX(executor="mpi")
     with pytest.raises(ConfigError, match="no hyperparameter"):
         ApeX(nonsense=1)
+    with pytest.raises(ConfigError, match="actor_credits must be >= 1"):
+        ApeX(actor_credits=0)
 
 
 @pytest.mark.parametrize("executor", ["process", "ray"])

@@ -109,13 +109,38 @@ def test_bench_apex_speed_table_is_the_steady_state_rate(capsys):
     last one, so process start-up (torch imported in each actor) is not counted; it once was, and
     the table showed 2 actors slower than 1 on an idle machine."""
     assert main(["bench", "apex", "--seconds", "0.05", "--train-steps", "64", "--starts", "2", "--actors", "1",
-                 "--executors", "process", "--train-seeds", "0-0", "--speed-ratio", "0.01",
+                 "--executors", "process", "--train-seeds", "0-0", "--speed-ratio", "1/100", "--speed-repeats", "1",
                  "--speed-steps", "1600"]) == 0
     out = capsys.readouterr().out
-    assert "actor speed, replay ratio 0.01000" in out and "1,600 env steps, steady state" in out
+    assert "actor speed (the actors, not the learner, bound the rate), 1,600 env steps per run, steady state" in out
     table = out.split("actor speed")[1].splitlines()
-    row = next(line for line in table if line.startswith("process"))
-    assert row.split()[3] == "1.00x" and float(row.split()[2].replace(",", "")) > 0
+    row = next(line for line in table if line.startswith("process")).split()
+    assert row[1] == "1/100" and row[2] == "1" and float(row[3].replace(",", "")) > 0 and row[4] == "1.00x"
+    assert 0 < float(row[8]) < 2  # the learner process's CPU share, in cores
+
+
+def test_bench_apex_speed_up_pairs_runs_side_by_side_and_gives_the_cores_bound(monkeypatch):
+    """On a machine whose speed drifts, the speed-up is taken between runs side by side in time
+    (the actor counts' order reversed every other repeat), and the bound says what the learner's
+    CPU share leaves: 0.3 of a core beside 1 actor caps 2 actors on 2 cores at 2 / 1.3."""
+    import harness.bench.apex as bench_apex
+
+    calls = []
+
+    def fake(bench, executor, actors, steps, starts, address=None, replay_ratio=None, seed=0, log_every=None):
+        calls.append(actors)
+        drift = 0.5 ** (len(calls) - 1)  # the machine halves its speed at every run
+        return {"env_steps_per_s": 1000.0 * actors * drift, "updates_per_s": 2.0, "ratio": replay_ratio,
+                "learner_cores": 0.3}
+
+    monkeypatch.setattr(bench_apex, "bench_executor", fake)
+    monkeypatch.setattr(bench_apex.os, "cpu_count", lambda: 2)
+    rows = bench_apex.speed_table_rows(None, "process", [1, 2], 100, 1 / 512, 3, 0)
+    assert calls == [1, 2, 2, 1, 1, 2]
+    # runs (actors, env steps/s): (1, 1000) (2, 1000) | (2, 500) (1, 125) | (1, 62.5) (2, 62.5):
+    # paired ratios 1, 4, 1, median 1.00x; the medians of the rates would give 500 / 125 = 4.00x
+    assert rows[1][4] == "1.00x [1.00, 4.00]"
+    assert rows[0][5] == "1.00x" and rows[1][5] == f"{2 / 1.3:.2f}x" and rows[1][6] == "0.30"
 
 
 def test_bench_apex_refuses_a_non_positive_speed_steps(capsys):
