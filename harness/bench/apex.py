@@ -296,6 +296,7 @@ def bench_executor(bench, executor: str, actors: int, train_steps: int, starts, 
     res = train(cfg, bench.space, oracle.training(), np.random.default_rng(seed), address=address,
                 diagnostic=diagnostic)
     wall = time.perf_counter() - t0
+    learner_cores = (time.process_time() - c0) / wall  # whole run, unless the steady state is known below
     h = [e for e in res.history if e["updates_per_s"] > 0]
     if len(h) >= 3:  # steady state: first to last log entry once learning runs (start-up excluded)
         a, b = h[0], h[-1]
@@ -305,11 +306,8 @@ def bench_executor(bench, executor: str, actors: int, train_steps: int, starts, 
         if a["env_steps"] in clock and b["env_steps"] in clock:
             (w0, p0), (w1, p1) = clock[a["env_steps"]][0], clock[b["env_steps"]][-1]
             learner_cores = (p1 - p0) / max(w1 - w0, 1e-9)  # the learner's process, all its threads, steady state
-        else:
-            learner_cores = (time.process_time() - c0) / wall
     else:
         steps_s, ups = res.env_steps / wall, res.updates / wall
-        learner_cores = (time.process_time() - c0) / wall
     if not starts:
         return {"env_steps_per_s": steps_s, "updates_per_s": float(ups), "updates": res.updates,
                 "ratio": res.history[-1]["achieved_replay_ratio"], "wall": wall, "policy_lag": _mean_lag(res.history),
