@@ -55,14 +55,35 @@ class SumTree:
         return self.tree[self.size_pow2 : self.size_pow2 + self.capacity]
 
     def update(self, idx, values) -> None:
+        """Set leaves ``idx`` to ``values`` (a repeated index: the last value wins) and recompute
+        their ancestors, level by level. The parents of a sorted index array are sorted, so each
+        level drops its repeats by comparing neighbours (``np.unique`` sorted again at every
+        level); leaves that fill most of a range (an insert) recompute whole ranges of parents
+        with slices. Recomputing a parent whose children did not change gives the same sum, so
+        either way the tree is the same, bit for bit (tested against the earlier form)."""
         idx = np.asarray(idx, dtype=np.int64) + self.size_pow2
-        self.tree[idx] = np.asarray(values, dtype=float)
-        nodes = np.unique(idx // 2)
-        while nodes.size and nodes[0] >= 1:
-            self.tree[nodes] = self.tree[2 * nodes] + self.tree[2 * nodes + 1]
+        tree = self.tree
+        tree[idx] = np.asarray(values, dtype=float)
+        if idx.size == 0:
+            return
+        nodes = np.sort(idx) // 2
+        lo, hi = int(nodes[0]), int(nodes[-1])
+        if lo >= 1 and hi - lo + 1 <= 2 * nodes.size:  # a run of leaves (an insert): whole ranges of parents
+            while True:
+                tree[lo : hi + 1] = tree[2 * lo : 2 * hi + 2 : 2] + tree[2 * lo + 1 : 2 * hi + 2 : 2]
+                if lo == 1:
+                    return
+                lo, hi = lo // 2, hi // 2
+        while nodes[0] >= 1:
+            if nodes.size > 1:
+                keep = np.empty(nodes.size, dtype=bool)
+                keep[0] = True
+                np.not_equal(nodes[1:], nodes[:-1], out=keep[1:])
+                nodes = nodes[keep]
+            tree[nodes] = tree[2 * nodes] + tree[2 * nodes + 1]
             if nodes[0] == 1:
                 break
-            nodes = np.unique(nodes // 2)
+            nodes //= 2
 
     def find(self, prefix) -> np.ndarray:
         """Leaf index ``i`` with ``sum(leaves[:i]) <= prefix < sum(leaves[:i+1])``, per entry."""

@@ -253,6 +253,29 @@ def test_sum_tree_prefix_search():
     assert t.total == pytest.approx(7.5)
 
 
+@pytest.mark.parametrize("capacity", [1, 2, 3, 37, 1000, 25000])
+def test_sum_tree_internal_nodes_are_the_sums_of_their_children_after_any_updates(capacity):
+    """Inserts (runs of leaves, wrapping around), scattered priority updates with repeats, and
+    empty updates: every internal node is exactly its children's sum and each leaf holds the last
+    value written to it, as a tree rebuilt from the leaves (what sampling relies on)."""
+    rng = np.random.default_rng(capacity)
+    t = SumTree(capacity)
+    leaves = np.zeros(capacity)
+    for _ in range(200):
+        k = int(rng.integers(0, 70))
+        idx = (int(rng.integers(capacity)) + np.arange(k)) % capacity if rng.random() < 0.5 else rng.integers(0, capacity, k)
+        v = rng.random(k)
+        t.update(idx, v)
+        for i, x in zip(idx, v):
+            leaves[i] = x
+    np.testing.assert_array_equal(t.leaves(), leaves)
+    rebuilt = np.zeros_like(t.tree)
+    rebuilt[t.size_pow2 : t.size_pow2 + capacity] = leaves
+    for n in range(t.size_pow2 - 1, 0, -1):
+        rebuilt[n] = rebuilt[2 * n] + rebuilt[2 * n + 1]
+    np.testing.assert_array_equal(t.tree, rebuilt)
+
+
 def test_prioritized_replay_probabilities_and_weights():
     alpha, beta, n = 0.6, 0.4, 7
     rb = PrioritizedReplay(capacity=10, obs_len=3, alpha=alpha, beta=beta, eps=0.0)
