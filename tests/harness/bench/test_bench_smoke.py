@@ -143,6 +143,45 @@ def test_bench_apex_speed_up_pairs_runs_side_by_side_and_gives_the_cores_bound(m
     assert rows[0][5] == "1.00x" and rows[1][5] == f"{2 / 1.3:.2f}x" and rows[1][6] == "0.30"
 
 
+def test_bench_apex_ceiling_is_the_median_paired_ratio_and_flags_one_above_the_cores(monkeypatch):
+    """The ceiling probes run side by side in time (order reversed every other repeat) and the
+    figure is the median of the paired ratios, not the best of each side (which gave 2.51x on 2
+    cores when one probe ran slow); a ratio above the core count is said to be no speed-up."""
+    import subprocess
+
+    import numpy as np
+
+    import harness.bench.apex as bench_apex
+
+    # env steps/s of each probe process in the order started: repeat 1 one (1000) then two (950 +
+    # 950); repeat 2 two (500 + 500) then one (400: the machine slowed); repeat 3 one (1000), two
+    rates = iter([1000.0, 950.0, 950.0, 500.0, 500.0, 400.0, 1000.0, 1000.0, 1000.0])
+    started = []
+
+    class Probe:
+        returncode = 0
+
+        def __init__(self, rate):
+            self.rate = rate
+
+        def communicate(self):
+            return (f"{600 * 8 / self.rate}\n", "")
+
+    def popen(args, **kw):
+        started.append(args[-2])  # the probe's index among those side by side
+        return Probe(next(rates))
+
+    monkeypatch.setattr(subprocess, "Popen", popen)
+    c = bench_apex.bench_ceiling("nb201-analog")
+    assert started == ["0", "0", "1", "0", "1", "0", "0", "0", "1"]
+    np.testing.assert_allclose(c["pairs"], [1.9, 2.5, 2.0])
+    assert c["ceiling"] == pytest.approx(2.0) and c["one"] == pytest.approx(1000) and c["two"] == pytest.approx(1900)
+    flagged = bench_apex.ceiling_line({**c, "ceiling": 2.5, "pairs": np.array([2.5, 2.4, 2.6])}, 2)
+    assert "2.50x [2.40, 2.60] over 3 paired repeats" in flagged and "above the 2 cores" in flagged
+    line = bench_apex.ceiling_line(c, 2)
+    assert "2.00x [1.90, 2.50]" in line and "above" not in line
+
+
 def test_bench_apex_refuses_a_non_positive_speed_steps(capsys):
     assert main(["bench", "apex", "--speed-steps", "0"]) == 2
     err = capsys.readouterr().err
