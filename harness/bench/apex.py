@@ -25,7 +25,8 @@ Printed (benchmark default ``nb201-analog``; the machine's load average first):
    >= 1.6x one), ``--speed-steps`` (40,000) environment steps each, logged at every learner
    update so that the rate is taken between the first and the last update (steady state).
    Each row runs ``--speed-repeats`` (3) times, the actor counts side by side in time, and the
-   speed-up is the median of the paired ratios (:func:`speed_table_rows`). The table also gives
+   speed-up is the median of the paired ratios (:func:`speed_table_rows`); ``--speed-credits``
+   (default 2, the config's) repeats the table for each ``actor_credits``. The table also gives
    the learner process's CPU share and the bound it leaves: on 2 cores a learner that takes
    0.3 of a core beside one actor caps 2 actors at 2 / 1.3 = 1.54x one, whatever the executor
    does, and the second ratio shows the actors' scaling with the learner's share small. With too few log
@@ -75,6 +76,10 @@ def add_arguments(p) -> None:
     p.add_argument("--speed-repeats", type=int, default=3,
                    help="repeats of each actor-speed row (default 3); the speed-up is the median of the repeats' "
                         "paired ratios, each taken between runs side by side in time")
+    p.add_argument("--speed-credits", default="2", metavar="LIST",
+                   help="actor_credits of the actor-speed rows, comma-separated (default 2, the config's default): "
+                        "messages an actor may have in flight; at a small replay ratio more credits add little "
+                        "policy lag (credits x message steps x ratio updates) and absorb the actors' jitter")
     p.add_argument("--speed-steps", type=int, default=40_000,
                    help="environment steps of each actor-speed run (default 40,000; its rate is measured between the "
                         "first and the last learner update, so process start-up is left out)")
@@ -294,7 +299,8 @@ def _evaluate(net, table, space, oracle, starts, rng, batch: int = 256) -> None:
 
 
 def bench_executor(bench, executor: str, actors: int, train_steps: int, starts, address=None,
-                   replay_ratio: float | None = None, seed: int = 0, log_every: int | None = None) -> dict:
+                   replay_ratio: float | None = None, seed: int = 0, log_every: int | None = None,
+                   credits: int | None = None) -> dict:
     """One quick-preset training (generator ``default_rng(seed)``) and its evaluation (module
     docstring, 2; no evaluation when ``starts`` is empty): ``improvements`` per start."""
     from algorithms.apex.config import ApeXConfig
@@ -303,7 +309,8 @@ def bench_executor(bench, executor: str, actors: int, train_steps: int, starts, 
     from harness.oracle import Oracle
 
     oracle = Oracle(bench, budget=1)
-    preset = {**QUICK, **{k: v for k, v in (("replay_ratio", replay_ratio), ("log_every", log_every)) if v}}
+    preset = {**QUICK, **{k: v for k, v in (("replay_ratio", replay_ratio), ("log_every", log_every),
+                                            ("actor_credits", credits)) if v}}
     cfg = ApeXConfig(**preset, executor=executor, actors=actors, train_steps=train_steps)
     clock: dict[int, list] = {}  # env steps -> (wall, CPU time of this process) at its log entries
 
@@ -340,7 +347,7 @@ def bench_executor(bench, executor: str, actors: int, train_steps: int, starts, 
 
 
 def speed_table_rows(bench, executor: str, actor_counts, steps: int, ratio: float, repeats: int, seed: int,
-                     address=None) -> list[list]:
+                     address=None, credits: int | None = None) -> list[list]:
     """The actor-speed rows of one executor at one replay ratio (module docstring, 2): each repeat
     runs every actor count side by side in time (the order reversed every other repeat, so a
     machine that slows down or speeds up favours no row), and the speed-up over the first count
@@ -351,7 +358,7 @@ def speed_table_rows(bench, executor: str, actor_counts, steps: int, ratio: floa
     for rep in range(repeats):
         for k in (actor_counts if rep % 2 == 0 else actor_counts[::-1]):
             runs[k].append(bench_executor(bench, executor, k, steps, [], address, replay_ratio=ratio, seed=seed,
-                                          log_every=1))
+                                          log_every=1, **({"credits": credits} if credits else {})))
     k0 = actor_counts[0]
     rate = {k: np.array([r["env_steps_per_s"] for r in runs[k]]) for k in actor_counts}
     learner0 = float(np.median([r["learner_cores"] for r in runs[k0]]))
@@ -362,12 +369,18 @@ def speed_table_rows(bench, executor: str, actor_counts, steps: int, ratio: floa
         bound = min(k / k0, cores / (k0 + learner0)) if k0 + learner0 <= cores else float("nan")
         inv = 1 / ratio
         shown = f"1/{inv:.0f}" if abs(inv - round(inv)) < 1e-9 * inv else f"{ratio:.6g}"
-        rows.append([executor, shown, k, f"{np.median(rate[k]):,.0f}",
+        rows.append([executor, shown, credits or _default_credits(), k, f"{np.median(rate[k]):,.0f}",
                      f"{np.median(pair):.2f}x [{pair.min():.2f}, {pair.max():.2f}]", f"{bound:.2f}x",
                      f"{np.median([r['learner_cores'] for r in runs[k]]):.2f}",
                      f"{np.median([r['updates_per_s'] for r in runs[k]]):.1f}",
                      f"{np.median([r['ratio'] for r in runs[k]]):.6f}"])
     return rows
+
+
+def _default_credits() -> int:
+    from algorithms.apex.config import ApeXConfig
+
+    return ApeXConfig().actor_credits
 
 
 def _mean_lag(history) -> float:
@@ -413,6 +426,12 @@ def main(args) -> int:
         raise ConfigError(f"--actors: give comma-separated integers, got {args.actors!r}") from None
     if args.speed_steps < 1:
         raise ConfigError(f"--speed-steps must be a positive number of environment steps, got {args.speed_steps}")
+    try:
+        speed_credits = [int(x) for x in str(args.speed_credits).split(",") if x.strip()]
+    except ValueError:
+        speed_credits = []
+    if not speed_credits or min(speed_credits) < 1:
+        raise ConfigError(f"--speed-credits: give comma-separated integers >= 1, got {args.speed_credits!r}")
     bench = get_benchmark(args.benchmark, data=args.data)
     space = bench.space
     values = Oracle(bench, budget=1).training()
@@ -461,9 +480,10 @@ def main(args) -> int:
                 print(f"  {ex} x{k}: done in {r['wall']:.0f} s (medians {r['per_agent']})", flush=True)
         speed_rows = []
         for ratio in [r for r in args.speed_ratio if r > 0]:
-            for ex in [e for e in executors if e != "inline"]:
-                speed_rows += speed_table_rows(bench, ex, actor_counts, args.speed_steps, ratio, args.speed_repeats,
-                                               seeds[0], args.address)
+            for credits in speed_credits:
+                for ex in [e for e in executors if e != "inline"]:
+                    speed_rows += speed_table_rows(bench, ex, actor_counts, args.speed_steps, ratio,
+                                                   args.speed_repeats, seeds[0], args.address, credits)
     finally:
         if ray_started:
             import ray
@@ -487,7 +507,7 @@ def main(args) -> int:
               f"first row's costs per step, min(actors / a0, cores / (a0 + l0)) with a0, l0 that row's actors and "
               f"learner cores; ceiling above "
               f"{c['ceiling']:.2f}x (target: 2 actor processes >= 1.6x one)")
-        print(tabulate(speed_rows, headers=["executor", "replay ratio", "actors", "env steps/s",
+        print(tabulate(speed_rows, headers=["executor", "replay ratio", "credits", "actors", "env steps/s",
                                             f"vs {actor_counts[0]} actor(s)", "bound", "learner cores", "updates/s",
                                             "achieved ratio"]))
     _print_learner(space, values, devices, args.seconds, rng)

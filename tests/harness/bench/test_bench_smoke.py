@@ -115,8 +115,9 @@ def test_bench_apex_speed_table_is_the_steady_state_rate(capsys):
     assert "actor speed (the actors, not the learner, bound the rate), 1,600 env steps per run, steady state" in out
     table = out.split("actor speed")[1].splitlines()
     row = next(line for line in table if line.startswith("process")).split()
-    assert row[1] == "1/100" and row[2] == "1" and float(row[3].replace(",", "")) > 0 and row[4] == "1.00x"
-    assert 0 < float(row[8]) < 2  # the learner process's CPU share, in cores
+    assert row[1] == "1/100" and row[2] == "2" and row[3] == "1"  # ratio, credits (the default), actors
+    assert float(row[4].replace(",", "")) > 0 and row[5] == "1.00x"
+    assert 0 < float(row[9]) < 2  # the learner process's CPU share, in cores
 
 
 def test_bench_apex_speed_up_pairs_runs_side_by_side_and_gives_the_cores_bound(monkeypatch):
@@ -125,10 +126,12 @@ def test_bench_apex_speed_up_pairs_runs_side_by_side_and_gives_the_cores_bound(m
     CPU share leaves: 0.3 of a core beside 1 actor caps 2 actors on 2 cores at 2 / 1.3."""
     import harness.bench.apex as bench_apex
 
-    calls = []
+    calls, seen_credits = [], []
 
-    def fake(bench, executor, actors, steps, starts, address=None, replay_ratio=None, seed=0, log_every=None):
+    def fake(bench, executor, actors, steps, starts, address=None, replay_ratio=None, seed=0, log_every=None,
+             credits=None):
         calls.append(actors)
+        seen_credits.append(credits)
         drift = 0.5 ** (len(calls) - 1)  # the machine halves its speed at every run
         return {"env_steps_per_s": 1000.0 * actors * drift, "updates_per_s": 2.0, "ratio": replay_ratio,
                 "learner_cores": 0.3}
@@ -136,11 +139,14 @@ def test_bench_apex_speed_up_pairs_runs_side_by_side_and_gives_the_cores_bound(m
     monkeypatch.setattr(bench_apex, "bench_executor", fake)
     monkeypatch.setattr(bench_apex.os, "cpu_count", lambda: 2)
     rows = bench_apex.speed_table_rows(None, "process", [1, 2], 100, 1 / 512, 3, 0)
-    assert calls == [1, 2, 2, 1, 1, 2]
+    assert calls == [1, 2, 2, 1, 1, 2] and seen_credits == [None] * 6 and rows[0][2] == 2  # the config's default
+    assert bench_apex.speed_table_rows(None, "process", [1, 2], 100, 1 / 512, 1, 0, credits=8)[0][2] == 8
+    assert seen_credits[-2:] == [8, 8]
+    calls.clear()
     # runs (actors, env steps/s): (1, 1000) (2, 1000) | (2, 500) (1, 125) | (1, 62.5) (2, 62.5):
     # paired ratios 1, 4, 1, median 1.00x; the medians of the rates would give 500 / 125 = 4.00x
-    assert rows[1][4] == "1.00x [1.00, 4.00]"
-    assert rows[0][5] == "1.00x" and rows[1][5] == f"{2 / 1.3:.2f}x" and rows[1][6] == "0.30"
+    assert rows[1][5] == "1.00x [1.00, 4.00]"
+    assert rows[0][6] == "1.00x" and rows[1][6] == f"{2 / 1.3:.2f}x" and rows[1][7] == "0.30"
 
 
 def test_bench_apex_ceiling_is_the_median_paired_ratio_and_flags_one_above_the_cores(monkeypatch):
@@ -180,6 +186,13 @@ def test_bench_apex_ceiling_is_the_median_paired_ratio_and_flags_one_above_the_c
     assert "2.50x [2.40, 2.60] over 3 paired repeats" in flagged and "above the 2 cores" in flagged
     line = bench_apex.ceiling_line(c, 2)
     assert "2.00x [1.90, 2.50]" in line and "above" not in line
+
+
+@pytest.mark.parametrize("bad", ["0", "two", ""])
+def test_bench_apex_refuses_bad_speed_credits(capsys, bad):
+    assert main(["bench", "apex", "--speed-credits", bad]) == 2
+    err = capsys.readouterr().err
+    assert "--speed-credits: give comma-separated integers >= 1" in err and "Traceback" not in err
 
 
 def test_bench_apex_refuses_a_non_positive_speed_steps(capsys):
