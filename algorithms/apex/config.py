@@ -4,6 +4,8 @@ where the paper gives a value; the rest are documented choices (see ``docs/apex.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 
 from algorithms.base import field
@@ -54,8 +56,9 @@ class ApeXConfig:
     max_seconds: float = field(0.0, "stop training after this many seconds as well (0: no time limit)")
     executor: str = field("inline", "inline (one process, deterministic), process, or ray")
     actor_chunk: int = field(8, "process/ray: actor rounds per message to the learner")
-    actor_credits: int = field(2, "process/ray: messages an actor may have in flight to the learner (it collects the "
-                                  "next while the learner takes the last; 1: one at a time, the earlier behaviour)")
+    actor_credits: int = field(0, "process/ray: messages an actor may have in flight to the learner (it collects the "
+                                  "next while the learner takes the last; 1: one at a time, the earlier behaviour); "
+                                  "0: automatic, see credits()")
     threads: int = field(1, "torch threads in each process")
     device: str = field("cpu", "learner device (cpu or cuda)")
     # --- bookkeeping ---
@@ -72,9 +75,11 @@ class ApeXConfig:
             raise ConfigError(f"unknown executor {self.executor!r}; choose one of: {', '.join(EXECUTORS)}")
         for name in ("n_neighbours", "train_steps_per_episode", "eval_steps_per_episode", "actors", "envs_per_actor",
                      "replay_capacity", "batch_size", "n_step", "target_update", "publish_interval", "actor_chunk",
-                     "actor_credits", "threads", "eval_batch", "updates_per_iteration", "replay_shards"):
+                     "threads", "eval_batch", "updates_per_iteration", "replay_shards"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"apex: {name} must be >= 1, got {getattr(self, name)}")
+        if self.actor_credits < 0:
+            raise ConfigError(f"apex: actor_credits must be >= 1, or 0 for automatic, got {self.actor_credits}")
         if self.replay_ratio is not None and not self.replay_ratio > 0:
             raise ConfigError(f"apex: replay_ratio must be > 0 (learner updates per environment step), got {self.replay_ratio}")
         if self.replay_shards > self.replay_capacity:
@@ -90,6 +95,21 @@ class ApeXConfig:
         if self.replay_ratio is not None:
             return float(self.replay_ratio)
         return self.updates_per_iteration / (self.actors * self.envs_per_actor)
+
+    def credits(self) -> int:
+        """Messages an actor may have in flight (``actor_credits``; 0: automatic). Automatic:
+        ``max(2, min(8, ceil(1 / (ratio * actor_chunk * envs_per_actor))))``, i.e. at least two
+        (an actor collects its next message while the learner takes its last) and, at small replay
+        ratios, up to one learner update's worth of experience per actor, at most 8. The learner
+        takes messages in actor order (equal shares, as inline), so an actor that stalls holds the
+        others once their credits are out; more credits absorb that, and at a small ratio they add
+        under one update of policy lag. It is 2 at the ratios of the defaults (1/32) and of the
+        quick preset (1/16), where quality parity was measured; measured at 1/4096 (docs/apex.md,
+        Throughput): 2 process actors 1.46x one with 2 credits, 1.69x and 1.97x with 8."""
+        if self.actor_credits:
+            return int(self.actor_credits)
+        per_update = 1.0 / (self.ratio() * self.actor_chunk * self.envs_per_actor)  # messages per learner update
+        return int(max(2, min(8, math.ceil(per_update - 1e-9))))
 
     def latent_size(self, space) -> int:
         if self.latent is not None:

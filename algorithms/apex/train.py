@@ -813,7 +813,7 @@ class _ProcessActors:
         self.stop = ctx.Event()
         self.remote_replay = False
         self.exp_qs = [ctx.Queue() for _ in seeds]  # at most actor_credits messages each
-        self.credits = [ctx.Semaphore(cfg.actor_credits) for _ in seeds]
+        self.credits = [ctx.Semaphore(cfg.credits()) for _ in seeds]
         self.weight_qs = [ctx.Queue(maxsize=1) for _ in seeds]
         self.next = 0  # the actor whose message the learner takes next
         self.procs = [
@@ -915,7 +915,7 @@ class _RayActors:
         self.rounds = self.cfg.actor_chunk
         # actor_credits requests in flight per actor: an actor whose messages the learner has not
         # taken waits; messages are taken in actor order (as _ProcessActors: equal shares, as inline)
-        self.inflight = [collections.deque(h.collect.remote(self.rounds) for _ in range(self.cfg.actor_credits))
+        self.inflight = [collections.deque(h.collect.remote(self.rounds) for _ in range(self.cfg.credits()))
                          for h in self.handles]
         self.next = 0
 

@@ -26,7 +26,8 @@ Printed (benchmark default ``nb201-analog``; the machine's load average first):
    update so that the rate is taken between the first and the last update (steady state).
    Each row runs ``--speed-repeats`` (3) times, the actor counts side by side in time, and the
    speed-up is the median of the paired ratios (:func:`speed_table_rows`); ``--speed-credits``
-   (default 2, the config's) repeats the table for each ``actor_credits``. The table also gives
+   (default 0: the config's automatic number, 8 at both ratios) repeats the table for each
+   ``actor_credits``. The table also gives
    the learner process's CPU share and the bound it leaves: on 2 cores a learner that takes
    0.3 of a core beside one actor caps 2 actors at 2 / 1.3 = 1.54x one, whatever the executor
    does, and the second ratio shows the actors' scaling with the learner's share small. With too few log
@@ -76,10 +77,11 @@ def add_arguments(p) -> None:
     p.add_argument("--speed-repeats", type=int, default=3,
                    help="repeats of each actor-speed row (default 3); the speed-up is the median of the repeats' "
                         "paired ratios, each taken between runs side by side in time")
-    p.add_argument("--speed-credits", default="2", metavar="LIST",
-                   help="actor_credits of the actor-speed rows, comma-separated (default 2, the config's default): "
-                        "messages an actor may have in flight; at a small replay ratio more credits add little "
-                        "policy lag (credits x message steps x ratio updates) and absorb the actors' jitter")
+    p.add_argument("--speed-credits", default="0", metavar="LIST",
+                   help="actor_credits of the actor-speed rows, comma-separated (default 0: automatic, the config's "
+                        "default, 8 at both default ratios; the table shows the number used): messages an actor may "
+                        "have in flight; at a small replay ratio more credits add little policy lag (credits x "
+                        "message steps x ratio updates) and absorb the actors' jitter")
     p.add_argument("--speed-steps", type=int, default=40_000,
                    help="environment steps of each actor-speed run (default 40,000; its rate is measured between the "
                         "first and the last learner update, so process start-up is left out)")
@@ -369,7 +371,7 @@ def speed_table_rows(bench, executor: str, actor_counts, steps: int, ratio: floa
         bound = min(k / k0, cores / (k0 + learner0)) if k0 + learner0 <= cores else float("nan")
         inv = 1 / ratio
         shown = f"1/{inv:.0f}" if abs(inv - round(inv)) < 1e-9 * inv else f"{ratio:.6g}"
-        rows.append([executor, shown, credits or _default_credits(), k, f"{np.median(rate[k]):,.0f}",
+        rows.append([executor, shown, _credits(ratio, credits), k, f"{np.median(rate[k]):,.0f}",
                      f"{np.median(pair):.2f}x [{pair.min():.2f}, {pair.max():.2f}]", f"{bound:.2f}x",
                      f"{np.median([r['learner_cores'] for r in runs[k]]):.2f}",
                      f"{np.median([r['updates_per_s'] for r in runs[k]]):.1f}",
@@ -377,10 +379,11 @@ def speed_table_rows(bench, executor: str, actor_counts, steps: int, ratio: floa
     return rows
 
 
-def _default_credits() -> int:
+def _credits(ratio: float, credits: int | None) -> int:
+    """The credits a speed row's actors had: ``credits``, or the config's automatic number."""
     from algorithms.apex.config import ApeXConfig
 
-    return ApeXConfig().actor_credits
+    return ApeXConfig(**{**QUICK, "replay_ratio": ratio, "actor_credits": credits or 0}).credits()
 
 
 def _mean_lag(history) -> float:
@@ -430,8 +433,8 @@ def main(args) -> int:
         speed_credits = [int(x) for x in str(args.speed_credits).split(",") if x.strip()]
     except ValueError:
         speed_credits = []
-    if not speed_credits or min(speed_credits) < 1:
-        raise ConfigError(f"--speed-credits: give comma-separated integers >= 1, got {args.speed_credits!r}")
+    if not speed_credits or min(speed_credits) < 0:
+        raise ConfigError(f"--speed-credits: give comma-separated integers >= 1 (0: automatic), got {args.speed_credits!r}")
     bench = get_benchmark(args.benchmark, data=args.data)
     space = bench.space
     values = Oracle(bench, budget=1).training()

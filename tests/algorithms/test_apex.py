@@ -244,6 +244,20 @@ def test_actor_epsilons():
 
 
 # --- prioritized replay -----------------------------------------------------------------------------
+def test_actor_credits_automatic_is_two_at_the_usual_ratios_and_grows_at_small_ones():
+    """0 (the default) gives 2 where quality parity was measured (the defaults' 1/32, the quick
+    preset's 1/16) and, at small replay ratios, one learner update's worth of messages, at most 8."""
+    from algorithms.apex.config import ApeXConfig
+
+    assert ApeXConfig().credits() == 2  # 1/32, 8 rounds of 8 envs per message
+    quick = {"actor_chunk": 4, "envs_per_actor": 8}  # 32 env steps a message
+    assert ApeXConfig(**quick, replay_ratio=1 / 16).credits() == 2
+    assert ApeXConfig(**quick, replay_ratio=1 / 128).credits() == 4  # 128 steps an update
+    assert ApeXConfig(**quick, replay_ratio=1 / 512).credits() == 8  # 16 messages an update, capped
+    assert ApeXConfig(**quick, replay_ratio=1 / 4096).credits() == 8
+    assert ApeXConfig(**quick, replay_ratio=1 / 4096, actor_credits=3).credits() == 3  # as given
+
+
 def test_sum_tree_prefix_search():
     t = SumTree(5)
     t.update(np.arange(5), [1.0, 0.0, 2.0, 3.0, 4.0])
@@ -397,8 +411,8 @@ def test_bad_config_is_one_line_error():
         ApeX(executor="mpi")
     with pytest.raises(ConfigError, match="no hyperparameter"):
         ApeX(nonsense=1)
-    with pytest.raises(ConfigError, match="actor_credits must be >= 1"):
-        ApeX(actor_credits=0)
+    with pytest.raises(ConfigError, match="actor_credits must be >= 1, or 0 for automatic"):
+        ApeX(actor_credits=-1)
 
 
 @pytest.mark.parametrize("executor", ["process", "ray"])

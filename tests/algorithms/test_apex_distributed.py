@@ -72,7 +72,7 @@ def test_replay_ratio_is_held_by_every_executor(analog, executor, shards, reques
     # policy lag (learner updates since the weights the experience was collected with): below the
     # broadcast period plus the updates of the messages in flight (actor_credits per actor)
     lags = [e["policy_lag"] for e in res.history if np.isfinite(e["policy_lag"])]
-    credits = 1 if executor == "inline" else ApeXConfig().actor_credits
+    credits = 1 if executor == "inline" else ApeXConfig(**SMALL).credits()
     bound = SMALL["publish_interval"] + credits * SMALL["actors"] * np.ceil(SMALL["replay_ratio"] * message) + 1
     assert lags and max(lags) <= bound, (lags, bound)
 

@@ -115,7 +115,7 @@ def test_bench_apex_speed_table_is_the_steady_state_rate(capsys):
     assert "actor speed (the actors, not the learner, bound the rate), 1,600 env steps per run, steady state" in out
     table = out.split("actor speed")[1].splitlines()
     row = next(line for line in table if line.startswith("process")).split()
-    assert row[1] == "1/100" and row[2] == "2" and row[3] == "1"  # ratio, credits (the default), actors
+    assert row[1] == "1/100" and row[2] == "4" and row[3] == "1"  # ratio, credits (automatic: 100 / 32), actors
     assert float(row[4].replace(",", "")) > 0 and row[5] == "1.00x"
     assert 0 < float(row[9]) < 2  # the learner process's CPU share, in cores
 
@@ -139,7 +139,7 @@ def test_bench_apex_speed_up_pairs_runs_side_by_side_and_gives_the_cores_bound(m
     monkeypatch.setattr(bench_apex, "bench_executor", fake)
     monkeypatch.setattr(bench_apex.os, "cpu_count", lambda: 2)
     rows = bench_apex.speed_table_rows(None, "process", [1, 2], 100, 1 / 512, 3, 0)
-    assert calls == [1, 2, 2, 1, 1, 2] and seen_credits == [None] * 6 and rows[0][2] == 2  # the config's default
+    assert calls == [1, 2, 2, 1, 1, 2] and seen_credits == [None] * 6 and rows[0][2] == 8  # automatic at 1/512
     assert bench_apex.speed_table_rows(None, "process", [1, 2], 100, 1 / 512, 1, 0, credits=8)[0][2] == 8
     assert seen_credits[-2:] == [8, 8]
     calls.clear()
@@ -188,11 +188,11 @@ def test_bench_apex_ceiling_is_the_median_paired_ratio_and_flags_one_above_the_c
     assert "2.00x [1.90, 2.50]" in line and "above" not in line
 
 
-@pytest.mark.parametrize("bad", ["0", "two", ""])
+@pytest.mark.parametrize("bad", ["-1", "two", ""])
 def test_bench_apex_refuses_bad_speed_credits(capsys, bad):
     assert main(["bench", "apex", "--speed-credits", bad]) == 2
     err = capsys.readouterr().err
-    assert "--speed-credits: give comma-separated integers >= 1" in err and "Traceback" not in err
+    assert "--speed-credits: give comma-separated integers >= 1 (0: automatic)" in err and "Traceback" not in err
 
 
 def test_bench_apex_refuses_a_non_positive_speed_steps(capsys):
