@@ -635,7 +635,7 @@ def _train_inline(cfg, space, training, rng, table, learner, log, state, resume)
         sched.observe(before, len(learner.replay), learner.updates)
         for _ in range(sched.due(state["env_steps"], learner.updates)):
             _one_update(cfg, learner, stats, log, state, training, publish, checkpoint)
-    if stats.steps:
+    if stats.steps or stats.updates:  # (updates after the last log entry: the last entry must count them)
         log.log(state["env_steps"], stats.flush(state["env_steps"], training.used, len(learner.replay),
                                                 sched.achieved(state["env_steps"], learner.updates)))
     if cfg.checkpoint:
@@ -760,7 +760,7 @@ def _train_distributed(cfg, space, training, rng, table, learner, log, state, re
         _distributed_loop(cfg, training, learner, log, state, stats, pool, publish, checkpoint)
     finally:
         pool.close()
-    if stats.steps:
+    if stats.steps or stats.updates:  # (updates after the last log entry: the last entry must count them)
         log.log(state["env_steps"], stats.flush(state["env_steps"], training.used, len(learner.replay),
                                                 sched.achieved(state["env_steps"], learner.updates)))
     if cfg.checkpoint:
