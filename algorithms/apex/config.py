@@ -105,7 +105,7 @@ class ApeXConfig:
         others once their credits are out; more credits absorb that, and at a small ratio they add
         under one update of policy lag. It is 2 at the ratios of the defaults (1/32) and of the
         quick preset (1/16), where quality parity was measured; measured at 1/4096 (docs/apex.md,
-        Throughput): 2 process actors 1.46x one with 2 credits, 1.69x and 1.97x with 8."""
+        Throughput): 2 process actors 1.35-1.59x one with 2 credits, 1.63-1.97x with 8 (3 runs each)."""
         if self.actor_credits:
             return int(self.actor_credits)
         per_update = 1.0 / (self.ratio() * self.actor_chunk * self.envs_per_actor)  # messages per learner update

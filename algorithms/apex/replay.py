@@ -60,7 +60,7 @@ class SumTree:
         level drops its repeats by comparing neighbours (``np.unique`` sorted again at every
         level); leaves that fill most of a range (an insert) recompute whole ranges of parents
         with slices. Recomputing a parent whose children did not change gives the same sum, so
-        either way the tree is the same, bit for bit (tested against the earlier form)."""
+        either way the tree is the same, bit for bit (tested against a rebuild from the leaves)."""
         idx = np.asarray(idx, dtype=np.int64) + self.size_pow2
         tree = self.tree
         tree[idx] = np.asarray(values, dtype=float)

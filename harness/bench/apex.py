@@ -360,7 +360,7 @@ def speed_table_rows(bench, executor: str, actor_counts, steps: int, ratio: floa
     for rep in range(repeats):
         for k in (actor_counts if rep % 2 == 0 else actor_counts[::-1]):
             runs[k].append(bench_executor(bench, executor, k, steps, [], address, replay_ratio=ratio, seed=seed,
-                                          log_every=1, **({"credits": credits} if credits else {})))
+                                          log_every=1, credits=credits))
     k0 = actor_counts[0]
     rate = {k: np.array([r["env_steps_per_s"] for r in runs[k]]) for k in actor_counts}
     learner0 = float(np.median([r["learner_cores"] for r in runs[k0]]))
