@@ -175,3 +175,103 @@ def make_algorithm(name: str, **hyperparameters):
             f"algorithm {name} could not be created with {hyperparameters or 'its defaults'}: "
             f"{type(e).__name__}: {_first_line(e)}"[:400]
         ) from None
+
+
+def parse_spec(text: str) -> tuple[str, dict]:
+    """``NAME`` or ``NAME(key=value, ...)`` -> ``(name, hyperparameters)``: one setting of an
+    algorithm, written as the leaderboards label a row (``bonas(sampler=rl)``,
+    ``bonas(ea_fill=True, sampler=ea)``). ``NAME`` is a registered name or ``module:Class``.
+
+    A value is read as TOML (``true``, ``3``, ``1e-3``, ``"text"``, ``[1, 2]``); ``True``,
+    ``False`` and ``None`` as Python writes them (the labels do); anything else is the text
+    itself (``sampler=rl``). Where the hyperparameter is a ``str`` field, the text is kept as
+    written (``name=1`` is the string ``"1"``). A malformed spec, an unknown hyperparameter or
+    a value of the wrong type is one :class:`ConfigError` line."""
+    import tomllib
+    import typing
+
+    text = str(text).strip()
+    if "(" not in text and ")" not in text:
+        if "#" in text:
+            raise ConfigError(f"{text!r} is the short label of a setting (its hyperparameters hashed), not an "
+                              "algorithm: write the setting out as NAME(key=value, ...)")
+        return text, {}
+    name, sep, rest = text.partition("(")
+    name = name.strip()
+    if not sep or not rest.endswith(")") or not name:
+        raise ConfigError(f"algorithm {text!r}: write one setting as NAME(key=value, key=value), e.g. bonas(sampler=rl)")
+    body = rest[:-1]
+    parts, depth, quote, cur = [], 0, "", ""
+    for ch in body:  # split on the commas outside brackets and quotes
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "[{(":
+            depth += 1
+        elif ch in "]})":
+            depth -= 1
+        if ch == "," and not depth and not quote:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    parts.append(cur)
+    cls = get_algorithm_class(name)
+    try:
+        hints = typing.get_type_hints(cls.Config) if cls.Config else {}
+    except Exception:
+        hints = {}
+    hp: dict = {}
+    for part in parts:
+        if not part.strip() and len(parts) == 1:
+            continue
+        key, eq, raw = part.partition("=")
+        key, raw = key.strip(), raw.strip()
+        if not eq or not key or not raw:
+            raise ConfigError(f"algorithm {text!r}: {part.strip()!r} is not key=value; write NAME(key=value, ...)")
+        if key in hp:
+            raise ConfigError(f"algorithm {text!r}: hyperparameter {key} given twice")
+        if hints.get(key) is str:
+            hp[key] = raw
+            if len(raw) > 1 and raw[0] == raw[-1] and raw[0] in "\"'":  # quoted: read as a TOML string
+                try:
+                    hp[key] = tomllib.loads(f"v = {raw}")["v"]
+                except tomllib.TOMLDecodeError:
+                    hp[key] = raw[1:-1]
+            continue
+        if raw in ("True", "False", "None"):
+            hp[key] = {"True": True, "False": False, "None": None}[raw]
+            continue
+        try:
+            hp[key] = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            hp[key] = raw
+    return name, hp
+
+
+def spec_text(name: str, hyperparameters: dict) -> str:
+    """The :func:`parse_spec` text of one setting: ``name`` or ``name(k=v, ...)`` (keys sorted;
+    strings bare where they read back as themselves, else quoted)."""
+    import json
+
+    if not hyperparameters:
+        return name
+
+    def value(v):
+        if isinstance(v, bool) or v is None:
+            return str(v)
+        if isinstance(v, str):
+            plain = v and all(c.isalnum() or c in "-_./:" for c in v) and v not in ("True", "False", "None")
+            if plain:
+                try:
+                    import tomllib
+
+                    tomllib.loads(f"v = {v}")
+                    plain = False  # it would read back as a number or a boolean
+                except Exception:
+                    pass
+            return v if plain else json.dumps(v)
+        return json.dumps(v)
+
+    return f"{name}(" + ", ".join(f"{k}={value(v)}" for k, v in sorted(hyperparameters.items())) + ")"

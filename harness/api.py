@@ -68,7 +68,8 @@ def run(protocol_or_benchmark, algorithms: Sequence = (), seeds=None, budget: in
             :class:`~harness.protocol.Protocol`, or a benchmark name (``"nb201-analog"``), which
             makes an ad-hoc protocol as ``nas-harness run --benchmark`` does.
         algorithms: names, ``"module:Class"`` paths or Algorithm classes (default: the
-            protocol's own list, else ``random``).
+            protocol's own list, else ``random``); a name may carry one setting as the
+            leaderboards label rows, ``"bonas(sampler=rl)"`` (over ``hyperparameters``).
         seeds: a count (seeds ``0..n-1``) or a list of seeds (default: the protocol's).
         budget: counted queries per run (default: the protocol's).
         workers: processes running jobs in parallel.
@@ -87,10 +88,14 @@ def run(protocol_or_benchmark, algorithms: Sequence = (), seeds=None, budget: in
 
     check_results_writable()
     p = _protocol(protocol_or_benchmark, budget, seeds, data, dataset)
-    names = [algorithm_name(a) for a in (algorithms or list(p.algorithms) or ["random"])]
-    check(p, names)  # bad names and values: one line, before any run
+    from harness.commands.run import check_distinct, specs_of
+
+    specs = specs_of([a if isinstance(a, str) else algorithm_name(a) for a in (algorithms or list(p.algorithms) or ["random"])])
     hp = dict(hyperparameters or {})
-    jobs = [Job(p, a, s, hp) for a in names for s in p.seeds]
+    specs = [(n, {**hp, **given}) for n, given in specs]
+    check(p, specs)  # bad names and values: one line, before any run
+    check_distinct(p, specs)
+    jobs = [Job(p, a, s, given) for a, given in specs for s in p.seeds]
     save_stored(p)
     res = run_sweep(jobs, workers=int(workers), tracking_uri=tracking_uri, log=log, rerun=rerun)
     from harness.commands.run import remember_last

@@ -36,6 +36,7 @@ A user's algorithm (a ``module:Class`` or an installed plug-in) is a row like an
 from __future__ import annotations
 
 import os
+import shlex
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -260,13 +261,36 @@ def seed_ranges(seeds) -> str:
     return ",".join(parts)
 
 
+def setting_spec(recs: list, protocol) -> str | None:
+    """The ``--algorithm`` setting (:func:`algorithms.registry.parse_spec` text) that remakes the
+    runs ``recs`` of one row on ``protocol``: the algorithm and the hyperparameters its records
+    hold where they differ from the algorithm's defaults under the protocol's overrides; None
+    where the runs differ in algorithm or setting, or the algorithm cannot be loaded here."""
+    import json
+
+    from algorithms.registry import make_algorithm, spec_text
+
+    names = {r.meta.get("algorithm") for r in recs}
+    settings = {json.dumps(r.meta.get("hyperparameters") or {}, sort_keys=True, default=str) for r in recs}
+    if len(names) != 1 or len(settings) != 1 or None in names:
+        return None
+    name = next(iter(names))
+    hp = recs[0].meta.get("hyperparameters") or {}
+    try:
+        defaults = make_algorithm(name, **protocol.overrides(name)).hyperparameters()
+    except Exception:
+        return None
+    diff = {k: v for k, v in hp.items() if k not in defaults or json.dumps(defaults[k], default=str) != json.dumps(v, default=str)}
+    return spec_text(name, diff)
+
+
 def provenance(groups: dict[str, list], protocol) -> tuple[list[str], list[str]]:
     """``(notes, commands)`` that say which runs a board was made from: the seeds of each row, the
     commits of the code that made them, and the ``nas-harness run`` commands that remake them
-    (rows run with settings other than the algorithm's defaults say so: ``paper`` or the Python
-    API makes those) followed by the ``leaderboard`` command."""
+    (a row run with settings other than the algorithm's defaults as its setting,
+    ``'bonas(sampler=rl)'``: :func:`setting_spec`) followed by the ``leaderboard`` command."""
     by_seeds: dict[str, list[str]] = {}
-    plain: dict[str, list[str]] = {}  # seeds -> algorithm names runnable as `--algorithm NAME`
+    plain: dict[str, list[str]] = {}  # seeds -> `--algorithm` arguments (names, or settings as specs)
     custom, commits, dirty, data = [], set(), False, set()
     for label, recs in groups.items():
         seeds = seed_ranges(r.meta.get("seed", 0) for r in recs)
@@ -276,7 +300,11 @@ def provenance(groups: dict[str, list], protocol) -> tuple[list[str], list[str]]
         if len(names) == 1 and label in (algo, algo.rsplit(":", 1)[-1]):  # a user's module:Class is shortened
             plain.setdefault(seeds, []).append(algo)
         else:
-            custom.append(label)
+            spec = setting_spec(recs, protocol)
+            if spec is None:
+                custom.append(label)
+            else:
+                plain.setdefault(seeds, []).append(shlex.quote(spec))
         for r in recs:
             prov = r.meta.get("provenance") or {}
             if prov.get("git_commit"):
@@ -292,8 +320,8 @@ def provenance(groups: dict[str, list], protocol) -> tuple[list[str], list[str]]
         seeds_note += (f" Made by commit{'s' if len(commits) > 1 else ''} {', '.join(sorted(commits))}"
                        + (" (some with uncommitted changes)" if dirty else "") + ".")
     if custom:
-        seeds_note += (f" Rows {', '.join(custom)} ran with settings other than their algorithm's defaults "
-                       "(`nas-harness paper` or the Python API remakes them).")
+        seeds_note += (f" Rows {', '.join(custom)} are runs of several settings or algorithms under one label: "
+                       "no single `--algorithm` setting remakes them.")
     name = protocol.id.rsplit("-v", 1)[0]
     data_arg = f" --data PATH/{next(iter(data))}" if len(data) == 1 else ""
     cmds = [f"nas-harness run --protocol {name} --algorithm {' '.join(labels)} --seeds {s}{data_arg}"

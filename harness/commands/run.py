@@ -57,7 +57,10 @@ def register(sub) -> None:
                    help="a shipped protocol (see `nas-harness list protocols`) or your own protocol .toml file")
     p.add_argument("--benchmark", help=f"benchmark name (default {DEFAULTS['benchmark']} {DEFAULTS['dataset']}; see `nas-harness list benchmarks`)")
     p.add_argument("--dataset", help="dataset of a multi-dataset benchmark (e.g. cifar100, cora)")
-    p.add_argument("--algorithm", nargs="+", metavar="NAME", help="algorithm name(s) or module:Class (default random)")
+    p.add_argument("--algorithm", nargs="+", metavar="NAME",
+                   help="algorithm name(s) or module:Class (default random), each optionally with settings as the "
+                        "leaderboards label rows: 'bonas(sampler=rl)', 'lanas(init_samples=2000, count_reset=zero)' "
+                        "(quote them for the shell)")
     p.add_argument("--seeds", type=seeds_arg, metavar="SEEDS", help=f"{SEEDS_HELP} (default 3: 0..2)")
     p.add_argument("--budget", type=_positive("budget"), metavar="Q", help="counted queries per run (default 300)")
     p.add_argument("--data", metavar="PATH", help="benchmark data file: the official file for benchmarks that need one, or for nb201 a per-cell "
@@ -122,6 +125,34 @@ def build_protocol(args):
     )
 
 
+def specs_of(algorithms) -> list[tuple[str, dict]]:
+    """``(name, hyperparameters)`` per algorithm: a text is read by
+    :func:`algorithms.registry.parse_spec` (``bonas(sampler=rl)``), a pair is kept as it is
+    (:func:`check_distinct` refuses one setting named twice)."""
+    from algorithms.registry import parse_spec
+
+    return [parse_spec(a) if isinstance(a, str) else (a[0], dict(a[1])) for a in algorithms]
+
+
+def check_distinct(protocol, specs, texts=None) -> None:
+    """A one-line :class:`ConfigError` where two of ``specs`` resolve to the same setting on
+    ``protocol`` (same algorithm, same hyperparameters once its defaults and the protocol's
+    overrides are applied)."""
+    import json
+
+    from algorithms.registry import algorithm_name, make_algorithm, spec_text
+
+    seen: dict[str, str] = {}
+    for i, (name, hp) in enumerate(specs):
+        resolved = make_algorithm(name, **{**protocol.overrides(name), **hp}).hyperparameters()
+        key = algorithm_name(name) + json.dumps(resolved, sort_keys=True, default=str)
+        text = texts[i] if texts else spec_text(name, hp)
+        if key in seen:
+            raise ConfigError(f"--algorithm {seen[key]!r} and {text!r} are the same setting of {name} on protocol "
+                              f"{protocol.id}: name it once")
+        seen[key] = text
+
+
 def check(protocol, algorithms):
     """Fail fast, before any run, on bad names and values (one clear line each); returns the
     oracle that was built (its search and report metrics are the resolved ones). Under a
@@ -135,8 +166,8 @@ def check(protocol, algorithms):
     # noise="sample"; this oracle is never queried)
     oracle = make_oracle(protocol, np.random.default_rng(0))
     expected = oracle.expected_queries
-    for name in algorithms:
-        algo = make_algorithm(name, **protocol.overrides(name))  # types and values of the overrides
+    for name, hp in specs_of(algorithms):
+        algo = make_algorithm(name, **{**protocol.overrides(name), **hp})  # types and values of the settings
         kind, detail = refusal(algo, protocol.budget, oracle.space, expected) or (None, None)
         if kind == "needs":
             raise ConfigError(f"algorithm {name} needs {', '.join(detail)}, which space {oracle.space.id} does not offer")
@@ -232,8 +263,8 @@ def note_shared_agents(protocol, algorithms, agent_hp) -> None:
 
     if len(protocol.seeds) < 2:
         return
-    for name in algorithms:
-        hp = make_algorithm(name, **{**protocol.overrides(name), **agent_hp.get(name, {})}).hyperparameters()
+    for name, given in specs_of(algorithms):
+        hp = make_algorithm(name, **{**protocol.overrides(name), **given, **agent_hp.get(name, {})}).hyperparameters()
         for k in ("checkpoint", "agent"):
             v = hp.get(k)
             if isinstance(v, str) and v and (k == "checkpoint" or "{seed}" not in v):  # checkpoint: no {seed}
@@ -269,12 +300,19 @@ def main(args) -> int:
     check_results_writable()  # before computing anything
     uri = tracking.check_uri(tracking.resolve_uri(args.tracking_uri))  # a malformed URI: exit 2 before any run
     protocol = build_protocol(args)
-    algorithms = args.algorithm or DEFAULTS["algorithm"]
-    oracle = check(protocol, algorithms)
+    texts = args.algorithm or DEFAULTS["algorithm"]
+    specs = specs_of(texts)
+    oracle = check(protocol, specs)
+    check_distinct(protocol, specs, texts)
     print(metrics_line(protocol, oracle), flush=True)
-    agent_hp = agent_hyperparameters(args, protocol, algorithms, oracle.space)
-    note_shared_agents(protocol, algorithms, agent_hp)
-    jobs = [Job(protocol, a, s, agent_hp.get(a, {})) for a in algorithms for s in protocol.seeds]
+    names = list(dict.fromkeys(n for n, _ in specs))
+    agent_hp = agent_hyperparameters(args, protocol, names, oracle.space)
+    several = sorted({n for n, _ in specs if n in agent_hp and sum(m == n for m, _ in specs) > 1})
+    if several and getattr(args, "save_agent", None):
+        raise ConfigError(f"--save-agent with several settings of {', '.join(several)}: their agents would share "
+                          "one file per seed; run one setting per command")
+    note_shared_agents(protocol, specs, agent_hp)
+    jobs = [Job(protocol, a, s, {**hp, **agent_hp.get(a, {})}) for a, hp in specs for s in protocol.seeds]
     why = check_store(uri)
     sync_cmd = f"nas-harness sync --tracking-uri {uri}"
     if why:

@@ -28,6 +28,10 @@ def run_cli(*args):
         (["run", "--benchmark", "nb201", "--data", "/no/such/file.csv"], "does not exist"),
         (["run", "--search-metric", "speed"], "no metric 'speed'"),
         (["list", "nothing"], "invalid choice"),
+        (["run", "--algorithm", "evolution", "evolution(population=10)"], "are the same setting of evolution"),
+        (["run", "--algorithm", "evolution(population=big)"], "hyperparameter population must be int"),
+        (["run", "--algorithm", "evolution(population=10"], "write one setting as NAME(key=value"),
+        (["run", "--algorithm", "evolution(pop=3)"], "has no hyperparameter(s) pop"),
     ],
 )
 def test_bad_input_exits_2_with_one_clear_line(args, needle):
@@ -62,3 +66,18 @@ def test_list_commands(capsys):
     assert "random" in capsys.readouterr().out
     assert main(["list", "spaces"]) == 0
     assert "nb201-v1" in capsys.readouterr().out
+
+
+def test_run_takes_settings_as_the_boards_label_rows(tmp_path, monkeypatch, capsys):
+    """``--algorithm evolution 'evolution(sample_size=5)'``: two settings, two rows, and the
+    records hold the setting asked for."""
+    from harness.record import RunRecord
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "--benchmark", "nb201-analog", "--seeds", "2", "--budget", "20", "--no-progress",
+                 "--algorithm", "evolution", "evolution(sample_size=5)"]) == 0
+    out = capsys.readouterr().out
+    assert "evolution(sample_size=3)" in out and "evolution(sample_size=5)" in out
+    (folder,) = (tmp_path / "results" / "runs").iterdir()
+    sizes = sorted(RunRecord.read(str(f)).meta["hyperparameters"]["sample_size"] for f in folder.glob("*.npz"))
+    assert sizes == [3, 3, 5, 5]

@@ -124,3 +124,26 @@ def test_board_names_its_seeds_commands_and_the_algorithms_it_lacks(tmp_path):
     assert "bonas" in lacks.split("refused")[0]  # applies, not run
     assert "lanas-paper (warm-up of 2,000 queries over the cap)" in lacks  # refused: 2,000 > half of 40
     assert "random," not in lacks and "local-search," not in lacks
+
+
+def test_regenerate_writes_each_setting_out_so_that_it_remakes_the_rows(tmp_path):
+    """Two settings of one algorithm (the default and ``sample_size=5``) are two rows; the
+    board's Regenerate command names the second as ``'evolution(sample_size=5)'``, and its
+    ``--algorithm`` and ``--seeds`` arguments, read as ``nas-harness run`` reads them, give
+    jobs with exactly the rows' run keys (so the command remakes, or reuses, those very runs)."""
+    import shlex
+
+    from harness.commands.run import specs_of
+    from harness.protocol import parse_seeds
+
+    p = Protocol.adhoc("nb201-analog", 30, 2, checkpoints=(10, 30))
+    jobs = [Job(p, "evolution", s) for s in (1000, 1001)] + [Job(p, "evolution", s, {"sample_size": 5}) for s in (1000, 1001)]
+    res = run_sweep(jobs, log=False)
+    board, _ = make(p, res.records, str(tmp_path / "lb"), resamples=200, seed=0, plots=False)
+    (cmd,) = [c for c in board.regenerate if c.startswith("nas-harness run")]
+    assert "'evolution(sample_size=5)'" in cmd
+    assert not any("settings" in n for n in board.notes if n.startswith("Runs:"))
+    args = shlex.split(cmd)
+    algos = args[args.index("--algorithm") + 1: args.index("--seeds")]
+    seeds = parse_seeds(args[args.index("--seeds") + 1])
+    assert {Job(p, n, s, hp).key() for n, hp in specs_of(algos) for s in seeds} == {r.run_key for r in res.records}
