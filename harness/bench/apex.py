@@ -427,6 +427,8 @@ def main(args) -> int:
         actor_counts = [int(a) for a in args.actors.split(",")]
     except ValueError:
         raise ConfigError(f"--actors: give comma-separated integers, got {args.actors!r}") from None
+    if not actor_counts or min(actor_counts) < 1:
+        raise ConfigError(f"--actors: every actor count must be >= 1, got {args.actors!r}")
     if args.speed_steps < 1:
         raise ConfigError(f"--speed-steps must be a positive number of environment steps, got {args.speed_steps}")
     try:

@@ -199,3 +199,15 @@ def test_bench_apex_refuses_a_non_positive_speed_steps(capsys):
     assert main(["bench", "apex", "--speed-steps", "0"]) == 2
     err = capsys.readouterr().err
     assert "--speed-steps must be a positive number" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("bad", ["0", "1,-2"])
+def test_bench_apex_refuses_a_non_positive_actor_count_before_starting_anything(capsys, bad):
+    """Refused in one line before any runtime starts (it used to start Ray first, then fail)."""
+    import sys
+
+    ray_before = "ray" in sys.modules
+    assert main(["bench", "apex", "--actors", bad]) == 2
+    err = capsys.readouterr().err
+    assert "--actors: every actor count must be >= 1" in err and "Traceback" not in err
+    assert ray_before or "ray" not in sys.modules
