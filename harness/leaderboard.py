@@ -385,6 +385,46 @@ def tidy(summary: Summary, training: dict[str, float] | None = None):
     return df[list(TIDY_COLUMNS) + costs]
 
 
+def per_run(summary: Summary, records) -> "pd.DataFrame":
+    """One row per run of a board: the numbers every statistic of the board is made of, so that
+    a reader can test, pair or re-aggregate them (``<protocol>.runs.csv``).
+
+    Columns: ``algorithm`` (the row label), ``name`` (the registered algorithm), ``seed``,
+    ``run_key``, ``status``, ``queries`` (counted), then per query checkpoint ``best@Q`` (the
+    report value of the incumbent after ``Q`` queries, the board's ``best @Q``) and ``found@Q``
+    (the query it was found at), ``queries_to_optimum`` (NaN: never queried, or no optimum
+    known), ``anytime`` (the board's anytime regret, or anytime mean on a surrogate; NaN when the
+    board has none), ``training_queries`` and ``commit``. A failed run has its key, seed and
+    status and NaN elsewhere. The values are the arrays the board's statistics were computed
+    from (:func:`harness.metrics.summarize`), in its order of runs (by seed)."""
+    import pandas as pd
+
+    from harness import metrics
+
+    rows = []
+    cps = list(summary.checkpoints)
+    for label, recs in metrics.group_records(records).items():
+        a = summary.algorithms[label]
+        ok = [r for r in metrics.finished(recs) if r.n_queries]
+        hits = metrics.hitting_times(ok, "search")[0] if ok else np.zeros(0)
+        anytime = a.anytime.values if a.anytime is not None and len(a.anytime.values) == len(ok) else None
+        pos = {id(r): i for i, r in enumerate(ok)}
+        for r in recs:
+            m = r.meta
+            row = {"algorithm": label, "name": m.get("algorithm"), "seed": m.get("seed"), "run_key": r.run_key,
+                   "status": m.get("status", "finished"), "queries": r.n_queries}
+            i = pos.get(id(r))
+            for j, c in enumerate(cps):
+                row[f"best@{c}"] = float(a.checkpoints[j].values[i]) if i is not None else np.nan
+                row[f"found@{c}"] = int(a.checkpoints[j].q_runs[i]) if i is not None else np.nan
+            row["queries_to_optimum"] = float(hits[i]) if i is not None else np.nan
+            row["anytime"] = float(anytime[i]) if i is not None and anytime is not None else np.nan
+            row["training_queries"] = m.get("training_queries", 0)
+            row["commit"] = str((m.get("provenance") or {}).get("git_commit") or "")[:7]
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def write_tidy(frame, out_dir: str, protocol_id: str, n_runs: int) -> dict[str, str]:
     """``<protocol>.tidy.csv`` and ``<protocol>.json`` (``{"protocol_id", "n_runs", "columns",
     "rows"}``, NaN as null) of :func:`tidy`'s frame."""
@@ -432,9 +472,10 @@ def board_runs(out_dir: str, protocol_id: str) -> int | None:
 
 
 def write(board: Board, out_dir: str, plots: list[str] | None = None, tidy_frame=None,
-          n_runs: int | None = None) -> dict[str, str]:
+          n_runs: int | None = None, runs_frame=None) -> dict[str, str]:
     """Write ``.md``, ``.csv``, ``.tex`` of one board (and, given :func:`tidy`'s frame,
-    ``.tidy.csv`` and ``.json``) and refresh the folder's README index."""
+    ``.tidy.csv`` and ``.json``; given :func:`per_run`'s, ``.runs.csv``) and refresh the
+    folder's README index."""
     import csv
 
     os.makedirs(out_dir, exist_ok=True)
@@ -451,6 +492,9 @@ def write(board: Board, out_dir: str, plots: list[str] | None = None, tidy_frame
         f.write(to_latex(board))
     if tidy_frame is not None:
         paths.update(write_tidy(tidy_frame, out_dir, board.protocol_id, n_runs or 0))
+    if runs_frame is not None:
+        paths["runs_csv"] = base + ".runs.csv"
+        runs_frame.to_csv(paths["runs_csv"], index=False)
     write_index(out_dir)
     return paths
 
@@ -460,7 +504,10 @@ def write_index(out_dir: str) -> str:
     boards = sorted(f for f in os.listdir(out_dir) if f.endswith(".md") and f != "README.md")
     lines = ["# Leaderboards", "",
              "Generated from the raw run records by `nas-harness leaderboard --protocol P`; each has a `.csv` and a "
-             "`.tex` beside it. Do not edit by hand. Each board says which seeds every row ran, by which commit, "
+             "`.tex` beside it, its statistics as numbers in `.tidy.csv` and `.json`, and, for boards made since "
+             "per-run files exist, one row per run in `.runs.csv` (seed, run key, the incumbent's value at every "
+             "checkpoint, queries to the optimum, anytime regret). Do not edit by hand. Each board says which seeds "
+             "every row ran, by which commit, "
              "the commands that remake it, and which registered algorithms have no row (not run there, or refused "
              "by `nas-harness run` on that protocol, with the reason).", ""]
     for b in boards:

@@ -2,7 +2,7 @@
 
 Reads the runs (raw records, or the MLflow store), computes the statistics
 (:func:`harness.metrics.summarize`) and writes ``leaderboards/<protocol id>.md`` (+ ``.csv``,
-``.tex``, numeric ``.tidy.csv`` and ``.json``, plots in ``leaderboards/<protocol id>/``; stale plots
+``.tex``, numeric ``.tidy.csv`` and ``.json``, one row per run in ``.runs.csv``, plots in ``leaderboards/<protocol id>/``; stale plots
 removed) and ``leaderboards/README.md``. A board made from more runs than are found now is not
 overwritten without ``--force``.
 """
@@ -66,7 +66,8 @@ def make(protocol, records, out: str, resamples: int = 5000, seed: int = 0, plot
         plot_paths = P.write_plots(summary, os.path.join(out, protocol.id), title=f"{protocol.id} ({metrics_line(protocol, summary)})")
     remove_stale_plots(os.path.join(out, protocol.id), plot_paths)
     frame = leaderboard.tidy(summary, training)
-    return board, leaderboard.write(board, out, plot_paths, tidy_frame=frame, n_runs=len(records))
+    return board, leaderboard.write(board, out, plot_paths, tidy_frame=frame, n_runs=len(records),
+                                    runs_frame=leaderboard.per_run(summary, records))
 
 
 def _oracle(protocol, records):

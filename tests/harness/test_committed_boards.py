@@ -126,3 +126,6 @@ def test_committed_rows_are_what_their_regenerate_line_computes_now(board, algor
         assert len(o), f"{board} has no row {a}"
         pd.testing.assert_frame_equal(n, o, check_exact=False, rtol=0, atol=1e-9, check_dtype=False,
                                       obj=f"{board}, row {a}")
+        hits = pd.read_csv(paths["runs_csv"]).query("algorithm == @a").queries_to_optimum
+        if o.queries_to_optimum.notna().any():  # the board's runs file holds the runs of its statistics
+            assert abs(hits.mean() - o.queries_to_optimum.iloc[0]) < 1e-9 and hits.notna().mean() == o.success_rate.iloc[0]

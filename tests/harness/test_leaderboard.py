@@ -147,3 +147,31 @@ def test_regenerate_writes_each_setting_out_so_that_it_remakes_the_rows(tmp_path
     algos = args[args.index("--algorithm") + 1: args.index("--seeds")]
     seeds = parse_seeds(args[args.index("--seeds") + 1])
     assert {Job(p, n, s, hp).key() for n, hp in specs_of(algos) for s in seeds} == {r.run_key for r in res.records}
+
+
+def test_a_board_ships_its_runs_and_its_statistics_are_theirs(tmp_path):
+    """``<id>.runs.csv``: one row per run (seed, run key, counted queries, the incumbent's report
+    value and found-at query at every checkpoint, queries to the optimum, anytime regret);
+    each board mean is the mean of its runs' values, so a reader can re-test or pair them."""
+    import numpy as np
+    import pandas as pd
+
+    p = Protocol.adhoc("nb201-analog", 40, 3, checkpoints=(10, 40))
+    jobs = [Job(p, a, s) for a in ("random", "local-search") for s in (1000, 1001, 1002)]
+    res = run_sweep(jobs, log=False)
+    _, paths = make(p, res.records, str(tmp_path / "lb"), resamples=200, seed=0, plots=False)
+    runs = pd.read_csv(paths["runs_csv"])
+    tidy = pd.read_csv(paths["tidy_csv"])
+    assert len(runs) == 6 and set(runs.run_key) == {r.run_key for r in res.records}
+    assert sorted(runs[runs.algorithm == "random"].seed) == [1000, 1001, 1002]
+    for _, row in tidy.iterrows():
+        mine = runs[runs.algorithm == row.algorithm]
+        assert len(mine) == row.n_runs
+        assert np.isclose(mine[f"best@{int(row.checkpoint)}"].mean(), row["mean"], rtol=0, atol=1e-12)
+        assert np.isclose(mine[f"best@{int(row.checkpoint)}"].std(ddof=1), row["std"], rtol=0, atol=1e-12)
+        assert mine[f"found@{int(row.checkpoint)}"].max() == row.queries
+    by_key = {r.run_key: r for r in res.records}
+    for _, row in runs.iterrows():  # each value is that run's own
+        inc = by_key[row.run_key].trajectory["incumbent_report"]
+        assert row["best@40"] == inc[min(40, len(inc)) - 1] and row.queries == by_key[row.run_key].n_queries
+    assert runs.anytime.notna().all() and (runs.anytime >= 0).all()
