@@ -385,11 +385,12 @@ def tidy(summary: Summary, training: dict[str, float] | None = None):
     return df[list(TIDY_COLUMNS) + costs]
 
 
-def per_run(summary: Summary, records) -> "pd.DataFrame":
+def per_run(summary: Summary, records, protocol=None) -> "pd.DataFrame":
     """One row per run of a board: the numbers every statistic of the board is made of, so that
     a reader can test, pair or re-aggregate them (``<protocol>.runs.csv``).
 
-    Columns: ``algorithm`` (the row label), ``name`` (the registered algorithm), ``seed``,
+    Columns: ``algorithm`` (the row label), ``name`` (the registered algorithm), ``setting``
+    (given ``protocol``: the ``--algorithm`` text of the run's setting, :func:`setting_spec`), ``seed``,
     ``run_key``, ``status``, ``queries`` (counted), then per query checkpoint ``best@Q`` (the
     report value of the incumbent after ``Q`` queries, the board's ``best @Q``) and ``found@Q``
     (the query it was found at), ``queries_to_optimum`` (NaN: never queried, or no optimum
@@ -405,13 +406,14 @@ def per_run(summary: Summary, records) -> "pd.DataFrame":
     cps = list(summary.checkpoints)
     for label, recs in metrics.group_records(records).items():
         a = summary.algorithms[label]
+        spec = (setting_spec(recs, protocol) or "") if protocol is not None else ""
         ok = [r for r in metrics.finished(recs) if r.n_queries]
         hits = metrics.hitting_times(ok, "search")[0] if ok else np.zeros(0)
         anytime = a.anytime.values if a.anytime is not None and len(a.anytime.values) == len(ok) else None
         pos = {id(r): i for i, r in enumerate(ok)}
         for r in recs:
             m = r.meta
-            row = {"algorithm": label, "name": m.get("algorithm"), "seed": m.get("seed"), "run_key": r.run_key,
+            row = {"algorithm": label, "name": m.get("algorithm"), "setting": spec, "seed": m.get("seed"), "run_key": r.run_key,
                    "status": m.get("status", "finished"), "queries": r.n_queries}
             i = pos.get(id(r))
             for j, c in enumerate(cps):

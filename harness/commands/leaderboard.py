@@ -67,7 +67,7 @@ def make(protocol, records, out: str, resamples: int = 5000, seed: int = 0, plot
     remove_stale_plots(os.path.join(out, protocol.id), plot_paths)
     frame = leaderboard.tidy(summary, training)
     return board, leaderboard.write(board, out, plot_paths, tidy_frame=frame, n_runs=len(records),
-                                    runs_frame=leaderboard.per_run(summary, records))
+                                    runs_frame=leaderboard.per_run(summary, records, protocol))
 
 
 def _oracle(protocol, records):

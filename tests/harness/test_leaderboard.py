@@ -164,6 +164,7 @@ def test_a_board_ships_its_runs_and_its_statistics_are_theirs(tmp_path):
     tidy = pd.read_csv(paths["tidy_csv"])
     assert len(runs) == 6 and set(runs.run_key) == {r.run_key for r in res.records}
     assert sorted(runs[runs.algorithm == "random"].seed) == [1000, 1001, 1002]
+    assert set(runs.setting) == {"random", "local-search"}  # the --algorithm text that remakes each run
     for _, row in tidy.iterrows():
         mine = runs[runs.algorithm == row.algorithm]
         assert len(mine) == row.n_runs
