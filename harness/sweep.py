@@ -188,15 +188,28 @@ def _execute_encoded(job: Job) -> tuple[RunRecord, bytes]:
     return rec, rec.encode()
 
 
-def _execute_staged(job: Job, path: str) -> tuple[RunRecord, str]:
+def _execute_staged(job: Job, path: str, artifact_dir: str | None = None) -> tuple[RunRecord, str, str | None]:
     """Run ``job`` in a local pool worker, encode its record and stage the text in a temporary
     file beside its final place; the single writer then commits it with one rename (the
-    record's bytes never cross the pipe and the writer stays off the workers' cores)."""
+    record's bytes never cross the pipe and the writer stays off the workers' cores).
+
+    ``artifact_dir``: the local artifact folder of the protocol's MLflow experiment, where the
+    worker also makes the run's artifact folder and hard-links the staged file into it
+    (:func:`harness.mlflow_sqlite.preplace`: the rename keeps the link), so that the writer
+    only inserts the run's rows. Returns ``(record, staged file, run id or None)``."""
     rec = _execute_caught(job)
     staged = f"{path}.part{os.getpid()}"  # the writer made the folder (record_path)
     with open(staged, "wb") as f:
         f.write(rec.encode())
-    return rec, staged
+    rid = None
+    if artifact_dir is not None:
+        from harness import mlflow_sqlite, tracking
+
+        try:
+            rid = mlflow_sqlite.preplace(artifact_dir, staged, tracking.RECORD_ARTIFACT)
+        except OSError:  # the writer places it then
+            rid = None
+    return rec, staged, rid
 
 
 def _commit(rec: RunRecord, data: bytes | None = None, staged: str | None = None, path: Path | None = None) -> None:
@@ -235,24 +248,33 @@ def _execute_ray(jobs: list[Job], workers: int, address: str | None) -> Iterator
                 yield None  # nothing finished for a while: the caller logs what it has queued
                 continue
             rec, data = ray.get(done[0])
-            yield rec, data, None
+            yield rec, data, None, None
     finally:
         for ref in pending:
             ray.cancel(ref, force=True)
 
 
-def _execute_local(jobs: list[Job], workers: int) -> Iterator[tuple[RunRecord, None, str | None] | None]:
+def _execute_local(jobs: list[Job], workers: int,
+                   artifact_dir: Callable[[Job], str | None] | None = None,
+                   ) -> Iterator[tuple[RunRecord, None, str | None, str | None] | None]:
+    """Run ``jobs`` in a pool of ``workers`` processes (inline for one); yields ``(record, None,
+    staged file, pre-placed run id)`` as they finish, None after :data:`FLUSH_SECONDS` with
+    none finished. ``artifact_dir(job)``: where its worker pre-places the MLflow run folder
+    (see :func:`_execute_staged`), None for none."""
     if workers <= 1 or len(jobs) <= 1:
         for j in jobs:
-            yield _execute_caught(j), None, None
+            yield _execute_caught(j), None, None, None
         return
     from concurrent.futures import FIRST_COMPLETED, wait
 
     futures: list = []
+    where: dict = {}  # future -> the artifact folder its worker pre-places in
     committed: set = set()
     try:
         with job_pool(workers) as pool:
-            futures = [pool.submit(_execute_staged, j, str(record_path(j))) for j in jobs]
+            dirs = [artifact_dir(j) if artifact_dir else None for j in jobs]
+            futures = [pool.submit(_execute_staged, j, str(record_path(j)), d) for j, d in zip(jobs, dirs)]
+            where = dict(zip(futures, dirs))
             pending = set(futures)
             while pending:
                 done, pending = wait(pending, timeout=FLUSH_SECONDS, return_when=FIRST_COMPLETED)
@@ -260,9 +282,9 @@ def _execute_local(jobs: list[Job], workers: int) -> Iterator[tuple[RunRecord, N
                     yield None  # nothing finished for a while: the caller logs what it has queued
                     continue
                 for f in done:
-                    rec, staged = f.result()
+                    rec, staged, rid = f.result()
                     committed.add(f)
-                    yield rec, None, staged
+                    yield rec, None, staged, rid
     finally:  # the pool is shut down here; after an interrupt, remove staged files nobody commits
         for f in futures:
             if f not in committed and f.done() and not f.cancelled() and f.exception() is None:
@@ -270,13 +292,18 @@ def _execute_local(jobs: list[Job], workers: int) -> Iterator[tuple[RunRecord, N
                     os.unlink(f.result()[1])
                 except OSError:
                     pass
+                if f.result()[2] and where.get(f):
+                    from harness import mlflow_sqlite
+
+                    mlflow_sqlite.discard(where[f], f.result()[2])
 
 
 class _Logger:
     """Logs records of one protocol to MLflow; remembers the first failure and stops trying."""
 
-    def __init__(self, uri: str, protocol: str, description: str = ""):
+    def __init__(self, uri: str, protocol: str, description: str = "", checked: bool = False):
         self.uri = uri
+        self.checked = checked  # the store was just probed (created if missing, found sound)
         self.protocol = protocol
         self.description = description
         self.error = ""
@@ -284,12 +311,15 @@ class _Logger:
         self._direct = None  # the one-transaction SQLite writer, where it applies
         self._known: dict[str, dict] | None = None
         self.direct_runs = 0  # runs written by the direct writer (the rest by MLflow's client)
-        self.pending: list[tuple[RunRecord, Path]] = []  # records queued for one transaction (defer)
+        self.pending: list[tuple[RunRecord, Path, str | None]] = []  # queued for one transaction (defer)
+        self._artifacts: str | None = None  # the experiment's local artifact folder (direct writer)
 
     def _setup(self):
         from harness import tracking
 
-        tracking.ensure_store(self.uri)
+        db = tracking.sqlite_path(self.uri)
+        if not self.checked or (db is not None and not db.is_file()):  # (removed since the probe: made anew)
+            tracking.ensure_store(self.uri)
         self._direct = tracking.direct_writer(self.uri)
         if self._direct is not None:
             exp = tracking.direct_experiment(self._direct, self.protocol, self.description)
@@ -309,14 +339,8 @@ class _Logger:
     def present(self, rec: RunRecord) -> bool:
         """Whether the store already holds this very record (same run key and attempt); False
         when the store cannot be read (``error`` then says why)."""
-        if self.error:
+        if not self._ready():
             return False
-        if self._known is None:
-            try:
-                self._setup()
-            except Exception as e:
-                self.error = f"{type(e).__name__}: {first_line(e)}"
-                return False
         info = self._known.get(rec.run_key)
         return info is not None and info["attempt"] == str(rec.meta.get("attempt", ""))
 
@@ -362,12 +386,47 @@ class _Logger:
     def _mark(self, rec: RunRecord) -> None:
         self._known[rec.run_key] = {"attempt": str(rec.meta.get("attempt", ""))}
 
-    def defer(self, rec: RunRecord, record_file: Path) -> bool:
+    def artifact_dir(self) -> str | None:
+        """The experiment's local artifact folder, where pool workers may make their runs' folders
+        (:func:`harness.mlflow_sqlite.preplace`); None where the one-transaction writer does not
+        apply or the store cannot be read."""
+        if not self._ready() or self._direct is None:
+            return None
+        if self._artifacts is None:
+            from harness import tracking
+
+            try:
+                self._artifacts = tracking.direct_artifact_dir(self._direct, self.protocol, self.description) or ""
+            except Exception:
+                self._artifacts = ""
+        return self._artifacts or None
+
+    def _ready(self) -> bool:
+        """Set the store up on first use; False if it cannot be read (``error`` says why)."""
+        if self.error:
+            return False
+        if self._known is None:
+            try:
+                self._setup()
+            except Exception as e:
+                self.error = f"{type(e).__name__}: {first_line(e)}"
+                return False
+        return True
+
+    def discard(self, run_id: str | None) -> None:
+        """Remove a worker's pre-placed run folder whose run is logged otherwise (or not at all)."""
+        if run_id and self._artifacts:
+            from harness import mlflow_sqlite
+
+            mlflow_sqlite.discard(self._artifacts, run_id)
+
+    def defer(self, rec: RunRecord, record_file: Path, placed: str | None = None) -> bool:
         """Queue ``rec`` for the next :meth:`flush` where the one-transaction writer applies (the
-        caller keeps the key's claim until then); False where it must be logged now (:meth:`log`)."""
+        caller keeps the key's claim until then); False where it must be logged now (:meth:`log`).
+        ``placed``: the run id whose folder a pool worker made (see :meth:`artifact_dir`)."""
         if self.error or self.present(rec) or self._direct is None:
             return False
-        self.pending.append((rec, record_file))
+        self.pending.append((rec, record_file, placed))
         return True
 
     def flush(self) -> int:
@@ -379,12 +438,15 @@ class _Logger:
 
         items, self.pending = self.pending, []
         ids = self._retrying(lambda: tracking.log_records_direct(
-            self._direct, [(r, str(f)) for r, f in items], self.description), None)
+            self._direct, [(r, str(f), p) for r, f, p in items], self.description), None)
         if ids is None:
+            for _, _, p in items:
+                self.discard(p)
             return 0
         wrote = 0
-        for (rec, f), rid in zip(items, ids):
+        for (rec, f, placed), rid in zip(items, ids):
             if rid is None:
+                self.discard(placed)
                 wrote += self.log(rec, f)
                 continue
             self.direct_runs += 1
@@ -438,10 +500,12 @@ def run_sweep(
     loggers: dict[str, _Logger] = {}
 
     def logger_for(rec):
-        name = rec.meta["protocol"]
+        return loggers_by_name(rec.meta["protocol"])
+
+    def loggers_by_name(name):
         if name not in loggers:
             desc = next((j.protocol.description for j in jobs if j.protocol.name == name), "")
-            loggers[name] = _Logger(uri, name, desc)
+            loggers[name] = _Logger(uri, name, desc, checked=log)  # log: the store passed check_store
         return loggers[name]
 
     held: set[Path] = set()  # claims this sweep holds
@@ -502,16 +566,23 @@ def run_sweep(
     try:
         while todo or waiting:
             if todo:
-                stream = _execute_ray(todo, workers, address) if executor == "ray" else _execute_local(todo, workers)
                 # runs that finish close together are logged in one transaction; a serial sweep logs
                 # each run as it ends (a queued run would wait for the next run's whole search)
                 batch = executor == "ray" or (workers > 1 and len(todo) > 1)
+                if executor == "ray":
+                    stream = _execute_ray(todo, workers, address)
+                else:  # pool workers make their runs' MLflow folders (the writer only inserts rows)
+                    t0 = time.perf_counter()
+                    art = {name: loggers_by_name(name).artifact_dir() for name in {j.protocol.name for j in todo}} \
+                        if log and batch else {}
+                    res.log_time += time.perf_counter() - t0
+                    stream = _execute_local(todo, workers, (lambda j: art.get(j.protocol.name)) if art else None)
                 for item in stream:
                     if item is None:
                         if deferred:
                             flush()
                         continue
-                    rec, data, staged = item
+                    rec, data, staged, placed = item
                     path = record_path(rec)
                     t0 = time.perf_counter()
                     _commit(rec, data, staged, path)  # raw record first: never lost
@@ -520,10 +591,12 @@ def run_sweep(
                     res.records.append(rec)
                     res.ran += 1
                     res.failed += rec.meta.get("status") != "finished"
-                    if log and batch and logger_for(rec).defer(rec, path):
+                    if log and batch and logger_for(rec).defer(rec, path, placed):
                         deferred.append(path)  # logged with the runs that finish close by
                         res.log_time += time.perf_counter() - t1
                     else:
+                        if placed:
+                            logger_for(rec).discard(placed)
                         if log:
                             res.logged += logger_for(rec).log(rec, path)
                             res.log_time += time.perf_counter() - t1

@@ -514,6 +514,16 @@ def direct_experiment(writer, protocol: str, description: str = ""):
     return writer.experiment(name, _artifact_location(name, f"sqlite:///{writer.db}"), _experiment_tags(description))
 
 
+def direct_artifact_dir(writer, protocol: str, description: str = "") -> str | None:
+    """The local folder of the protocol's experiment's artifacts in ``writer``'s store (where
+    :func:`harness.mlflow_sqlite.preplace` makes run folders), or None where the fast path does
+    not apply."""
+    from harness import mlflow_sqlite
+
+    exp = direct_experiment(writer, protocol, description)
+    return None if exp is None else mlflow_sqlite.local_dir(exp[1].rstrip("/"))
+
+
 def log_record_direct(writer, rec: RunRecord, description: str = "", record_file: str | None = None) -> str | None:
     """:func:`log_record` through ``writer`` in one transaction; None (nothing written) where the
     key has runs in the store already or the record does not fit the fast path: the caller then
@@ -525,7 +535,12 @@ def log_records_direct(writer, items: list, description: str = "") -> list[str |
     """:func:`log_record_direct` for several ``(record, record_file)`` pairs of one protocol in
     **one** transaction (:meth:`harness.mlflow_sqlite.Writer.insert_runs`); per pair the run id,
     or None where that record must go through :func:`log_record` (its key has runs already,
-    or it does not fit the fast path). The records' keys must differ."""
+    or it does not fit the fast path). The records' keys must differ.
+
+    An item may be ``(record, record_file, run_id)``: a pool worker made that run's artifact
+    folder in the experiment's (:func:`direct_artifact_dir`) and placed the record in it
+    (:func:`harness.mlflow_sqlite.preplace`); the run is inserted with that id. Where the item
+    gets None its folder is left for the caller to discard."""
     import shutil
 
     from harness import mlflow_sqlite
@@ -533,15 +548,16 @@ def log_records_direct(writer, items: list, description: str = "") -> list[str |
     out: list[str | None] = [None] * len(items)
     runs, where, tmps = [], [], []
     exps: dict[str, tuple | None] = {}
-    for rec, _ in items:
+    items = [(it[0], it[1], it[2] if len(it) > 2 else None) for it in items]
+    for rec, _, _ in items:
         name = rec.meta["protocol"]
         if name not in exps:
             exps[name] = direct_experiment(writer, name, description)
     taken: dict[str, set[str]] = {  # keys that have runs already: replacing them is the client's job
-        name: writer.keys_with_runs(exp[0], [r.run_key for r, _ in items if r.meta["protocol"] == name])
+        name: writer.keys_with_runs(exp[0], [r.run_key for r, _, _ in items if r.meta["protocol"] == name])
         for name, exp in exps.items() if exp is not None}
     try:
-        for i, (rec, record_file) in enumerate(items):
+        for i, (rec, record_file, placed) in enumerate(items):
             m = rec.meta
             exp = exps[m["protocol"]]
             if exp is None or rec.run_key in taken[m["protocol"]]:
@@ -549,7 +565,9 @@ def log_records_direct(writer, items: list, description: str = "") -> list[str |
             tags = _tags(rec)
             tags[LOGGED_TAG] = "true"  # commits with everything else: the run is complete or absent
             links = frozenset()
-            if record_file is not None and str(record_file).endswith(".npz"):
+            if placed:  # its folder made and the record placed in it by the pool worker
+                files = []
+            elif record_file is not None and str(record_file).endswith(".npz"):
                 files = [(str(record_file), None, RECORD_ARTIFACT)]  # the raw record file itself
                 links = frozenset({str(record_file)})
             else:
@@ -562,7 +580,7 @@ def log_records_direct(writer, items: list, description: str = "") -> list[str |
                       if isinstance(path, str) and os.path.isfile(path)]
             now = int(time.time() * 1000)
             runs.append(mlflow_sqlite.Run(exp, run_name(rec), tags, _params(rec), _metrics(rec, now), files,
-                                          _status(rec), now, links))
+                                          _status(rec), now, links, placed or None))
             where.append(i)
         for i, rid in zip(where, writer.insert_runs(runs) if runs else []):
             out[i] = rid

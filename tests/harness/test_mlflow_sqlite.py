@@ -175,6 +175,25 @@ def test_a_parallel_sweep_batches_its_runs_and_logs_each_once(tmp_path, monkeypa
     exp = client.get_experiment_by_name(tracking.experiment_name(p.name))
     assert len(client.search_runs([exp.experiment_id])) == 12
     assert sweep.run_sweep(jobs, workers=2).logged == 0
+    # the pool workers made the runs' folders: each artifact is its raw record (one inode), and
+    # every folder belongs to a run of the store, also after a rerun whose keys MLflow's client
+    # replaces (the workers' folders for those runs are removed again)
+    from mlflow.entities import ViewType
+
+    def check(linked):
+        runs = client.search_runs([exp.experiment_id], run_view_type=ViewType.ALL)
+        folders = {f.name for f in Path(mlflow_sqlite.local_dir(exp.artifact_location)).iterdir()}
+        assert folders == {r.info.run_id for r in runs}
+        for r in runs:
+            if r.info.lifecycle_stage == "active":
+                art = Path(mlflow_sqlite.local_dir(r.info.artifact_uri)) / tracking.RECORD_ARTIFACT
+                raw = sweep.record_path(next(j for j in jobs if j.key() == r.data.tags["run_key"]))
+                assert art.read_bytes() == raw.read_bytes()
+                assert (art.stat().st_ino == raw.stat().st_ino) == (r.data.tags["run_key"] in linked)
+
+    check({j.key() for j in jobs})
+    assert sweep.run_sweep(jobs[:4], workers=2, rerun=True).logged == 4
+    check({j.key() for j in jobs[4:]})  # the replaced runs' artifacts are MLflow's copies
 
 
 def test_new_stores_come_from_the_cached_empty_store(tmp_path, monkeypatch):
