@@ -288,14 +288,15 @@ def _execute_local(jobs: list[Job], workers: int,
     finally:  # the pool is shut down here; after an interrupt, remove staged files nobody commits
         for f in futures:
             if f not in committed and f.done() and not f.cancelled() and f.exception() is None:
+                _, staged, rid = f.result()
                 try:
-                    os.unlink(f.result()[1])
+                    os.unlink(staged)
                 except OSError:
                     pass
-                if f.result()[2] and where.get(f):
+                if rid and where.get(f):
                     from harness import mlflow_sqlite
 
-                    mlflow_sqlite.discard(where[f], f.result()[2])
+                    mlflow_sqlite.discard(where[f], rid)
 
 
 class _Logger:

@@ -548,7 +548,7 @@ def log_records_direct(writer, items: list, description: str = "") -> list[str |
     out: list[str | None] = [None] * len(items)
     runs, where, tmps = [], [], []
     exps: dict[str, tuple | None] = {}
-    items = [(it[0], it[1], it[2] if len(it) > 2 else None) for it in items]
+    items = [(*it, None)[:3] for it in items]  # (record, record_file) pairs: no pre-placed folder
     for rec, _, _ in items:
         name = rec.meta["protocol"]
         if name not in exps:
